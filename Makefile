@@ -1,0 +1,37 @@
+# Every target creates .venv with the machine's python3 if missing and installs the project.
+# The stamp files make repeated runs skip the install unless pyproject.toml changed.
+PYTHON ?= python3
+VENV := .venv
+PY := $(VENV)/bin/python
+
+.PHONY: demo lab test bench lint clean
+
+$(PY):
+	$(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install --quiet --upgrade pip
+
+$(VENV)/.installed-base: pyproject.toml | $(PY)
+	$(PY) -m pip install --quiet -e .
+	touch $@
+
+$(VENV)/.installed-dev: pyproject.toml | $(PY)
+	$(PY) -m pip install --quiet -e ".[dev]"
+	touch $(VENV)/.installed-base $@
+
+demo: $(VENV)/.installed-base
+	$(VENV)/bin/mm-widgets demo --out mm_demo_report.html
+
+lab: $(VENV)/.installed-dev
+	$(VENV)/bin/jupyter lab notebooks/01_quickstart.ipynb
+
+test: $(VENV)/.installed-dev
+	$(PY) -m pytest
+
+bench: $(VENV)/.installed-dev
+	for f in benchmarks/*.py; do echo "== $$f"; $(PY) $$f || exit 1; done
+
+lint: $(VENV)/.installed-dev
+	$(VENV)/bin/ruff check mm_widgets tests benchmarks
+
+clean:
+	rm -rf $(VENV) build *.egg-info

@@ -1,0 +1,176 @@
+"""The human-action log and the label-efficiency arithmetic.
+
+A *label* is one box (or one frame class) in the final, accepted label set. A *human
+action* is one of: draw a box, adjust a predicted box, delete a wrong prediction, set or
+change a frame's class. Accepting a correct prediction untouched costs nothing::
+
+    efficiency        = 1 - human_actions / labels          (0 when no labels)
+    labels_per_action = labels / max(human_actions, 1)
+
+:func:`corrections` turns "what the model proposed" and "what is right" into the list of
+actions a person needs; the simulated oracle and the review widget both count through it.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import asdict, dataclass, field
+
+import numpy as np
+import pandas as pd
+
+from .errors import MMError
+
+ACTION_KINDS = ("draw", "adjust", "delete", "set_class")
+ACTION_COLUMNS = ["kind", "frame", "round", "label", "time"]
+
+
+def efficiency(human_actions: int, labels: int) -> float:
+    """``1 - human_actions / labels``; 0 when there are no labels. Can be negative."""
+    if labels <= 0:
+        return 0.0
+    return 1.0 - human_actions / labels
+
+
+def labels_per_action(labels: int, human_actions: int) -> float:
+    """``labels / max(human_actions, 1)``."""
+    return labels / max(human_actions, 1)
+
+
+@dataclass(frozen=True)
+class Action:
+    """One counted human action."""
+
+    kind: str
+    frame: int
+    round: int = 0
+    label: str | None = None
+    time: float = field(default_factory=time.time)
+
+    def __post_init__(self):
+        if self.kind not in ACTION_KINDS:
+            raise MMError(f"unknown action kind {self.kind!r}; known: {ACTION_KINDS}")
+        object.__setattr__(self, "frame", int(self.frame))
+        object.__setattr__(self, "round", int(self.round))
+
+
+class ActionLog:
+    """Append-only log of human actions; ``sink`` (e.g. a project journal) hears each one."""
+
+    def __init__(self, actions: Iterable[Action] = (), sink: Callable[[Action], None] | None = None):
+        self._actions: list[Action] = list(actions)
+        self._sink = sink
+
+    def record(self, kind: str, frame: int, round: int = 0, label: str | None = None) -> Action:
+        """Count one human action and return it."""
+        action = Action(kind, frame, round, label)
+        if self._sink is not None:
+            self._sink(action)  # persisted first: a failed save must not count in memory
+        self._actions.append(action)
+        return action
+
+    def extend(self, actions: Iterable[Action]) -> None:
+        for a in actions:
+            if self._sink is not None:
+                self._sink(a)
+            self._actions.append(a)
+
+    def __len__(self) -> int:
+        return len(self._actions)
+
+    def __iter__(self):
+        return iter(self._actions)
+
+    def count(self, round: int | None = None, kind: str | None = None) -> int:
+        return sum(1 for a in self._actions
+                   if (round is None or a.round == round) and (kind is None or a.kind == kind))
+
+    @property
+    def df(self) -> pd.DataFrame:
+        return pd.DataFrame([asdict(a) for a in self._actions], columns=ACTION_COLUMNS)
+
+    def summary(self, labels_by_round: dict[int, int] | None = None) -> pd.DataFrame:
+        """Per-round table: actions by kind, human actions, and (given the label count at the
+        end of each round) labels, efficiency and labels per action, cumulative over rounds."""
+        rounds = sorted({a.round for a in self._actions} | set(labels_by_round or {}))
+        rows = []
+        for r in rounds:
+            row = {"round": r, **{k: self.count(r, k) for k in ACTION_KINDS}}
+            row["human_actions"] = sum(row[k] for k in ACTION_KINDS)
+            row["cumulative_actions"] = sum(1 for a in self._actions if a.round <= r)
+            if labels_by_round is not None:
+                labels = int(labels_by_round.get(r, 0))
+                row["labels"] = labels
+                row["efficiency"] = efficiency(row["cumulative_actions"], labels)
+                row["labels_per_action"] = labels_per_action(labels, row["cumulative_actions"])
+            rows.append(row)
+        return pd.DataFrame(rows)
+
+
+@dataclass
+class Corrections:
+    """What a person must do to turn proposed boxes into the right ones."""
+
+    accepted: list[tuple[int, int]]  # (proposed index, truth index) matched tight: free
+    adjusted: list[tuple[int, int]]  # matched loosely: one adjust each
+    deleted: list[int]  # proposed boxes with no match: one delete each
+    drawn: list[int]  # truth boxes with no match: one draw each
+    ious: list[float] = field(default_factory=list)  # IoU of every matched pair
+
+    @property
+    def actions(self) -> list[str]:
+        return (["adjust"] * len(self.adjusted) + ["delete"] * len(self.deleted)
+                + ["draw"] * len(self.drawn))
+
+    @property
+    def n_actions(self) -> int:
+        return len(self.adjusted) + len(self.deleted) + len(self.drawn)
+
+
+def match_boxes(proposed: Sequence, truth: Sequence, match_iou: float = 0.5,
+                by_label: bool = True) -> tuple[list[tuple[int, int, float]], list[int], list[int]]:
+    """Greedy IoU matching: highest-IoU pairs first, each box used once.
+
+    ``proposed`` and ``truth`` are sequences of :class:`~mm_widgets.labels.Box` (or of
+    objects with ``xyxy`` and ``label``). With ``by_label`` a pair must share a class.
+    Returns ``(pairs, unmatched_proposed, unmatched_truth)`` with ``pairs`` as
+    ``(proposed_index, truth_index, iou)``.
+    """
+    from .labels import box_iou
+
+    if not len(proposed) or not len(truth):
+        return [], list(range(len(proposed))), list(range(len(truth)))
+    iou = box_iou([p.xyxy for p in proposed], [t.xyxy for t in truth])
+    if by_label:
+        same = np.array([[p.label == t.label for t in truth] for p in proposed])
+        iou = np.where(same, iou, 0.0)
+    pairs = []
+    used_p, used_t = set(), set()
+    order = np.dstack(np.unravel_index(np.argsort(-iou, axis=None, kind="stable"), iou.shape))[0]
+    for i, j in order:
+        if iou[i, j] < match_iou:
+            break
+        if i in used_p or j in used_t:
+            continue
+        used_p.add(int(i))
+        used_t.add(int(j))
+        pairs.append((int(i), int(j), float(iou[i, j])))
+    return (pairs, [i for i in range(len(proposed)) if i not in used_p],
+            [j for j in range(len(truth)) if j not in used_t])
+
+
+def corrections(proposed: Sequence, truth: Sequence, match_iou: float = 0.5,
+                tight_iou: float = 0.75) -> Corrections:
+    """The actions a person needs to turn ``proposed`` boxes into ``truth`` on one frame.
+
+    Matched with IoU >= ``tight_iou``: accepted, free. Matched with ``match_iou`` <= IoU <
+    ``tight_iou``: one adjust. Unmatched proposal: one delete. Unmatched truth: one draw.
+    A proposal of the wrong class over a true object counts as a delete plus a draw.
+    """
+    if not 0 < match_iou <= tight_iou <= 1:
+        raise MMError(f"need 0 < match_iou <= tight_iou <= 1, got {match_iou}, {tight_iou}")
+    pairs, lone_p, lone_t = match_boxes(proposed, truth, match_iou)
+    accepted = [(i, j) for i, j, v in pairs if v >= tight_iou]
+    adjusted = [(i, j) for i, j, v in pairs if v < tight_iou]
+    return Corrections(accepted, adjusted, lone_p, lone_t, [v for _, _, v in pairs])

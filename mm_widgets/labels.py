@@ -1,0 +1,601 @@
+"""Boxes and label sets: one box type, converted to widget/YOLO/COCO form only at the edges.
+
+A :class:`LabelSet` holds either boxes (``task="boxes"``) or one class per frame
+(``task="classes"``), plus the set of frames a person *looked at*. A looked-at frame with
+no boxes is a negative ("nothing here"), not a gap.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass, replace
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from .errors import LabelError, UnknownClassError
+from .storage import write_atomic
+
+BOX_COLUMNS = ["frame", "x1", "y1", "x2", "y2", "label", "score", "source", "round"]
+CLASS_COLUMNS = ["frame", "label", "score", "source", "round"]
+SOURCES = ("human", "model", "corrected")
+TASKS = ("boxes", "classes")
+
+
+@dataclass(frozen=True)
+class Box:
+    """An axis-aligned box in full-frame pixels: ``x1 < x2``, ``y1 < y2``."""
+
+    x1: float
+    y1: float
+    x2: float
+    y2: float
+    label: str
+    score: float | None = None
+    source: str = "human"
+
+    def __post_init__(self):
+        coords = (self.x1, self.y1, self.x2, self.y2)
+        if not all(isinstance(c, (int, float, np.number)) and math.isfinite(c) for c in coords):
+            raise LabelError(f"box coordinates must be finite numbers, got {coords}")
+        if self.x2 <= self.x1 or self.y2 <= self.y1:
+            raise LabelError(
+                f"box ({self.x1:g}, {self.y1:g}, {self.x2:g}, {self.y2:g}) has no area: "
+                "need x1 < x2 and y1 < y2"
+            )
+        if not isinstance(self.label, str) or not self.label:
+            raise LabelError(f"box label must be a non-empty string, got {self.label!r}")
+        if self.source not in SOURCES:
+            raise LabelError(f"box source must be one of {SOURCES}, got {self.source!r}")
+        if self.score is not None and not (isinstance(self.score, (int, float, np.number))
+                                           and math.isfinite(self.score)):
+            raise LabelError(f"box score must be a finite number or None, got {self.score!r}")
+        for name in ("x1", "y1", "x2", "y2"):
+            object.__setattr__(self, name, float(getattr(self, name)))
+        if self.score is not None:
+            object.__setattr__(self, "score", float(self.score))
+
+    # -- geometry -------------------------------------------------------------------------
+    @property
+    def width(self) -> float:
+        return self.x2 - self.x1
+
+    @property
+    def height(self) -> float:
+        return self.y2 - self.y1
+
+    @property
+    def area(self) -> float:
+        return self.width * self.height
+
+    def iou(self, other: Box) -> float:
+        return float(box_iou([self.xyxy], [other.xyxy])[0, 0])
+
+    @property
+    def xyxy(self) -> tuple[float, float, float, float]:
+        return (self.x1, self.y1, self.x2, self.y2)
+
+    def check_inside(self, size: tuple[int, int], tolerance: float = 0.5) -> Box:
+        """Raise :class:`LabelError` unless the box lies inside a ``(width, height)`` frame."""
+        w, h = size
+        if (self.x1 < -tolerance or self.y1 < -tolerance
+                or self.x2 > w + tolerance or self.y2 > h + tolerance):
+            raise LabelError(
+                f"box ({self.x1:g}, {self.y1:g}, {self.x2:g}, {self.y2:g}) lies outside the "
+                f"{w}x{h} frame"
+            )
+        return self
+
+    def clipped(self, size: tuple[int, int]) -> Box | None:
+        """The part of the box inside the frame, or None if nothing is left."""
+        w, h = size
+        x1, y1 = min(max(self.x1, 0.0), w), min(max(self.y1, 0.0), h)
+        x2, y2 = min(max(self.x2, 0.0), w), min(max(self.y2, 0.0), h)
+        if x2 - x1 < 1e-6 or y2 - y1 < 1e-6:
+            return None
+        return replace(self, x1=x1, y1=y1, x2=x2, y2=y2)
+
+    # -- jupyter-bbox-widget edge ----------------------------------------------------------
+    @classmethod
+    def from_widget(cls, d: dict, scale: float = 1.0, source: str = "human") -> Box:
+        """From a bbox-widget dict ``{x, y, width, height, label}`` shown at ``scale``."""
+        try:
+            x, y, w, h = (float(d[k]) for k in ("x", "y", "width", "height"))
+        except (KeyError, TypeError, ValueError) as e:
+            raise LabelError(f"not a bounding-box dict: {d!r}") from e
+        if w < 0:
+            x, w = x + w, -w
+        if h < 0:
+            y, h = y + h, -h
+        return cls(x / scale, y / scale, (x + w) / scale, (y + h) / scale,
+                   str(d.get("label", "")), d.get("score"), source)
+
+    def to_widget(self, scale: float = 1.0) -> dict:
+        """To a bbox-widget dict for an image shown at ``scale`` times full size."""
+        return {"x": self.x1 * scale, "y": self.y1 * scale, "width": self.width * scale,
+                "height": self.height * scale, "label": self.label}
+
+    # -- YOLO edge ---------------------------------------------------------------------------
+    @classmethod
+    def from_yolo(cls, line: str, classes: Sequence[str], size: tuple[int, int],
+                  source: str = "human") -> Box:
+        """From one YOLO line ``cls cx cy w h [score]`` (normalised to the frame)."""
+        parts = line.split()
+        if len(parts) not in (5, 6):
+            raise LabelError(f"YOLO line must have 5 or 6 fields: {line!r}")
+        try:
+            k = int(parts[0])
+            cx, cy, bw, bh = (float(p) for p in parts[1:5])
+            score = float(parts[5]) if len(parts) == 6 else None
+        except ValueError as e:
+            raise LabelError(f"bad YOLO line {line!r}: {e}") from e
+        if not 0 <= k < len(classes):
+            raise UnknownClassError(f"YOLO class id {k} is not in classes {list(classes)}")
+        w, h = size
+        return cls((cx - bw / 2) * w, (cy - bh / 2) * h, (cx + bw / 2) * w, (cy + bh / 2) * h,
+                   classes[k], score, source)
+
+    def to_yolo(self, classes: Sequence[str], size: tuple[int, int], with_score: bool = False) -> str:
+        if self.label not in classes:
+            raise UnknownClassError(f"class {self.label!r} is not in classes {list(classes)}")
+        w, h = size
+        fields = [str(list(classes).index(self.label))] + [
+            repr(v) for v in ((self.x1 + self.x2) / 2 / w, (self.y1 + self.y2) / 2 / h,
+                              self.width / w, self.height / h)
+        ]
+        if with_score and self.score is not None:
+            fields.append(repr(self.score))
+        return " ".join(fields)
+
+    # -- COCO edge ----------------------------------------------------------------------------
+    @classmethod
+    def from_coco(cls, ann: dict, categories: dict[int, str]) -> Box:
+        try:
+            x, y, w, h = (float(v) for v in ann["bbox"])
+            label = categories[ann["category_id"]]
+        except KeyError as e:
+            raise LabelError(f"COCO annotation {ann.get('id', '?')} lacks {e}") from e
+        return cls(x, y, x + w, y + h, label, ann.get("score"), ann.get("source", "human"))
+
+    def to_coco(self, categories: dict[str, int]) -> dict:
+        if self.label not in categories:
+            raise UnknownClassError(f"class {self.label!r} is not in categories {list(categories)}")
+        d = {"bbox": [self.x1, self.y1, self.width, self.height], "area": self.area,
+             "category_id": categories[self.label], "iscrowd": 0, "source": self.source}
+        if self.score is not None:
+            d["score"] = self.score
+        return d
+
+
+def box_iou(a, b) -> np.ndarray:
+    """Pairwise IoU of two lists of ``(x1, y1, x2, y2)`` boxes: an ``len(a) x len(b)`` array."""
+    a = np.asarray(a, dtype=float).reshape(-1, 4)
+    b = np.asarray(b, dtype=float).reshape(-1, 4)
+    ix1 = np.maximum(a[:, None, 0], b[None, :, 0])
+    iy1 = np.maximum(a[:, None, 1], b[None, :, 1])
+    ix2 = np.minimum(a[:, None, 2], b[None, :, 2])
+    iy2 = np.minimum(a[:, None, 3], b[None, :, 3])
+    inter = np.clip(ix2 - ix1, 0, None) * np.clip(iy2 - iy1, 0, None)
+    area_a = (a[:, 2] - a[:, 0]) * (a[:, 3] - a[:, 1])
+    area_b = (b[:, 2] - b[:, 0]) * (b[:, 3] - b[:, 1])
+    union = area_a[:, None] + area_b[None, :] - inter
+    with np.errstate(divide="ignore", invalid="ignore"):
+        return np.where(union > 0, inter / union, 0.0)
+
+
+def _nan_to_none(v):
+    return None if v is None or (isinstance(v, float) and math.isnan(v)) else v
+
+
+class LabelSet:
+    """Labels of one clip: boxes per frame (or a class per frame), and the looked-at frames.
+
+    Parameters
+    ----------
+    classes
+        The class names, in order (order gives YOLO class ids).
+    task
+        ``"boxes"`` or ``"classes"``.
+    size
+        ``(width, height)`` of the frames; when given, boxes outside the frame are refused.
+    n_frames
+        Number of frames in the clip; when given, frame indices outside it are refused.
+    """
+
+    def __init__(self, classes: Sequence[str], task: str = "boxes", *,
+                 size: tuple[int, int] | None = None, n_frames: int | None = None):
+        classes = list(classes)
+        if not classes:
+            raise LabelError("a LabelSet needs at least one class name")
+        bad = [c for c in classes if not isinstance(c, str) or not c]
+        if bad:
+            raise LabelError(f"class names must be non-empty strings, got {bad!r}")
+        if len(set(classes)) != len(classes):
+            raise LabelError(f"class names repeat: {classes}")
+        if task not in TASKS:
+            raise LabelError(f"task must be one of {TASKS}, got {task!r}")
+        self.classes = classes
+        self.task = task
+        self.size = tuple(size) if size is not None else None
+        self.n_frames = n_frames
+        self._boxes: dict[int, list[tuple[Box, int]]] = {}  # frame -> [(box, round)]
+        self._frame_class: dict[int, tuple[str, float | None, str, int]] = {}
+        self._looked_at: set[int] = set()
+        self._listeners: list[Callable[[int], None]] = []
+
+    # -- change notification (a Project journals every change through this) -------------
+    def on_change(self, fn: Callable[[int], None]) -> Callable[[int], None]:
+        """Call ``fn(frame)`` after every change to a frame's labels; returns ``fn``."""
+        self._listeners.append(fn)
+        return fn
+
+    def _changed(self, frame: int) -> None:
+        for fn in list(self._listeners):
+            fn(frame)
+
+    # -- validation ----------------------------------------------------------------------
+    def check_frame(self, frame) -> int:
+        from .errors import FrameIndexError
+
+        try:
+            f = int(frame)
+        except (TypeError, ValueError):
+            raise FrameIndexError(f"frame index must be an integer, got {frame!r}") from None
+        if f < 0 or (self.n_frames is not None and f >= self.n_frames):
+            limit = f" (the clip has {self.n_frames} frames)" if self.n_frames is not None else ""
+            raise FrameIndexError(f"frame {f} is out of range{limit}")
+        return f
+
+    def check_class(self, label: str) -> str:
+        if label not in self.classes:
+            raise UnknownClassError(f"unknown class {label!r}; known classes: {self.classes}")
+        return label
+
+    def _check_box(self, box: Box, frame: int) -> Box:
+        self.check_class(box.label)
+        if self.size is not None:
+            try:
+                box.check_inside(self.size)
+            except LabelError as e:
+                raise LabelError(f"frame {frame}: {e}") from None
+        return box
+
+    def _need(self, task: str) -> None:
+        if self.task != task:
+            raise LabelError(f"this LabelSet holds {self.task}, not {task}")
+
+    # -- boxes ---------------------------------------------------------------------------
+    def set_boxes(self, frame: int, boxes: Iterable[Box], *, round: int = 0) -> None:
+        """Replace all boxes of ``frame`` (an empty list marks it a looked-at negative)."""
+        self._need("boxes")
+        frame = self.check_frame(frame)
+        boxes = [self._check_box(b if isinstance(b, Box) else Box(**b), frame) for b in boxes]
+        self._boxes[frame] = [(b, int(round)) for b in boxes]
+        self._looked_at.add(frame)
+        self._changed(frame)
+
+    def add_box(self, frame: int, box: Box, *, round: int = 0) -> None:
+        self._need("boxes")
+        frame = self.check_frame(frame)
+        self._check_box(box, frame)
+        self._boxes[frame] = [*self._boxes.get(frame, []), (box, int(round))]
+        self._looked_at.add(frame)
+        self._changed(frame)
+
+    def remove_box(self, frame: int, index: int) -> Box:
+        self._need("boxes")
+        frame = self.check_frame(frame)
+        current = self._boxes.get(frame, [])
+        if not 0 <= index < len(current):
+            raise LabelError(f"frame {frame} has no box number {index} ({len(current)} boxes)")
+        removed = current[index][0]
+        self._boxes[frame] = current[:index] + current[index + 1:]
+        self._changed(frame)
+        return removed
+
+    def boxes(self, frame: int) -> list[Box]:
+        return [b for b, _ in self._boxes.get(self.check_frame(frame), [])]
+
+    # -- frame classes ------------------------------------------------------------------
+    def set_class(self, frame: int, label: str, *, score: float | None = None,
+                  source: str = "human", round: int = 0) -> None:
+        self._need("classes")
+        frame = self.check_frame(frame)
+        self.check_class(label)
+        if source not in SOURCES:
+            raise LabelError(f"source must be one of {SOURCES}, got {source!r}")
+        self._frame_class[frame] = (label, score, source, int(round))
+        self._looked_at.add(frame)
+        self._changed(frame)
+
+    def frame_class(self, frame: int) -> str | None:
+        entry = self._frame_class.get(self.check_frame(frame))
+        return entry[0] if entry else None
+
+    def clear_frame(self, frame: int) -> None:
+        """Forget everything about ``frame``, including that it was looked at."""
+        frame = self.check_frame(frame)
+        self._boxes.pop(frame, None)
+        self._frame_class.pop(frame, None)
+        self._looked_at.discard(frame)
+        self._changed(frame)
+
+    def mark_looked_at(self, frame: int) -> None:
+        frame = self.check_frame(frame)
+        if frame not in self._looked_at:
+            self._looked_at.add(frame)
+            self._changed(frame)
+
+    # -- views ---------------------------------------------------------------------------
+    @property
+    def looked_at(self) -> list[int]:
+        """Frames a person labelled or reviewed (including confirmed-empty ones), sorted."""
+        return sorted(self._looked_at)
+
+    @property
+    def frames(self) -> list[int]:
+        """Frames that hold at least one label."""
+        if self.task == "boxes":
+            return sorted(f for f, bs in self._boxes.items() if bs)
+        return sorted(self._frame_class)
+
+    def __len__(self) -> int:
+        """Number of labels: boxes, or frame classes."""
+        if self.task == "boxes":
+            return sum(len(v) for v in self._boxes.values())
+        return len(self._frame_class)
+
+    def __contains__(self, frame) -> bool:
+        return int(frame) in self._looked_at
+
+    def __repr__(self) -> str:
+        return (f"LabelSet({self.task}, {len(self)} labels on {len(self._looked_at)} looked-at "
+                f"frames, classes={self.classes})")
+
+    @property
+    def df(self) -> pd.DataFrame:
+        """The labels as a new DataFrame (columns as in DESIGN.md)."""
+        if self.task == "boxes":
+            rows = [(f, b.x1, b.y1, b.x2, b.y2, b.label, b.score, b.source, r)
+                    for f in sorted(self._boxes) for b, r in self._boxes[f]]
+            df = pd.DataFrame(rows, columns=BOX_COLUMNS)
+            for c in ("x1", "y1", "x2", "y2", "score"):
+                df[c] = df[c].astype(float)
+        else:
+            rows = [(f, *v) for f, v in sorted(self._frame_class.items())]
+            df = pd.DataFrame(rows, columns=CLASS_COLUMNS)
+            df["score"] = df["score"].astype(float)
+        df["frame"] = df["frame"].astype(np.int64)
+        df["round"] = df["round"].astype(np.int64)
+        return df
+
+    def frame_state(self, frame: int) -> dict:
+        """Everything known about one frame, as plain JSON-able data (used by the journal)."""
+        frame = int(frame)
+        state: dict = {"frame": frame, "looked_at": frame in self._looked_at}
+        if self.task == "boxes":
+            state["boxes"] = [[b.x1, b.y1, b.x2, b.y2, b.label, b.score, b.source, r]
+                              for b, r in self._boxes.get(frame, [])]
+        else:
+            entry = self._frame_class.get(frame)
+            state["class"] = list(entry) if entry else None
+        return state
+
+    def apply_frame_state(self, state: dict, notify: bool = True) -> None:
+        """Set one frame from :meth:`frame_state` output (replaces what was there)."""
+        frame = int(state["frame"])
+        if self.task == "boxes":
+            boxes = [(Box(x1, y1, x2, y2, label, score, source), int(r))
+                     for x1, y1, x2, y2, label, score, source, r in state.get("boxes", [])]
+            if boxes:
+                self._boxes[frame] = boxes
+            else:
+                self._boxes.pop(frame, None)
+        else:
+            entry = state.get("class")
+            if entry:
+                self._frame_class[frame] = (entry[0], entry[1], entry[2], int(entry[3]))
+            else:
+                self._frame_class.pop(frame, None)
+        if state.get("looked_at"):
+            self._looked_at.add(frame)
+        else:
+            self._looked_at.discard(frame)
+        if notify:
+            self._changed(frame)
+
+    def copy(self) -> LabelSet:
+        new = LabelSet(self.classes, self.task, size=self.size, n_frames=self.n_frames)
+        new._boxes = {f: list(v) for f, v in self._boxes.items()}
+        new._frame_class = dict(self._frame_class)
+        new._looked_at = set(self._looked_at)
+        return new
+
+    def subset(self, frames: Iterable[int]) -> LabelSet:
+        """A new LabelSet with only the given frames."""
+        keep = {int(f) for f in frames}
+        new = LabelSet(self.classes, self.task, size=self.size, n_frames=self.n_frames)
+        new._boxes = {f: list(v) for f, v in self._boxes.items() if f in keep}
+        new._frame_class = {f: v for f, v in self._frame_class.items() if f in keep}
+        new._looked_at = self._looked_at & keep
+        return new
+
+    # -- tables in and out ---------------------------------------------------------------
+    @classmethod
+    def from_df(cls, df: pd.DataFrame, classes: Sequence[str] | None = None, *,
+                looked_at: Iterable[int] | None = None, size: tuple[int, int] | None = None,
+                n_frames: int | None = None, source: str = "human") -> LabelSet:
+        """Build from a table with ``frame, x1, y1, x2, y2[, label, ...]`` or ``frame, label``.
+
+        Missing ``label`` means a single class (the first of ``classes``, default
+        ``"object"``). ``looked_at`` defaults to the frames that appear in the table.
+        """
+        if not isinstance(df, pd.DataFrame):
+            raise LabelError(f"expected a pandas DataFrame, got {type(df).__name__}")
+        if "frame" not in df.columns:
+            raise LabelError(f"label table needs a 'frame' column; it has {list(df.columns)}")
+        is_boxes = all(c in df.columns for c in ("x1", "y1", "x2", "y2"))
+        if not is_boxes and "label" not in df.columns:
+            raise LabelError("label table needs x1, y1, x2, y2 columns (boxes) or a label column (classes)")
+        df = df.copy()
+        if "label" not in df.columns:
+            df["label"] = (list(classes) if classes else ["object"])[0]
+        df["label"] = df["label"].astype(str)
+        if classes is None:
+            classes = list(dict.fromkeys(df["label"].tolist())) or ["object"]
+        labels = cls(classes, "boxes" if is_boxes else "classes", size=size, n_frames=n_frames)
+        for c in ("score", "source", "round"):
+            if c not in df.columns:
+                df[c] = {"score": None, "source": source, "round": 0}[c]
+        for frame, group in df.groupby("frame", sort=True):
+            frame = labels.check_frame(frame)
+            if is_boxes:
+                boxes = [
+                    (labels._check_box(Box(r.x1, r.y1, r.x2, r.y2, r.label,
+                                           _nan_to_none(r.score), r.source), frame), int(r.round))
+                    for r in group.itertuples(index=False)
+                ]
+                labels._boxes[frame] = boxes
+            else:
+                r = group.iloc[-1]
+                labels.check_class(r["label"])
+                labels._frame_class[frame] = (r["label"], _nan_to_none(r["score"]), r["source"],
+                                              int(r["round"]))
+            labels._looked_at.add(frame)
+        if looked_at is not None:
+            labels._looked_at |= {labels.check_frame(f) for f in looked_at}
+        return labels
+
+    @classmethod
+    def from_csv(cls, path: str | Path, classes: Sequence[str] | None = None, **kw) -> LabelSet:
+        """Read a CSV like ``frame,x1,y1,x2,y2[,label]`` (e.g. the bunny ground truth)."""
+        path = Path(path)
+        if not path.exists():
+            raise LabelError(f"label file not found: {path}")
+        try:
+            df = pd.read_csv(path, comment="#")
+        except (pd.errors.ParserError, pd.errors.EmptyDataError, UnicodeDecodeError) as e:
+            raise LabelError(f"cannot read {path} as CSV: {e}") from e
+        return cls.from_df(df, classes, **kw)
+
+    # -- COCO -------------------------------------------------------------------------------
+    def to_coco(self, path: str | Path | None = None, *, file_names: Sequence[str] | None = None) -> dict:
+        """COCO detection JSON (written to ``path`` when given). Looked-at frames without
+        boxes are images without annotations."""
+        self._need("boxes")
+        categories = {c: i + 1 for i, c in enumerate(self.classes)}
+        w, h = self.size if self.size is not None else (None, None)
+        frames = sorted(self._looked_at | set(self._boxes))
+        images = []
+        for f in frames:
+            img = {"id": f, "file_name": file_names[f] if file_names else f"{f:06d}.jpg",
+                   "looked_at": f in self._looked_at}
+            if w is not None:
+                img.update(width=w, height=h)
+            images.append(img)
+        annotations = []
+        for f in frames:
+            for b, r in self._boxes.get(f, []):
+                annotations.append({"id": len(annotations) + 1, "image_id": f, "round": r,
+                                    **b.to_coco(categories)})
+        coco = {"images": images, "annotations": annotations,
+                "categories": [{"id": i, "name": c} for c, i in categories.items()]}
+        if path is not None:
+            write_atomic(path, json.dumps(coco).encode())
+        return coco
+
+    @classmethod
+    def from_coco(cls, source: str | Path | dict, *, n_frames: int | None = None) -> LabelSet:
+        if isinstance(source, dict):
+            coco = source
+        else:
+            path = Path(source)
+            if not path.exists():
+                raise LabelError(f"COCO file not found: {path}")
+            try:
+                coco = json.loads(path.read_text())
+            except (json.JSONDecodeError, UnicodeDecodeError) as e:
+                raise LabelError(f"{path} is not valid JSON: {e}") from e
+        if not isinstance(coco, dict):
+            raise LabelError("COCO data must be a JSON object with images, annotations, categories")
+        try:
+            cats = {int(c["id"]): str(c["name"]) for c in coco["categories"]}
+            images = coco.get("images", [])
+            anns = coco.get("annotations", [])
+        except (KeyError, TypeError, ValueError) as e:
+            raise LabelError(f"malformed COCO categories: {e}") from e
+        ordered = [cats[k] for k in sorted(cats)]
+        size = None
+        if images and "width" in images[0]:
+            size = (int(images[0]["width"]), int(images[0]["height"]))
+        labels = cls(ordered, "boxes", size=size, n_frames=n_frames)
+        for img in images:
+            f = labels.check_frame(img["id"])
+            if img.get("looked_at", True):
+                labels._looked_at.add(f)
+        for ann in anns:
+            f = labels.check_frame(ann.get("image_id"))
+            if ann.get("category_id") not in cats:
+                raise UnknownClassError(f"COCO annotation {ann.get('id')} has unknown category "
+                                        f"{ann.get('category_id')!r}")
+            box = labels._check_box(Box.from_coco(ann, cats), f)
+            labels._boxes.setdefault(f, []).append((box, int(ann.get("round", 0))))
+        return labels
+
+    # -- YOLO -------------------------------------------------------------------------------
+    def to_yolo(self, folder: str | Path, *, with_score: bool = False) -> Path:
+        """One ``NNNNNN.txt`` per looked-at frame (empty for negatives) plus ``classes.txt``."""
+        self._need("boxes")
+        if self.size is None:
+            raise LabelError("YOLO export needs the frame size: build the LabelSet with size=(w, h)")
+        folder = Path(folder)
+        folder.mkdir(parents=True, exist_ok=True)
+        write_atomic(folder / "classes.txt", ("\n".join(self.classes) + "\n").encode())
+        for f in sorted(self._looked_at | set(self._boxes)):
+            lines = [b.to_yolo(self.classes, self.size, with_score) for b, _ in self._boxes.get(f, [])]
+            write_atomic(folder / f"{f:06d}.txt", "".join(line + "\n" for line in lines).encode())
+        return folder
+
+    @classmethod
+    def from_yolo(cls, folder: str | Path, size: tuple[int, int], classes: Sequence[str] | None = None,
+                  *, n_frames: int | None = None) -> LabelSet:
+        folder = Path(folder)
+        if not folder.is_dir():
+            raise LabelError(f"YOLO label folder not found: {folder}")
+        if classes is None:
+            names = folder / "classes.txt"
+            if not names.exists():
+                raise LabelError(f"{folder} has no classes.txt; pass classes=[...]")
+            classes = [c for c in names.read_text().splitlines() if c]
+        labels = cls(classes, "boxes", size=size, n_frames=n_frames)
+        for txt in sorted(folder.glob("*.txt")):
+            if txt.name == "classes.txt":
+                continue
+            try:
+                f = labels.check_frame(int(txt.stem))
+            except ValueError:
+                raise LabelError(f"YOLO label file name must be a frame number: {txt.name}") from None
+            boxes = []
+            for n, line in enumerate(txt.read_text().splitlines(), 1):
+                if line.strip():
+                    try:
+                        box = Box.from_yolo(line, labels.classes, size)
+                    except LabelError as e:
+                        raise LabelError(f"{txt.name} line {n}: {e}") from None
+                    boxes.append((labels._check_box(box, f), 0))
+            if boxes:
+                labels._boxes[f] = boxes
+            labels._looked_at.add(f)
+        return labels
+
+    def equals(self, other: LabelSet) -> bool:
+        """Same classes, task, looked-at frames and labels (rounds included)."""
+        return (self.classes == other.classes and self.task == other.task
+                and self._looked_at == other._looked_at
+                and {f: v for f, v in self._boxes.items() if v}
+                == {f: v for f, v in other._boxes.items() if v}
+                and self._frame_class == other._frame_class)
+

@@ -1,0 +1,101 @@
+"""The MicroModel protocol and the registry of model kinds.
+
+A micro-model follows scikit-learn's manners: settings in ``__init__`` stored as given,
+data in :meth:`MicroModel.fit` which returns ``self``, learned state with a trailing
+underscore, and :meth:`MicroModel.predict` refusing a model that was never fitted.
+"""
+
+from __future__ import annotations
+
+import importlib
+from collections.abc import Callable, Sequence
+from pathlib import Path
+
+import pandas as pd
+
+from ..errors import MMError, NotFittedError
+
+#: name -> "module:Class" (imported on first use, so registering costs nothing)
+MODEL_KINDS: dict[str, str | type] = {
+    "yolo": "mm_widgets.models.detector:YoloMicroModel",
+    "timm": "mm_widgets.models.classifier:TimmMicroModel",
+    "interpolate": "mm_widgets.interpolate:InterpolationModel",
+}
+
+
+def register_model(name: str) -> Callable[[type], type]:
+    """Class decorator: make a MicroModel kind available by ``name``."""
+
+    def wrap(cls: type) -> type:
+        MODEL_KINDS[name] = cls
+        cls.kind = name
+        return cls
+
+    return wrap
+
+
+def model_class(name: str) -> type:
+    entry = MODEL_KINDS.get(name)
+    if entry is None:
+        raise MMError(f"unknown model kind {name!r}; known: {sorted(MODEL_KINDS)}")
+    if isinstance(entry, str):
+        module, cls_name = entry.split(":")
+        entry = getattr(importlib.import_module(module), cls_name)
+        MODEL_KINDS[name] = entry
+    return entry
+
+
+def make_model(name: str, **settings) -> MicroModel:
+    """A new, unfitted micro-model of the kind registered as ``name``."""
+    return model_class(name)(**settings)
+
+
+class MicroModel:
+    """Base of every micro-model kind.
+
+    Learned attributes (set by ``fit`` or ``load``): ``classes_`` (class names),
+    ``history_`` (training loss per epoch), ``train_seconds_``, ``domain_`` (the frame
+    indices it was trained for, or a description of them).
+    """
+
+    kind = "base"
+    task = "boxes"  # or "classes"
+
+    def fit(self, frames, labels) -> MicroModel:  # pragma: no cover - abstract
+        raise NotImplementedError
+
+    def predict(self, frames, indices: Sequence[int] | None = None) -> pd.DataFrame:  # pragma: no cover
+        raise NotImplementedError
+
+    def save(self, path: str | Path) -> Path:  # pragma: no cover - abstract
+        raise NotImplementedError
+
+    @classmethod
+    def load(cls, path: str | Path) -> MicroModel:
+        """Load any registered kind from a file written by ``save`` (weights only, no code)."""
+        from ..checkpoints import read_checkpoint
+
+        payload = read_checkpoint(path)
+        kind = payload.get("kind")
+        return model_class(kind)._from_checkpoint(payload)
+
+    @classmethod
+    def _from_checkpoint(cls, payload: dict) -> MicroModel:  # pragma: no cover - abstract
+        raise NotImplementedError
+
+    @property
+    def is_fitted(self) -> bool:
+        return hasattr(self, "classes_")
+
+    def check_fitted(self) -> None:
+        if not self.is_fitted:
+            raise NotFittedError(
+                f"this {type(self).__name__} is not trained yet: call fit(frames, labels) "
+                "or MicroModel.load(path) first"
+            )
+
+    def show(self, frames, **kwargs):
+        """Predictions drawn on every frame, browsable in the notebook cell."""
+        from ..widgets.viewer import show
+
+        return show(self.predict(frames), frames, **kwargs)

@@ -1,0 +1,264 @@
+"""A project folder: labels, action log, models and rounds, saved as they happen.
+
+Layout of a project folder::
+
+    project.json        schema version, classes, task, where the frames come from
+    labels.npz          snapshot of the labels (numpy arrays, no pickles)
+    labels.journal      one JSON line per changed frame since the snapshot
+    actions.journal     every human action, append-only
+    rounds.json         one record per finished round
+    models/             round_N.pt files
+
+Every label change is appended to the journal (and flushed) before the call returns, so a
+crash or a killed kernel loses nothing that was confirmed. Replaying a journal line sets a
+frame's whole state, so replaying twice is harmless: the snapshot is written atomically
+first, and only then is the journal emptied.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from .actions import Action, ActionLog
+from .errors import MMError, ProjectError
+from .labels import SOURCES, Box, LabelSet
+from .storage import Journal, write_atomic
+
+SCHEMA = 1
+COMPACT_EVERY = 5000  # journal lines before the labels are folded into a new snapshot
+
+
+class Project:
+    """A labelling project on disk; opening an existing folder resumes exactly where it was.
+
+    Parameters
+    ----------
+    path
+        The project folder (created if missing).
+    classes
+        Class names; required when creating, checked against the stored ones when reopening.
+    frames
+        The :class:`~mm_widgets.data.Frames` being labelled; remembered so that
+        :attr:`frames` reopens them later (videos, folders and samples; not in-memory arrays).
+    task
+        ``"boxes"`` or ``"classes"``.
+    """
+
+    def __init__(self, path: str | Path, classes=None, *, frames=None, task: str = "boxes"):
+        self.path = Path(path)
+        self._frames = frames
+        meta_file = self.path / "project.json"
+        if meta_file.exists():
+            self.meta = self._read_meta(meta_file)
+            if classes is not None and list(classes) != self.meta["classes"]:
+                raise ProjectError(
+                    f"{self.path} was created with classes {self.meta['classes']}, not {list(classes)}"
+                )
+            if frames is not None:
+                self._check_same_frames(frames)
+        else:
+            if classes is None:
+                raise ProjectError(f"no project at {self.path}; pass classes=[...] to create one")
+            try:
+                self.path.mkdir(parents=True, exist_ok=True)
+                (self.path / "models").mkdir(exist_ok=True)
+            except OSError as e:
+                raise ProjectError(f"cannot create project folder {self.path}: {e}") from e
+            LabelSet(classes, task)  # validates classes and task before anything is written
+            self.meta = {
+                "schema": SCHEMA, "classes": list(classes), "task": task,
+                "frames": getattr(frames, "origin", None),
+                "size": list(frames.size) if frames is not None else None,
+                "n_frames": len(frames) if frames is not None else None,
+                "created": time.time(),
+            }
+            write_atomic(meta_file, json.dumps(self.meta, indent=1).encode())
+        self._labels_journal = Journal(self.path / "labels.journal")
+        self._actions_journal = Journal(self.path / "actions.journal")
+        self.labels = self._load_labels()
+        self.actions = ActionLog(self._load_actions(), sink=self._save_action)
+        self.labels.on_change(self._save_frame)
+        self._journal_lines = sum(1 for _ in self._labels_journal.read())
+
+    # -- reading ---------------------------------------------------------------------------
+    def _read_meta(self, meta_file: Path) -> dict:
+        try:
+            meta = json.loads(meta_file.read_text())
+        except (json.JSONDecodeError, UnicodeDecodeError, OSError) as e:
+            raise ProjectError(f"{meta_file} is unreadable ({e}); the labels are in "
+                               f"{self.path / 'labels.npz'} and {self.path / 'labels.journal'}") from e
+        if not isinstance(meta, dict) or "schema" not in meta:
+            raise ProjectError(f"{meta_file} is not an mm_widgets project file")
+        if meta["schema"] != SCHEMA:
+            raise ProjectError(f"{meta_file} has schema version {meta['schema']!r}; this "
+                               f"mm_widgets reads version {SCHEMA}")
+        return meta
+
+    def _check_same_frames(self, frames) -> None:
+        n, size = self.meta.get("n_frames"), self.meta.get("size")
+        if n is not None and (len(frames) != n or list(frames.size) != list(size)):
+            raise ProjectError(
+                f"{self.path} labels {n} frames of {size[0]}x{size[1]}, but the frames given "
+                f"are {len(frames)} of {frames.size[0]}x{frames.size[1]}"
+            )
+
+    def _empty_labels(self) -> LabelSet:
+        size = tuple(self.meta["size"]) if self.meta.get("size") else None
+        return LabelSet(self.meta["classes"], self.meta["task"], size=size,
+                        n_frames=self.meta.get("n_frames"))
+
+    def _load_labels(self) -> LabelSet:
+        labels = self._empty_labels()
+        snapshot = self.path / "labels.npz"
+        if snapshot.exists():
+            read_snapshot(snapshot, labels)
+        for record in self._labels_journal.read():
+            try:
+                labels.apply_frame_state(record, notify=False)
+            except (MMError, KeyError, TypeError, ValueError):
+                continue  # a garbled line from a crash: the frame's previous state stands
+        return labels
+
+    def _load_actions(self) -> list[Action]:
+        actions = []
+        for r in self._actions_journal.read():
+            try:
+                actions.append(Action(r["kind"], r["frame"], r.get("round", 0), r.get("label"),
+                                      r.get("time", 0.0)))
+            except (MMError, KeyError, TypeError, ValueError):
+                continue
+        return actions
+
+    # -- writing ---------------------------------------------------------------------------
+    def _save_frame(self, frame: int) -> None:
+        self._labels_journal.append(self.labels.frame_state(frame))
+        self._journal_lines += 1
+        if self._journal_lines >= COMPACT_EVERY:
+            self.save()
+
+    def _save_action(self, action: Action) -> None:
+        self._actions_journal.append(
+            {"kind": action.kind, "frame": action.frame, "round": action.round,
+             "label": action.label, "time": action.time}
+        )
+
+    def save(self) -> None:
+        """Fold the journal into a new snapshot (every change is already on disk without it)."""
+        write_snapshot(self.path / "labels.npz", self.labels)
+        self._labels_journal.reset()
+        self._journal_lines = 0
+
+    def close(self) -> None:
+        self._labels_journal.close()
+        self._actions_journal.close()
+
+    # -- frames, rounds, models -----------------------------------------------------------
+    @property
+    def classes(self) -> list[str]:
+        return list(self.meta["classes"])
+
+    @property
+    def task(self) -> str:
+        return self.meta["task"]
+
+    @property
+    def frames(self):
+        """The frames this project labels (reopened from where they came from)."""
+        if self._frames is None:
+            origin = self.meta.get("frames")
+            if origin is None:
+                raise ProjectError(f"{self.path} does not know where its frames come from "
+                                   "(they were in-memory arrays); pass frames=... when opening")
+            from .data import open_frames
+
+            self._frames = open_frames(origin)
+        return self._frames
+
+    @property
+    def rounds(self) -> pd.DataFrame:
+        """One row per finished round."""
+        return pd.DataFrame(self._read_rounds())
+
+    @property
+    def round(self) -> int:
+        """The round now in progress (0 before the first model is trained)."""
+        return len(self._read_rounds())
+
+    def _read_rounds(self) -> list[dict]:
+        f = self.path / "rounds.json"
+        if not f.exists():
+            return []
+        try:
+            rounds = json.loads(f.read_text())
+        except (json.JSONDecodeError, UnicodeDecodeError) as e:
+            raise ProjectError(f"{f} is unreadable: {e}") from e
+        if not isinstance(rounds, list):
+            raise ProjectError(f"{f} should hold a list of rounds")
+        return rounds
+
+    def record_round(self, **info) -> dict:
+        """Close the current round with its figures (labels, actions, seconds, model file)."""
+        rounds = self._read_rounds()
+        record = {"round": len(rounds), "time": time.time(),
+                  "labels": len(self.labels), "human_actions": self.actions.count(len(rounds)),
+                  **info}
+        write_atomic(self.path / "rounds.json", json.dumps([*rounds, record], indent=1).encode())
+        self.save()
+        return record
+
+    def model_path(self, round: int | None = None) -> Path:
+        """Where the model of ``round`` (default: the current one) is stored."""
+        return self.path / "models" / f"round_{self.round if round is None else round}.pt"
+
+    def __repr__(self) -> str:
+        return (f"Project({str(self.path)!r}, {self.task}, classes={self.classes}, "
+                f"{len(self.labels)} labels, {len(self.actions)} actions, round {self.round})")
+
+
+def write_snapshot(path: Path, labels: LabelSet) -> None:
+    """Write ``labels`` as plain numpy arrays (no pickles) atomically."""
+    import io
+
+    df = labels.df
+    codes = {c: i for i, c in enumerate(labels.classes)}
+    arrays = {
+        "frame": df["frame"].to_numpy(np.int64),
+        "label": np.array([codes[c] for c in df["label"]], dtype=np.int32),
+        "score": df["score"].to_numpy(np.float64),
+        "source": np.array([SOURCES.index(s) for s in df["source"]], dtype=np.int8),
+        "round": df["round"].to_numpy(np.int32),
+        "looked_at": np.array(labels.looked_at, dtype=np.int64),
+    }
+    if labels.task == "boxes":
+        arrays["xyxy"] = df[["x1", "y1", "x2", "y2"]].to_numpy(np.float64).reshape(-1, 4)
+    buffer = io.BytesIO()
+    np.savez(buffer, **arrays)
+    write_atomic(path, buffer.getvalue())
+
+
+def read_snapshot(path: Path, labels: LabelSet) -> None:
+    """Fill an empty ``labels`` from a snapshot written by :func:`write_snapshot`."""
+    try:
+        with np.load(path, allow_pickle=False) as z:
+            data = {k: z[k] for k in z.files}
+    except (OSError, ValueError, KeyError) as e:
+        raise ProjectError(f"{path} is unreadable ({e}); the changes since it are in "
+                           f"{path.with_name('labels.journal')}") from e
+    classes, task = labels.classes, labels.task
+    scores = [None if np.isnan(s) else float(s) for s in data["score"]]
+    if task == "boxes":
+        for f, (x1, y1, x2, y2), k, s, src, r in zip(
+                data["frame"].tolist(), data["xyxy"].tolist(), data["label"].tolist(), scores,
+                data["source"].tolist(), data["round"].tolist(), strict=True):
+            labels._boxes.setdefault(f, []).append(
+                (Box(x1, y1, x2, y2, classes[k], s, SOURCES[src]), r))
+    else:
+        for f, k, s, src, r in zip(data["frame"].tolist(), data["label"].tolist(), scores,
+                                   data["source"].tolist(), data["round"].tolist(), strict=True):
+            labels._frame_class[f] = (classes[k], s, SOURCES[src], r)
+    labels._looked_at = set(data["looked_at"].tolist())
