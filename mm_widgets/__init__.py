@@ -26,7 +26,20 @@ from .project import Project
 __version__ = "0.1.0"
 
 # Public names whose modules are heavy (torch, ultralytics, ipywidgets): loaded on first use.
-_LAZY = {}
+_LAZY = {
+    "MicroModel": ".models.base",
+    "overfit": ".overfit",
+    "select_frames": ".select",
+    "interpolate": ".interpolate",
+    "simulate": ".simulate",
+    "split_shots": ".assembly",
+    "AssemblyLine": ".assembly",
+    "curve_report": ".spline",
+    "label": ".widgets.labeller",
+    "review": ".widgets.review",
+    "show": ".widgets.viewer",
+    "SplineExplorer": ".widgets.spline_explorer",
+}
 
 __all__ = [
     "ActionLog", "Box", "FrameIndexError", "Frames", "LabelError", "LabelSet", "MMError",
