@@ -28,7 +28,7 @@ SAMPLES = {
     "carphone": "carphone_pristine.mp4",
 }
 
-DEFAULT_CACHE_BYTES = 256 * 1024 * 1024
+DEFAULT_CACHE_BYTES = 128 * 1024 * 1024
 
 
 def as_rgb(array: np.ndarray, what: str = "image") -> np.ndarray:
@@ -37,9 +37,9 @@ def as_rgb(array: np.ndarray, what: str = "image") -> np.ndarray:
     if a.dtype == bool:
         a = a.astype(np.uint8) * 255
     if a.dtype != np.uint8:
-        if np.issubdtype(a.dtype, np.floating) and a.size and 0 <= a.min() and a.max() <= 1:
+        if np.issubdtype(a.dtype, np.floating) and a.size and a.min() >= 0 and a.max() <= 1:
             a = np.round(a * 255).astype(np.uint8)
-        elif np.issubdtype(a.dtype, np.integer) and a.size and 0 <= a.min() and a.max() <= 255:
+        elif np.issubdtype(a.dtype, np.integer) and a.size and a.min() >= 0 and a.max() <= 255:
             a = a.astype(np.uint8)
         else:
             raise VideoError(f"{what}: expected uint8 pixels (or floats in 0..1), got {a.dtype}")

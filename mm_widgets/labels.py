@@ -158,13 +158,19 @@ class Box:
             label = categories[ann["category_id"]]
         except KeyError as e:
             raise LabelError(f"COCO annotation {ann.get('id', '?')} lacks {e}") from e
-        return cls(x, y, x + w, y + h, label, ann.get("score"), ann.get("source", "human"))
+        x2, y2 = x + w, y + h
+        exact = ann.get("xyxy")  # our own exact corners: x + (x2 - x1) can differ from x2 in floats
+        if isinstance(exact, list) and len(exact) == 4 and all(
+                abs(a - b) < 1e-6 * max(1.0, abs(b)) for a, b in zip(exact, (x, y, x2, y2), strict=True)):
+            x, y, x2, y2 = (float(v) for v in exact)
+        return cls(x, y, x2, y2, label, ann.get("score"), ann.get("source", "human"))
 
     def to_coco(self, categories: dict[str, int]) -> dict:
         if self.label not in categories:
             raise UnknownClassError(f"class {self.label!r} is not in categories {list(categories)}")
         d = {"bbox": [self.x1, self.y1, self.width, self.height], "area": self.area,
-             "category_id": categories[self.label], "iscrowd": 0, "source": self.source}
+             "category_id": categories[self.label], "iscrowd": 0, "source": self.source,
+             "xyxy": list(self.xyxy)}
         if self.score is not None:
             d["score"] = self.score
         return d
@@ -260,7 +266,7 @@ class LabelSet:
             try:
                 box.check_inside(self.size)
             except LabelError as e:
-                raise LabelError(f"frame {frame}: {e}") from None
+                raise type(e)(f"frame {frame}: {e}") from None
         return box
 
     def _need(self, task: str) -> None:
@@ -584,7 +590,7 @@ class LabelSet:
                     try:
                         box = Box.from_yolo(line, labels.classes, size)
                     except LabelError as e:
-                        raise LabelError(f"{txt.name} line {n}: {e}") from None
+                        raise type(e)(f"{txt.name} line {n}: {e}") from None
                     boxes.append((labels._check_box(box, f), 0))
             if boxes:
                 labels._boxes[f] = boxes

@@ -46,7 +46,7 @@ class Journal:
         line = (json.dumps(record, separators=(",", ":")) + "\n").encode()
         try:
             if self._fh is None:
-                self._fh = open(self.path, "ab")
+                self._fh = open(self.path, "ab")  # noqa: SIM115 - kept open across appends
                 self._repair_tail()
             self._fh.write(line)
             self._fh.flush()
