@@ -1,0 +1,77 @@
+"""Detection figures measured against truth: recall, precision, tight rate, mean IoU, actions.
+
+All of them come from the same greedy IoU matching the oracle uses to count corrections
+(:func:`mm_widgets.actions.corrections`), so a recall and an action count can never
+disagree about which boxes matched.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+
+import numpy as np
+import pandas as pd
+
+from .actions import corrections
+from .labels import Box, LabelSet
+
+
+def boxes_by_frame(predictions: pd.DataFrame | LabelSet | None) -> dict[int, list[Box]]:
+    """Group a predictions table (LabelSet columns) or a LabelSet into ``{frame: [Box]}``."""
+    if predictions is None:
+        return {}
+    if isinstance(predictions, LabelSet):
+        return {f: predictions.boxes(f) for f in predictions.frames}
+    out: dict[int, list[Box]] = {}
+    if len(predictions) == 0:
+        return out
+    score = predictions["score"] if "score" in predictions else pd.Series(np.nan, predictions.index)
+    source = predictions["source"] if "source" in predictions else pd.Series("model", predictions.index)
+    for f, x1, y1, x2, y2, label, s, src in zip(
+            predictions["frame"].tolist(), predictions["x1"].tolist(), predictions["y1"].tolist(),
+            predictions["x2"].tolist(), predictions["y2"].tolist(), predictions["label"].tolist(),
+            score.tolist(), source.tolist(), strict=True):
+        out.setdefault(int(f), []).append(
+            Box(x1, y1, x2, y2, label, None if s is None or s != s else s, src))
+    return out
+
+
+def truth_boxes(truth: LabelSet | pd.DataFrame, frame: int) -> list[Box]:
+    """True boxes of one frame; a frame the truth does not mention has none."""
+    if isinstance(truth, LabelSet):
+        return truth.boxes(frame) if frame in truth._boxes else []
+    return boxes_by_frame(truth[truth["frame"] == frame]).get(frame, [])
+
+
+def evaluate(predictions, truth: LabelSet, frames: Iterable[int], *, match_iou: float = 0.5,
+             tight_iou: float = 0.75) -> dict:
+    """Match predictions to truth on ``frames`` and count what a reviewer would have to do.
+
+    Returns a dict with ``recall``, ``precision``, ``tight_rate`` (share of matched boxes
+    with IoU >= ``tight_iou``), ``mean_iou`` (over matched boxes), ``tp``, ``fp``, ``fn``,
+    ``truth`` (true boxes), ``predicted``, ``accepted`` (free), ``adjust``, ``delete``,
+    ``draw`` and ``actions`` (their sum).
+    """
+    pred = predictions if isinstance(predictions, dict) else boxes_by_frame(predictions)
+    counts = dict(tp=0, fp=0, fn=0, accepted=0, adjust=0, delete=0, draw=0)
+    ious: list[float] = []
+    for f in frames:
+        c = corrections(pred.get(int(f), []), truth_boxes(truth, int(f)), match_iou, tight_iou)
+        counts["tp"] += len(c.accepted) + len(c.adjusted)
+        counts["fp"] += len(c.deleted)
+        counts["fn"] += len(c.drawn)
+        counts["accepted"] += len(c.accepted)
+        counts["adjust"] += len(c.adjusted)
+        counts["delete"] += len(c.deleted)
+        counts["draw"] += len(c.drawn)
+        ious.extend(c.ious)
+    tp, fp, fn = counts["tp"], counts["fp"], counts["fn"]
+    return {
+        "recall": tp / (tp + fn) if tp + fn else 1.0,
+        "precision": tp / (tp + fp) if tp + fp else 1.0,
+        "tight_rate": counts["accepted"] / tp if tp else 0.0,
+        "mean_iou": float(np.mean(ious)) if ious else 0.0,
+        "truth": tp + fn, "predicted": tp + fp,
+        "actions": counts["adjust"] + counts["delete"] + counts["draw"],
+        **counts,
+    }
