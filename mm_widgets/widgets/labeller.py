@@ -1,0 +1,683 @@
+"""label(): draw boxes (or pick a class) on a few suggested frames, inline in a notebook.
+
+The widget is composed, not written: jupyter-bbox-widget draws and edits boxes on the
+current frame, ipywidgets give the navigation, the suggested-frames filmstrip and the
+counter, and a tiny anywidget (``static/keys.js``) adds keyboard shortcuts.
+
+Every edit goes through one place, :meth:`Labeller._commit_boxes` (or
+:meth:`Labeller._commit_class`): the box lists before and after are compared by
+:func:`diff_boxes`, the new boxes go into the :class:`~mm_widgets.labels.LabelSet` (and so
+into the project folder, at once), and each difference is counted as one human action.
+A review widget reuses all of this by subclassing and overriding :meth:`Labeller.shown_boxes`.
+
+Frames travel to the browser as JPEG at the size they are shown (:class:`DisplayScale`);
+box coordinates are converted between shown and full-frame pixels only at that edge.
+"""
+
+from __future__ import annotations
+
+import html
+import math
+from collections import OrderedDict
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass, replace
+from pathlib import Path
+
+import anywidget
+import ipywidgets as widgets
+import numpy as np
+import traitlets
+from jupyter_bbox_widget import BBoxWidget
+
+from ..data import Frames
+from ..errors import FrameIndexError, LabelError, MMError
+from ..labels import Box, LabelSet, box_iou
+from ..project import Project
+
+MODES = ("boxes", "classes")
+MAX_FRAME_BYTES = 150_000  # budget for one frame sent to the browser
+JPEG_QUALITIES = (85, 75, 65, 55, 45)  # tried in turn until a frame fits the budget
+THUMB_SIDE = 96
+SAME_COORD = 1e-6  # coordinates closer than this (full-frame pixels) are the same box
+STATIC = Path(__file__).parent / "static"
+
+
+# -- the widget edge: shown pixels <-> full-frame pixels ------------------------------------
+@dataclass(frozen=True)
+class DisplayScale:
+    """A frame of ``size`` pixels shown as an image of ``shown`` pixels (both ``(w, h)``).
+
+    jupyter-bbox-widget reports boxes in pixels of the image it was sent, so the only
+    conversion needed is the ratio of the two sizes, per axis.
+    """
+
+    size: tuple[int, int]
+    shown: tuple[int, int]
+
+    @classmethod
+    def fit(cls, size: tuple[int, int], max_width: int, max_height: int | None = None) -> DisplayScale:
+        """The largest shown size within ``max_width x max_height``, never enlarged.
+
+        Where the frame's aspect ratio allows it the shown size keeps it exactly (both axes
+        share one scale, e.g. 1280x720 -> 800x450), so a box keeps its shape on screen.
+        """
+        w, h = (int(v) for v in size)
+        if w <= 0 or h <= 0:
+            raise LabelError(f"frame size must be positive, got {size}")
+        if max_width <= 0 or (max_height is not None and max_height <= 0):
+            raise LabelError(f"display size must be positive, got {max_width}x{max_height}")
+        s = min(1.0, max_width / w, (max_height / h) if max_height else 1.0)
+        g = math.gcd(w, h)
+        unit_w, unit_h = w // g, h // g
+        k = math.floor(g * s + 1e-9)
+        if k >= 1 and k * unit_w >= 0.9 * s * w:
+            return cls((w, h), (k * unit_w, k * unit_h))
+        return cls((w, h), (max(1, round(w * s)), max(1, round(h * s))))
+
+    @property
+    def uniform(self) -> bool:
+        """True when both axes are scaled by the same factor."""
+        return self.shown[0] * self.size[1] == self.shown[1] * self.size[0]
+
+    def to_widget(self, box: Box) -> dict:
+        """A bbox-widget dict in shown pixels for a full-frame ``box``."""
+        (w, h), (sw, sh) = self.size, self.shown
+        return {"x": box.x1 * sw / w, "y": box.y1 * sh / h, "width": box.width * sw / w,
+                "height": box.height * sh / h, "label": box.label}
+
+    def from_widget(self, d: dict, source: str = "human", *, clip: bool = True) -> Box:
+        """A full-frame :class:`Box` from a bbox-widget dict in shown pixels.
+
+        With ``clip`` the box is cut to the frame (a drag may end outside the image).
+        Raises :class:`~mm_widgets.errors.LabelError` for a dict that is not a box or has no
+        area inside the frame (a click without a drag makes a 0 x 0 box).
+        """
+        (w, h), (sw, sh) = self.size, self.shown
+        try:
+            full = {"x": float(d["x"]) * w / sw, "y": float(d["y"]) * h / sh,
+                    "width": float(d["width"]) * w / sw, "height": float(d["height"]) * h / sh,
+                    "label": d.get("label", "")}
+        except (KeyError, TypeError, ValueError) as e:
+            raise LabelError(f"not a bounding-box dict: {d!r}") from e
+        box = Box.from_widget(full, 1.0, source)
+        if not clip:
+            return box
+        clipped = box.clipped(self.size)
+        if clipped is None:
+            raise LabelError(f"box {d!r} lies outside the {w}x{h} frame")
+        return clipped
+
+
+def encode_jpeg(frame: np.ndarray, shown: tuple[int, int], max_bytes: int = MAX_FRAME_BYTES) -> bytes:
+    """``frame`` resized to ``shown`` ``(w, h)`` as JPEG, at the best quality within ``max_bytes``."""
+    import io
+
+    from PIL import Image
+
+    image = Image.fromarray(frame)
+    if image.size != tuple(shown):
+        image = image.resize(tuple(shown), Image.BILINEAR, reducing_gap=2.0)
+    data = b""
+    for quality in JPEG_QUALITIES:
+        buffer = io.BytesIO()
+        image.save(buffer, format="JPEG", quality=quality)
+        data = buffer.getvalue()
+        if len(data) <= max_bytes:
+            break
+    return data
+
+
+# -- counting edits ---------------------------------------------------------------------------
+def _same(a: Box, b: Box) -> bool:
+    return a.label == b.label and all(abs(p - q) < SAME_COORD for p, q in zip(a.xyxy, b.xyxy, strict=True))
+
+
+def _same_boxes(a: Sequence[Box], b: Sequence[Box]) -> bool:
+    return len(a) == len(b) and all(_same(p, q) for p, q in zip(a, b, strict=True))
+
+
+def diff_boxes(old: Sequence[Box], new: Sequence[Box]) -> tuple[list[Box], list[tuple[str, str]]]:
+    """What a person did to turn the boxes ``old`` into ``new`` on one frame.
+
+    Returns the boxes to store and the human actions, as ``(kind, label)`` pairs. A box
+    equal to an old one is untouched (free; it keeps its source and score). The remaining
+    boxes are paired old-to-new by overlap (highest IoU first), then in list order (the
+    bbox widget keeps a moved box in its place, so a box dragged clear of where it was is
+    still the same box): each pair is one ``adjust``. What is left is a ``delete`` (old)
+    or a ``draw`` (new). An adjusted model box becomes ``"corrected"``; a drawn one
+    ``"human"``.
+    """
+    old, new = list(old), list(new)
+    result: list[Box | None] = [None] * len(new)
+    free_old = list(range(len(old)))
+    for j, b in enumerate(new):
+        i = next((i for i in free_old if _same(old[i], b)), None)
+        if i is not None:
+            free_old.remove(i)
+            result[j] = old[i]
+    free_new = [j for j in range(len(new)) if result[j] is None]
+    pairs: list[tuple[int, int]] = []
+    if free_old and free_new:
+        iou = box_iou([old[i].xyxy for i in free_old], [new[j].xyxy for j in free_new])
+        for flat in np.argsort(-iou, axis=None, kind="stable"):
+            a, b = np.unravel_index(flat, iou.shape)
+            if iou[a, b] <= 0:
+                break
+            i, j = free_old[a], free_new[b]
+            if any(i == p or j == q for p, q in pairs):
+                continue
+            pairs.append((i, j))
+        paired_old = {i for i, _ in pairs}
+        paired_new = {j for _, j in pairs}
+        pairs += zip([i for i in free_old if i not in paired_old],
+                     [j for j in free_new if j not in paired_new], strict=False)
+    actions: list[tuple[str, str]] = []
+    for i, j in sorted(pairs, key=lambda p: p[1]):
+        source = "corrected" if old[i].source == "model" else old[i].source
+        result[j] = replace(new[j], score=None, source=source)
+        actions.append(("adjust", new[j].label))
+    paired_old = {i for i, _ in pairs}
+    actions += [("delete", old[i].label) for i in free_old if i not in paired_old]
+    for j, b in enumerate(new):
+        if result[j] is None:
+            result[j] = replace(b, score=None, source="human")
+            actions.append(("draw", b.label))
+    return [b for b in result if b is not None], actions
+
+
+# -- small pieces ----------------------------------------------------------------------------
+class KeyShortcuts(anywidget.AnyWidget):
+    """Invisible helper: forwards the listed keys, pressed inside the labeller, to Python."""
+
+    _esm = STATIC / "keys.js"
+    shortcuts = traitlets.List(traitlets.Unicode(), help="KeyboardEvent.key values to forward.").tag(sync=True)
+
+
+def _evenly_spaced(n: int, k: int) -> list[int]:
+    if k <= 0 or n <= 0:
+        return []
+    return sorted({int(round(v)) for v in np.linspace(0, n - 1, min(k, n))})
+
+
+def suggest_frames(frames: Frames, suggest: int | Iterable[int]) -> list[int]:
+    """The frames to suggest: ``suggest`` chosen by :func:`mm_widgets.select.select_frames`
+    (evenly spaced until that module exists), or the given frame indices."""
+    n = len(frames)
+    if isinstance(suggest, (int, np.integer)) and not isinstance(suggest, bool):
+        if suggest < 0:
+            raise LabelError(f"suggest must be >= 0 or a list of frame indices, got {suggest}")
+        try:
+            from ..select import select_frames
+        except ImportError:  # the selection module is not built yet
+            return _evenly_spaced(n, int(suggest))
+        return sorted({int(i) for i in select_frames(frames, k=int(suggest), strategy="diverse", seed=0)})
+    try:
+        chosen = sorted({int(i) for i in suggest})
+    except (TypeError, ValueError):
+        raise LabelError(f"suggest must be a number of frames or a list of frame indices, "
+                         f"got {suggest!r}") from None
+    bad = [i for i in chosen if not 0 <= i < n]
+    if bad:
+        raise FrameIndexError(f"suggested frames {bad} are out of range ({n} frames)")
+    return chosen
+
+
+def _thumbnail_jpeg(frames: Frames, i: int) -> bytes:
+    thumb = frames.thumbnail(i, THUMB_SIDE)
+    return encode_jpeg(thumb, (thumb.shape[1], thumb.shape[0]))
+
+
+# -- the widget --------------------------------------------------------------------------------
+class Labeller(widgets.VBox):
+    """Label frames inline: boxes drawn with the mouse, or one class per frame.
+
+    Build it with :func:`label`. Every UI event has a Python method that runs the same
+    code: :meth:`go_to`, :meth:`next`, :meth:`prev`, :meth:`next_suggested`,
+    :meth:`set_boxes`, :meth:`set_class`, :meth:`confirm`.
+
+    Attributes
+    ----------
+    labels : LabelSet
+        The labels (the project's, when there is one: every change is on disk at once).
+    actions : ActionLog
+        Every counted human action (draw, adjust, delete, set_class).
+    project : Project or None
+    suggested : list of int
+        The frames suggested for labelling, highlighted in the filmstrip.
+    frame : int
+        The frame shown (a traitlet: ``w.observe(fn, "frame")``).
+    """
+
+    frame = traitlets.Int(0, help="Index of the frame shown.")
+    #: Source given to boxes a person draws in this widget.
+    drawn_source = "human"
+
+    def __init__(self, frames: Frames, classes: Sequence[str] | None = None, *,
+                 project: Project | str | Path | None = None, suggest: int | Iterable[int] = 5,
+                 mode: str = "boxes", width: int = 800, height: int = 540):
+        if mode not in MODES:
+            raise LabelError(f"mode must be one of {MODES}, got {mode!r}")
+        if not isinstance(frames, Frames):
+            frames = Frames.from_arrays(frames) if frames is not None else None
+        if frames is None and project is None:
+            raise LabelError("label() needs frames (or a project that knows its frames)")
+        if project is not None and not isinstance(project, Project):
+            project = Project(project, classes, frames=frames, task=mode)
+        if project is not None:
+            if project.task != mode:
+                raise LabelError(f"{project.path} holds {project.task}; open it with mode={project.task!r}")
+            if frames is None:
+                frames = project.frames
+            labels, actions = project.labels, project.actions
+        else:
+            from ..actions import ActionLog
+
+            if classes is None:
+                raise LabelError("label() needs classes=[...] (or a project that has them)")
+            labels = LabelSet(classes, mode, size=frames.size, n_frames=len(frames))
+            actions = ActionLog()
+        if len(frames) == 0:
+            raise LabelError("there are no frames to label")
+
+        self.frames = frames
+        self.project = project
+        self.labels = labels
+        self.actions = actions
+        self.mode = mode
+        self.classes = list(labels.classes)
+        self.scale = DisplayScale.fit(frames.size, width, height)
+        self.suggested = suggest_frames(frames, suggest)
+        self._listeners: list[Callable[[int], None]] = []
+        self._jpegs: OrderedDict[int, bytes] = OrderedDict()
+        self._shown: list[Box] = []  # the boxes the browser was last told about (full frame)
+        self._updating = False  # True while Python itself writes the bbox widget's traits
+        self.bytes_sent: list[int] = []  # JPEG sizes of the frames sent, for measurements
+        self._rendered = False
+
+        self._build()
+        super().__init__(children=self._children)
+        self.add_class("mm-label")
+        self.go_to(self._resume_frame())
+
+    # -- construction ----------------------------------------------------------------------
+    def _build(self) -> None:
+        name = html.escape(self.frames.name or "frames")
+        where = (f" &middot; project <code>{html.escape(str(self.project.path))}</code>"
+                 if self.project is not None else "")
+        w, h = self.frames.size
+        self._header = widgets.HTML(
+            f"<b>{name}</b> &middot; {len(self.frames)} frames &middot; {w}&times;{h}{where}")
+        self._counter = widgets.HTML()
+        self._status = widgets.HTML()
+        self._message = widgets.HTML()
+        shown_w, shown_h = self.scale.shown
+        if self.mode == "boxes":
+            self._bbox = BBoxWidget(classes=self.classes, hide_buttons=True,
+                                    layout=widgets.Layout(width=f"{shown_w + 12}px"))
+            self._bbox.observe(self._on_widget_boxes, names="bboxes")
+            self._view = self._bbox
+            self._class_buttons = []
+        else:
+            self._bbox = None
+            self._image = widgets.Image(format="jpeg", width=shown_w, height=shown_h)
+            self._view = self._image
+            self._class_buttons = []
+            for k, c in enumerate(self.classes):
+                # Button descriptions are rendered as text nodes: names need no escaping.
+                button = widgets.Button(description=f"{k + 1}  {c}" if k < 9 else c,
+                                        tooltip=f"label this frame {c!r} and go on" +
+                                        (f" (key {k + 1})" if k < 9 else ""))
+                button.on_click(lambda _, c=c: self.pick_class(c))
+                self._class_buttons.append(button)
+        self._prev = widgets.Button(description="Prev", icon="chevron-left", tooltip="previous frame (←)",
+                                    layout=widgets.Layout(width="80px"))
+        self._next = widgets.Button(description="Next", icon="chevron-right", tooltip="next frame (→)",
+                                    layout=widgets.Layout(width="80px"))
+        self._next_sugg = widgets.Button(description="Next suggested", icon="forward",
+                                         tooltip="next suggested frame not labelled yet (n)",
+                                         button_style="primary", layout=widgets.Layout(width="150px"))
+        self._confirm = widgets.Button(description="Nothing here", icon="check",
+                                       tooltip="this frame has no objects: count it as labelled",
+                                       layout=widgets.Layout(width="130px"))
+        self._prev.on_click(lambda _: self.prev())
+        self._next.on_click(lambda _: self.next())
+        self._next_sugg.on_click(lambda _: self.next_suggested())
+        self._confirm.on_click(lambda _: self.confirm())
+        self._slider = widgets.IntSlider(0, 0, max(len(self.frames) - 1, 0), description="frame",
+                                         continuous_update=False,
+                                         layout=widgets.Layout(width=f"{max(shown_w - 40, 200)}px"))
+        self._slider.observe(lambda ch: self.go_to(ch["new"]), names="value")
+        self._strip_buttons: dict[int, widgets.Button] = {}
+        cells = []
+        for i in self.suggested:
+            b = widgets.Button(description=str(i), tooltip=f"go to suggested frame {i}",
+                               layout=widgets.Layout(width=f"{THUMB_SIDE}px"))
+            b.on_click(lambda _, i=i: self.go_to(i))
+            self._strip_buttons[i] = b
+            thumb = widgets.Image(value=_thumbnail_jpeg(self.frames, i), format="jpeg",
+                                  layout=widgets.Layout(width=f"{THUMB_SIDE}px"))
+            cells.append(widgets.VBox([thumb, b], layout=widgets.Layout(margin="0 4px 0 0")))
+        self._strip = widgets.HBox(cells, layout=widgets.Layout(overflow="auto"))
+        keys = ["ArrowLeft", "ArrowRight", "n"] + [str(k + 1) for k in range(min(9, len(self.classes)))]
+        self._keys = KeyShortcuts(shortcuts=keys)
+        self._keys.on_msg(self._on_key)
+
+        nav = [self._prev, self._next, self._next_sugg] + ([self._confirm] if self.mode == "boxes" else [])
+        rows = [self._header, self._counter]
+        if self.suggested:
+            rows.append(self._strip)
+        rows.append(self._view)
+        if self._class_buttons:
+            rows.append(widgets.HBox(self._class_buttons, layout=widgets.Layout(flex_flow="row wrap")))
+        rows += [widgets.HBox(nav), self._slider, self._status, self._message, self._keys]
+        self._children = rows
+
+    def _resume_frame(self) -> int:
+        """Where a person left off: the first suggested frame not labelled yet."""
+        looked = set(self.labels.looked_at)
+        todo = [i for i in self.suggested if i not in looked]
+        if todo:
+            return todo[0]
+        if looked:
+            return min(max(looked), len(self.frames) - 1)
+        return self.suggested[0] if self.suggested else 0
+
+    # -- what is shown ---------------------------------------------------------------------
+    def shown_boxes(self, i: int) -> list[Box]:
+        """The boxes to show on frame ``i`` (a review widget shows predictions here)."""
+        return self.labels.boxes(i)
+
+    def frame_jpeg(self, i: int) -> bytes:
+        """Frame ``i`` as sent to the browser: JPEG at the shown size (cached)."""
+        data = self._jpegs.get(i)
+        if data is None:
+            data = encode_jpeg(self.frames[i], self.scale.shown)
+            self._jpegs[i] = data
+            while len(self._jpegs) > 32:
+                self._jpegs.popitem(last=False)
+        else:
+            self._jpegs.move_to_end(i)
+        return data
+
+    def _show_boxes(self, boxes: list[Box]) -> None:
+        self._shown = list(boxes)
+        if self._bbox is None:
+            return
+        # Each dict carries its frame, so a late message about another frame is recognised.
+        dicts = [{**self.scale.to_widget(b), "frame": self.frame} for b in boxes]
+        self._updating = True
+        try:
+            self._bbox.bboxes = dicts
+        finally:
+            self._updating = False
+
+    def _render(self) -> None:
+        i = self.frame
+        data = self.frame_jpeg(i)
+        self.bytes_sent.append(len(data))
+        if self._bbox is not None:
+            with self._bbox.hold_sync():
+                self._bbox.image_bytes = data
+                self._bbox.selected_index = -1
+                self._show_boxes(self.shown_boxes(i))
+        else:
+            self._image.value = data
+            self._shown = []
+        self._refresh_text()
+
+    def _refresh_text(self) -> None:
+        i, n = self.frame, len(self.frames)
+        looked = set(self.labels.looked_at)
+        done = sum(1 for s in self.suggested if s in looked)
+        if self.suggested:
+            self._counter.value = (f"<b>{done} of {len(self.suggested)}</b> suggested frames labelled"
+                                   + (" &#10003;" if done == len(self.suggested) else ""))
+        else:
+            self._counter.value = f"<b>{len(looked)}</b> frames labelled"
+        parts = [f"frame <b>{i}</b> of {n}"]
+        if i in self.suggested:
+            parts.append("suggested")
+        if self.mode == "boxes":
+            k = len(self.labels.boxes(i))
+            parts.append(f"{k} box{'es' if k != 1 else ''}" + (" (looked at)" if i in looked else ""))
+        else:
+            c = self.labels.frame_class(i)
+            parts.append(f"class <b>{html.escape(c)}</b>" if c else "no class yet")
+        kinds = {k: self.actions.count(kind=k) for k in ("draw", "adjust", "delete", "set_class")}
+        total = sum(kinds.values())
+        detail = ", ".join(f"{v} {k.replace('_', ' ')}" for k, v in kinds.items() if v)
+        parts.append(f"{total} human action{'s' if total != 1 else ''}" + (f" ({detail})" if detail else ""))
+        self._status.value = " &middot; ".join(parts)
+        for s, b in self._strip_buttons.items():
+            b.button_style = "info" if s == i else ("success" if s in looked else "")
+            b.icon = "check" if s in looked else ""
+        self._prev.disabled = i == 0
+        self._next.disabled = i == n - 1
+        if self.mode == "boxes":
+            self._confirm.disabled = bool(self.labels.boxes(i))
+        else:
+            current = self.labels.frame_class(i)
+            for c, b in zip(self.classes, self._class_buttons, strict=True):
+                b.button_style = "success" if c == current else ""
+
+    def _say(self, text: str = "", error: bool = False) -> None:
+        text = html.escape(text)
+        self._message.value = f"<span style='color:#c62828'>{text}</span>" if error else text
+
+    # -- navigation ------------------------------------------------------------------------
+    def go_to(self, i: int) -> None:
+        """Show frame ``i``."""
+        try:
+            i = int(i)
+        except (TypeError, ValueError):
+            raise FrameIndexError(f"frame index must be an integer, got {i!r}") from None
+        if not 0 <= i < len(self.frames):
+            raise FrameIndexError(f"frame {i} is out of range ({len(self.frames)} frames)")
+        if i == self.frame and self._rendered:
+            return
+        self._rendered = True
+        self.frame = i
+        self._slider.value = i  # its observer calls go_to(i) again: a no-op now
+        self._say()
+        self._render()
+
+    def next(self) -> None:
+        """Show the next frame (stays on the last one)."""
+        self.go_to(min(self.frame + 1, len(self.frames) - 1))
+
+    def prev(self) -> None:
+        """Show the previous frame (stays on the first one)."""
+        self.go_to(max(self.frame - 1, 0))
+
+    def next_suggested(self) -> None:
+        """Show the next suggested frame not labelled yet (after the current one, wrapping
+        around); when all are labelled, the next suggested frame; without any, the next frame."""
+        if not self.suggested:
+            self.next()
+            return
+        looked = set(self.labels.looked_at)
+        after = [s for s in self.suggested if s > self.frame] + [s for s in self.suggested if s <= self.frame]
+        todo = [s for s in after if s not in looked and s != self.frame]
+        self.go_to(todo[0] if todo else after[0])
+
+    def _advance(self) -> None:
+        """Move on after a frame is done: to unlabelled suggested frames first."""
+        looked = set(self.labels.looked_at)
+        if any(s not in looked for s in self.suggested):
+            self.next_suggested()
+        else:
+            self.next()
+
+    # -- edits: every path ends in _commit_boxes / _commit_class ---------------------------
+    @property
+    def round(self) -> int:
+        """The round edits are counted in (the project's current round; 0 without one)."""
+        return self.project.round if self.project is not None else 0
+
+    def on_change(self, fn: Callable[[int], None]) -> Callable[[int], None]:
+        """Call ``fn(frame)`` after every edit made in this widget (labels and actions
+        already saved); returns ``fn``."""
+        self._listeners.append(fn)
+        return fn
+
+    def _notify(self, frame: int) -> None:
+        for fn in list(self._listeners):
+            fn(frame)
+
+    def _commit_boxes(self, i: int, new: Sequence[Box], before: Sequence[Box] | None = None,
+                      displayed: Sequence[Box] | None = None) -> list:
+        """Store ``new`` as frame ``i``'s boxes and count the difference from ``before``
+        (default: what the frame shows) as human actions; ``displayed`` is what the browser
+        already shows (None: nothing yet). Returns the recorded actions."""
+        before = self.shown_boxes(i) if before is None else before
+        boxes, edits = diff_boxes(before, new)
+        r = self.round
+        self.labels.set_boxes(i, boxes, round=r)  # journaled before any action is counted
+        recorded = [self.actions.record(kind, i, r, label) for kind, label in edits]
+        if i == self.frame:
+            # Resent after a real edit (so every box carries its frame tag, and boxes cut to
+            # the frame show as saved), never after a no-op such as the 0 x 0 box of a
+            # mouse-down: resending then would cut short the drag the person just started.
+            if displayed is None or edits or not _same_boxes(boxes, displayed):
+                self._show_boxes(boxes)
+            self._shown = list(boxes)
+            self._refresh_text()
+        self._notify(i)
+        return recorded
+
+    def _commit_class(self, i: int, label: str) -> list:
+        self.labels.check_class(label)
+        r = self.round
+        changed = self.labels.frame_class(i) != label
+        self.labels.set_class(i, label, source=self.drawn_source, round=r)
+        recorded = [self.actions.record("set_class", i, r, label)] if changed else []
+        if i == self.frame:
+            self._refresh_text()
+        self._notify(i)
+        return recorded
+
+    def set_boxes(self, i: int, boxes: Iterable[Box | dict]) -> list:
+        """Make ``boxes`` (full-frame :class:`Box` es, or dicts of Box fields) the boxes of
+        frame ``i``, counted as the person's edits; returns the recorded actions."""
+        if self.mode != "boxes":
+            raise LabelError("this labeller labels frame classes; use set_class()")
+        i = self.labels.check_frame(i)
+        boxes = [b if isinstance(b, Box) else Box(**b) for b in boxes]
+        return self._commit_boxes(i, boxes)
+
+    def set_class(self, i: int, label: str) -> list:
+        """Give frame ``i`` the class ``label`` (one ``set_class`` action when it changes)."""
+        if self.mode != "classes":
+            raise LabelError("this labeller labels boxes; use set_boxes()")
+        return self._commit_class(self.labels.check_frame(i), label)
+
+    def pick_class(self, label: str) -> None:
+        """What a class button (or its key) does: label the current frame, then move on."""
+        try:
+            self.set_class(self.frame, label)
+        except MMError as e:
+            self._say(str(e), error=True)
+            return
+        self._advance()
+
+    def confirm(self, i: int | None = None) -> None:
+        """Count frame ``i`` (default: the current one) as labelled as it is: with no boxes
+        it becomes a negative ("nothing here"). Free: no human action. Then move on."""
+        i = self.frame if i is None else self.labels.check_frame(i)
+        if self.mode == "boxes":
+            self._commit_boxes(i, self.shown_boxes(i))
+        else:
+            self.labels.mark_looked_at(i)
+            self._notify(i)
+        if i == self.frame:
+            self._advance()
+
+    def select_class(self, label: str) -> None:
+        """Choose the class new boxes get (what the class buttons over the image do)."""
+        self.labels.check_class(label)
+        if self._bbox is not None:
+            self._bbox.label = label
+
+    # -- front-end events ------------------------------------------------------------------
+    def _on_widget_boxes(self, change) -> None:
+        if self._updating:
+            return
+        dicts = change["new"]
+        if any(d.get("frame", self.frame) != self.frame for d in dicts):
+            return  # a late message about a frame no longer shown
+        boxes, displayed = [], []
+        for d in dicts:
+            try:
+                raw = self.scale.from_widget(d, self.drawn_source, clip=False)
+                boxes.append(self.scale.from_widget(d, self.drawn_source))
+            except LabelError:
+                continue  # a box being started (0 x 0) or dragged off the frame: not a box yet
+            displayed.append(raw)
+        if not diff_boxes(self._shown, boxes)[1] and _same_boxes(boxes, displayed):
+            return  # nothing changed (a re-sync, or the 0 x 0 box of a mouse-down)
+        try:
+            self._commit_boxes(self.frame, boxes, before=self._shown, displayed=displayed)
+        except MMError as e:
+            # Nothing is lost: the saved boxes are shown again and the person is told why.
+            self._show_boxes(self.labels.boxes(self.frame))
+            self._say(f"not saved: {e}", error=True)
+
+    def _on_key(self, _widget, content, _buffers) -> None:
+        if not isinstance(content, dict) or content.get("type") != "key":
+            return
+        key = content.get("key")
+        if key == "ArrowRight":
+            self.next()
+        elif key == "ArrowLeft":
+            self.prev()
+        elif key == "n":
+            self.next_suggested()
+        elif isinstance(key, str) and key.isdigit() and 1 <= int(key) <= min(9, len(self.classes)):
+            c = self.classes[int(key) - 1]
+            if self.mode == "classes":
+                self.pick_class(c)
+            else:
+                self.select_class(c)
+
+    def __repr__(self) -> str:
+        return (f"Labeller({self.frames.name!r}, mode={self.mode!r}, frame {self.frame}, "
+                f"{len(self.labels)} labels, {len(self.actions)} actions)")
+
+
+def label(frames: Frames | None, classes: Sequence[str] | None = None, *,
+          project: Project | str | Path | None = None, suggest: int | Iterable[int] = 5,
+          mode: str = "boxes", width: int = 800) -> Labeller:
+    """Label frames inline: a widget that suggests frames and records every edit.
+
+    Parameters
+    ----------
+    frames
+        The :class:`~mm_widgets.data.Frames` to label (or a list of images); ``None`` when
+        ``project`` already knows its frames.
+    classes
+        Class names; may be omitted when reopening a project.
+    project
+        A :class:`~mm_widgets.project.Project` or a folder: created with ``classes`` if
+        missing, reopened otherwise (labels, actions and the place to resume come back).
+        Every edit is written to it at once.
+    suggest
+        How many frames to suggest (chosen by ``select_frames``), or the frame indices.
+    mode
+        ``"boxes"``: draw boxes with the mouse. ``"classes"``: one button per class (keys
+        1-9); one click labels the frame and moves on.
+    width
+        Largest width, in pixels, the frame is shown (and sent) at.
+
+    Returns
+    -------
+    Labeller
+        The widget; display it as the cell's value. ``w.labels`` and ``w.actions`` hold
+        the results.
+
+    Examples
+    --------
+    >>> frames = mm.load_sample("bunny")                                # doctest: +SKIP
+    >>> w = mm.label(frames, ["bunny"], project="bunny_project")         # doctest: +SKIP
+    >>> w                                                                # doctest: +SKIP
+    """
+    return Labeller(frames, classes, project=project, suggest=suggest, mode=mode, width=width)

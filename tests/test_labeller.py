@@ -1,0 +1,378 @@
+"""label(): widget state (traits set the way the browser sets them) and handler tests.
+
+No browser here: the real-browser tests are in tests/browser/.
+"""
+
+from __future__ import annotations
+
+import io
+
+import numpy as np
+import pytest
+from PIL import Image
+
+import mm_widgets as mm
+from mm_widgets.errors import FrameIndexError, LabelError, ProjectError
+from mm_widgets.labels import Box
+from mm_widgets.widgets.labeller import (
+    MAX_FRAME_BYTES,
+    DisplayScale,
+    Labeller,
+    diff_boxes,
+    encode_jpeg,
+)
+
+EVIL = "<img src=x onerror=alert(1)>"
+
+
+def clip(n=12, size=(320, 180), seed=0):
+    rng = np.random.default_rng(seed)
+    w, h = size
+    return mm.Frames.from_arrays([rng.integers(0, 255, (h, w, 3), dtype=np.uint8) for _ in range(n)],
+                                 name="clip")
+
+
+def front_end_draw(w, d):
+    """What the bbox widget sends for one drag: a 0 x 0 box on mouse-down, the box on mouse-up."""
+    old = [dict(b) for b in w._bbox.bboxes]
+    w._bbox.bboxes = old + [{**d, "width": 0, "height": 0}]
+    w._bbox.bboxes = old + [d]
+
+
+def box_of(w, x, y, width, height, label):
+    return w.scale.from_widget({"x": x, "y": y, "width": width, "height": height, "label": label})
+
+
+# -- the widget edge ------------------------------------------------------------------------------
+@pytest.mark.parametrize(("size", "limit", "shown"), [
+    ((1280, 720), (800, 540), (800, 450)),    # 16:9, one scale for both axes
+    ((640, 272), (800, 540), (640, 272)),     # never enlarged
+    ((176, 144), (800, 540), (176, 144)),
+    ((720, 1280), (800, 540), (297, 528)),    # portrait: the height limits, 9:16 kept exactly
+    ((1920, 1080), (640, 540), (640, 360)),
+])
+def test_display_scale_fits_and_keeps_aspect(size, limit, shown):
+    s = DisplayScale.fit(size, *limit)
+    assert s.shown == shown
+    assert s.uniform
+
+
+def test_display_scale_odd_size_is_not_uniform_but_close():
+    s = DisplayScale.fit((1279, 719), 800, 540)
+    assert s.shown == (800, 450)
+    assert not s.uniform
+
+
+@pytest.mark.parametrize("size", [(1280, 720), (176, 144), (640, 272), (720, 1280), (1279, 719),
+                                  (4000, 3000), (97, 61)])
+@pytest.mark.parametrize("width", [800, 333, 64])
+def test_box_round_trip_through_the_widget_is_exact(size, width):
+    s = DisplayScale.fit(size, width, 540)
+    rng = np.random.default_rng(sum(size) + width)
+    w, h = size
+    for _ in range(50):
+        x1, x2 = sorted(rng.uniform(0, w, 2))
+        y1, y2 = sorted(rng.uniform(0, h, 2))
+        if x2 - x1 < 1e-3 or y2 - y1 < 1e-3:
+            continue
+        box = Box(x1, y1, x2, y2, "a")
+        back = s.from_widget(s.to_widget(box))
+        assert np.allclose(back.xyxy, box.xyxy, rtol=0, atol=1e-9), (box, back)
+    # a whole shown pixel maps to full-frame pixels by the exact ratio of the sizes
+    back = s.from_widget({"x": 10, "y": 20, "width": 30, "height": 40, "label": "a"}, clip=False)
+    sw, sh = s.shown
+    assert back.xyxy == pytest.approx((10 * w / sw, 20 * h / sh, 40 * w / sw, 60 * h / sh), abs=1e-9)
+
+
+def test_from_widget_clips_and_refuses_empty_boxes():
+    s = DisplayScale.fit((1280, 720), 800, 540)
+    b = s.from_widget({"x": -20, "y": 400, "width": 100, "height": 100, "label": "a"})
+    assert b.xyxy == pytest.approx((0, 640, 128, 720))
+    # a box drawn right-to-left has a negative width
+    b = s.from_widget({"x": 100, "y": 100, "width": -50, "height": -50, "label": "a"})
+    assert b.xyxy == pytest.approx((80, 80, 160, 160))
+    with pytest.raises(LabelError):
+        s.from_widget({"x": 5, "y": 5, "width": 0, "height": 0, "label": "a"})
+    with pytest.raises(LabelError):
+        s.from_widget({"x": 900, "y": 5, "width": 10, "height": 10, "label": "a"})
+    with pytest.raises(LabelError):
+        s.from_widget({"y": 5})
+
+
+def test_encode_jpeg_stays_within_budget_even_for_noise():
+    noise = np.random.default_rng(0).integers(0, 255, (1080, 1920, 3), dtype=np.uint8)
+    data = encode_jpeg(noise, (800, 450))
+    assert len(data) <= MAX_FRAME_BYTES
+    assert Image.open(io.BytesIO(data)).size == (800, 450)
+
+
+# -- counting edits ---------------------------------------------------------------------------------
+A = Box(10, 10, 50, 50, "a")
+B = Box(100, 100, 150, 160, "b")
+
+
+def kinds(actions):
+    return sorted(k for k, _ in actions)
+
+
+def test_diff_boxes_counts_each_kind_of_edit():
+    assert diff_boxes([], []) == ([], [])
+    assert kinds(diff_boxes([], [A])[1]) == ["draw"]
+    assert kinds(diff_boxes([A, B], [B])[1]) == ["delete"]
+    assert kinds(diff_boxes([A], [Box(12, 10, 52, 50, "a")])[1]) == ["adjust"]
+    assert kinds(diff_boxes([A], [Box(500, 500, 540, 540, "a")])[1]) == ["adjust"]  # dragged far
+    assert kinds(diff_boxes([A], [Box(10, 10, 50, 50, "b")])[1]) == ["adjust"]      # relabelled
+    assert kinds(diff_boxes([A, B], [B, A])[1]) == []                                # reordered
+    assert kinds(diff_boxes([A], [A, B])[1]) == ["draw"]
+    assert kinds(diff_boxes([A, B], [Box(11, 11, 50, 50, "a")])[1]) == ["adjust", "delete"]
+
+
+def test_diff_boxes_keeps_untouched_predictions_and_marks_corrections():
+    pred = Box(10, 10, 50, 50, "a", score=0.9, source="model")
+    other = Box(100, 100, 150, 160, "a", score=0.8, source="model")
+    boxes, actions = diff_boxes([pred, other], [pred, Box(104, 100, 150, 160, "a"), A])
+    assert boxes[0] == pred                       # accepting costs nothing and keeps the score
+    assert boxes[1].source == "corrected" and boxes[1].score is None
+    assert boxes[2].source == "human"
+    assert kinds(actions) == ["adjust", "draw"]
+
+
+# -- widget state: the bbox widget's traits set as the front end sets them ------------------------
+@pytest.fixture
+def boxes_widget(tmp_path):
+    return mm.label(clip(), ["cat", "dog"], project=tmp_path / "p", suggest=[2, 5, 9])
+
+
+def test_initial_payload(boxes_widget):
+    w = boxes_widget
+    assert isinstance(w, Labeller)
+    assert w.frame == 2                               # the first suggested frame
+    data = bytes(w._bbox.image_bytes)
+    assert data[:2] == b"\xff\xd8" and len(data) <= MAX_FRAME_BYTES
+    assert Image.open(io.BytesIO(data)).size == w.scale.shown
+    assert w._bbox.classes == ["cat", "dog"]
+    assert w._bbox.bboxes == []
+    assert "0 of 3" in w._counter.value
+
+
+def test_drawn_box_is_saved_and_counted_once(boxes_widget, tmp_path):
+    w = boxes_widget
+    seen = []
+    w.on_change(seen.append)
+    front_end_draw(w, {"x": 40, "y": 30, "width": 100, "height": 60, "label": "dog"})
+    assert w.labels.boxes(2) == [box_of(w, 40, 30, 100, 60, "dog")]
+    assert [a.kind for a in w.actions] == ["draw"]
+    assert seen == [2]
+    assert "1 of 3" in w._counter.value
+    # on disk at once: a second Project on the same folder sees it
+    again = mm.Project(tmp_path / "p")
+    assert again.labels.boxes(2) == w.labels.boxes(2)
+    assert [a.kind for a in again.actions] == ["draw"]
+
+
+def test_move_resize_relabel_delete_from_the_front_end(boxes_widget):
+    w = boxes_widget
+    front_end_draw(w, {"x": 40, "y": 30, "width": 100, "height": 60, "label": "dog"})
+    box = dict(w._bbox.bboxes[0])
+    w._bbox.bboxes = [{**box, "x": 50}]                       # moved
+    w._bbox.bboxes = [{**box, "x": 50, "width": 120}]         # resized
+    w._bbox.bboxes = [{**box, "x": 50, "width": 120, "label": "cat"}]  # relabelled
+    assert w.labels.boxes(2) == [box_of(w, 50, 30, 120, 60, "cat")]
+    w._bbox.bboxes = []                                      # deleted
+    assert w.labels.boxes(2) == [] and 2 in w.labels.looked_at
+    assert [a.kind for a in w.actions] == ["draw", "adjust", "adjust", "adjust", "delete"]
+
+
+def test_unchanged_resend_costs_nothing(boxes_widget):
+    w = boxes_widget
+    front_end_draw(w, {"x": 40, "y": 30, "width": 100, "height": 60, "label": "dog"})
+    w._bbox.bboxes = [dict(b) for b in w._bbox.bboxes]        # the widget re-syncs after a select
+    w._bbox.bboxes = [dict(b) for b in w._bbox.bboxes] + [{"x": 1, "y": 1, "width": 0, "height": 0,
+                                                          "label": "cat"}]  # a click, no drag
+    assert len(w.actions) == 1 and len(w.labels.boxes(2)) == 1
+
+
+def test_box_dragged_off_the_image_is_clipped_and_shown_clipped(boxes_widget):
+    w = boxes_widget
+    sw, sh = w.scale.shown
+    front_end_draw(w, {"x": sw - 20, "y": -10, "width": 60, "height": 40, "label": "cat"})
+    (saved,) = w.labels.boxes(2)
+    assert saved.x2 == pytest.approx(320) and saved.y1 == 0
+    shown = w._bbox.bboxes[0]
+    assert shown["x"] + shown["width"] == pytest.approx(sw) and shown["y"] == 0
+
+
+def test_late_message_about_another_frame_is_ignored(boxes_widget):
+    w = boxes_widget
+    front_end_draw(w, {"x": 40, "y": 30, "width": 100, "height": 60, "label": "dog"})
+    stale = [dict(b) for b in w._bbox.bboxes]
+    w.go_to(3)
+    w._bbox.bboxes = stale
+    assert w.labels.boxes(3) == [] and len(w.actions) == 1
+
+
+def test_refused_box_is_reported_and_nothing_is_lost(boxes_widget):
+    w = boxes_widget
+    front_end_draw(w, {"x": 40, "y": 30, "width": 100, "height": 60, "label": "dog"})
+    front_end_draw(w, {"x": 10, "y": 10, "width": 20, "height": 20, "label": EVIL})
+    assert len(w.labels.boxes(2)) == 1 and len(w.actions) == 1
+    assert "not saved" in w._message.value
+    assert EVIL not in w._message.value and "&lt;img" in w._message.value
+    assert len(w._bbox.bboxes) == 1                              # the widget shows what is saved
+
+
+def test_frame_switch_sends_the_frames_boxes(boxes_widget):
+    w = boxes_widget
+    front_end_draw(w, {"x": 40, "y": 30, "width": 100, "height": 60, "label": "dog"})
+    w.next()
+    assert w.frame == 3 and w._bbox.bboxes == []
+    w.prev()
+    (d,) = w._bbox.bboxes
+    assert (d["x"], d["y"], d["width"], d["height"], d["label"]) == pytest.approx(
+        (40, 30, 100, 60, "dog"))
+
+
+# -- handlers: the Python path of every UI event ----------------------------------------------------
+def test_navigation(boxes_widget):
+    w = boxes_widget
+    frames_seen = []
+    w.observe(lambda ch: frames_seen.append(ch["new"]), "frame")
+    w.go_to(0)
+    w.prev()
+    assert w.frame == 0 and w._prev.disabled
+    w.go_to(11)
+    w.next()
+    assert w.frame == 11 and w._next.disabled
+    w._slider.value = 4                                          # the slider moved in the browser
+    assert w.frame == 4
+    w.next_suggested()
+    assert w.frame == 5
+    w._strip_buttons[9].click()
+    assert w.frame == 9 and w._strip_buttons[9].button_style == "info"
+    w.next_suggested()                                          # wraps around
+    assert w.frame == 2
+    w._next.click()
+    assert w.frame == 3
+    with pytest.raises(FrameIndexError):
+        w.go_to(12)
+    assert frames_seen == [0, 11, 4, 5, 9, 2, 3]
+
+
+def test_set_boxes_counts_like_the_mouse_and_updates_the_view(boxes_widget):
+    w = boxes_widget
+    acts = w.set_boxes(5, [Box(10, 10, 100, 80, "cat"), {"x1": 1, "y1": 2, "x2": 3, "y2": 4,
+                                                         "label": "dog"}])
+    assert [a.kind for a in acts] == ["draw", "draw"]
+    assert w._bbox.bboxes == []                                  # not the frame shown
+    w.go_to(5)
+    assert len(w._bbox.bboxes) == 2
+    w.set_boxes(5, [Box(12, 10, 100, 80, "cat")])
+    assert [a.kind for a in w.actions] == ["draw", "draw", "adjust", "delete"]
+    assert w._bbox.bboxes[0]["x"] == pytest.approx(12 * w.scale.shown[0] / 320)
+    with pytest.raises(LabelError):
+        w.set_boxes(5, [Box(10, 10, 400, 80, "cat")])           # outside the 320x180 frame
+    with pytest.raises(LabelError):
+        w.set_class(5, "cat")
+
+
+def test_confirm_marks_a_negative_for_free_and_moves_on(boxes_widget):
+    w = boxes_widget
+    w._confirm.click()
+    assert 2 in w.labels.looked_at and len(w.actions) == 0
+    assert w.frame == 5 and "1 of 3" in w._counter.value
+
+
+def test_keys_choose_class_and_navigate(boxes_widget):
+    w = boxes_widget
+    w._on_key(w._keys, {"type": "key", "key": "2"}, [])
+    assert w._bbox.label == "dog"
+    w._on_key(w._keys, {"type": "key", "key": "ArrowRight"}, [])
+    assert w.frame == 3
+    w._on_key(w._keys, {"type": "key", "key": "n"}, [])
+    assert w.frame == 5
+    w._on_key(w._keys, {"type": "key", "key": "9"}, [])            # no ninth class: ignored
+    w._on_key(w._keys, {"type": "other"}, [])
+    assert w.frame == 5
+
+
+def test_reopening_the_project_resumes(tmp_path):
+    frames = clip()
+    w = mm.label(frames, ["cat", "dog"], project=tmp_path / "p", suggest=[2, 5, 9])
+    front_end_draw(w, {"x": 40, "y": 30, "width": 100, "height": 60, "label": "dog"})
+    w.next_suggested()
+    w.set_boxes(5, [])
+    del w
+    w2 = mm.label(frames, None, project=tmp_path / "p", suggest=[2, 5, 9])
+    assert w2.frame == 9                                         # first suggested frame not done
+    assert len(w2.labels.boxes(2)) == 1 and w2.labels.looked_at == [2, 5]
+    assert [a.kind for a in w2.actions] == ["draw"]
+    assert "2 of 3" in w2._counter.value
+    with pytest.raises(ProjectError):
+        mm.label(frames, ["other"], project=tmp_path / "p")
+    with pytest.raises(LabelError):
+        mm.label(frames, None, project=tmp_path / "p", mode="classes")
+
+
+def test_bad_arguments():
+    with pytest.raises(LabelError):
+        mm.label(clip(), ["a"], mode="polygons")
+    with pytest.raises(LabelError):
+        mm.label(clip(), None)
+    with pytest.raises(FrameIndexError):
+        mm.label(clip(), ["a"], suggest=[0, 99])
+    with pytest.raises(LabelError):
+        mm.label(clip(), ["a"], suggest=-1)
+
+
+def test_suggestions_come_from_select_frames(bunny):
+    w = mm.label(bunny, ["bunny"], suggest=5)
+    assert len(w.suggested) == 5 and len(w._strip_buttons) == 5
+    assert all(0 <= i < len(bunny) for i in w.suggested)
+    assert w.scale.shown == (800, 450)
+    assert max(len(w.frame_jpeg(i)) for i in w.suggested) <= MAX_FRAME_BYTES
+    w0 = mm.label(bunny, ["bunny"], suggest=0)
+    assert w0.suggested == [] and "frames labelled" in w0._counter.value
+
+
+# -- classes mode -----------------------------------------------------------------------------------
+@pytest.fixture
+def classes_widget(tmp_path):
+    return mm.label(clip(), ["day", EVIL], project=tmp_path / "c", suggest=[1, 4], mode="classes")
+
+
+def test_class_button_labels_the_frame_and_moves_on(classes_widget, tmp_path):
+    w = classes_widget
+    assert w.frame == 1 and w._bbox is None
+    assert bytes(w._image.value)[:2] == b"\xff\xd8"
+    w._class_buttons[0].click()
+    assert w.labels.frame_class(1) == "day" and w.frame == 4
+    w._on_key(w._keys, {"type": "key", "key": "2"}, [])
+    assert w.labels.frame_class(4) == EVIL
+    assert w.frame == 5                                          # all suggested done: next frame
+    w.go_to(4)
+    assert w._class_buttons[1].button_style == "success"
+    w.set_class(4, EVIL)                                         # unchanged: free
+    w.set_class(4, "day")                                        # changed: counted
+    assert [a.kind for a in w.actions] == ["set_class"] * 3
+    again = mm.Project(tmp_path / "c")
+    assert again.labels.frame_class(1) == "day" and again.labels.frame_class(4) == "day"
+    assert len(again.actions) == 3
+    with pytest.raises(LabelError):
+        w.set_boxes(4, [])
+    with pytest.raises(LabelError):
+        w.set_class(4, "night")
+
+
+def test_names_are_escaped_in_every_html_piece(tmp_path):
+    frames = clip()
+    frames.name = "<b>clip</b>"
+    w = mm.label(frames, ["day", EVIL], project=tmp_path / EVIL.replace("/", ""), suggest=[1],
+                 mode="classes")
+    w.set_class(1, EVIL)
+    w.go_to(1)
+    html_bits = [c.value for c in (w._header, w._counter, w._status, w._message)]
+    assert not any(EVIL in v or "<b>clip" in v for v in html_bits)
+    assert "&lt;img src=x onerror=alert(1)&gt;" in w._status.value
+    assert "&lt;b&gt;clip" in w._header.value
+    # Button descriptions are plain text in the browser (text nodes), so they carry the name as is
+    assert w._class_buttons[1].description.endswith(EVIL)
