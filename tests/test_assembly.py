@@ -1,0 +1,136 @@
+"""Assembly line: shot splitting, routing, coverage, executor parity, zero-label domains."""
+
+from __future__ import annotations
+
+from concurrent.futures import ProcessPoolExecutor
+
+import numpy as np
+import pandas as pd
+import pytest
+
+import mm_widgets as mm
+from mm_widgets.data import Frames
+from mm_widgets.labels import Box, LabelSet
+
+from .conftest import write_video
+
+
+def three_shot_clip(n=12, size=(96, 64)):
+    """Shot A (cool colours, a square moving), shot B (warm texture), shot C (a fast pan over
+    big colour blobs, 10 px a frame: every frame changes a lot, and it is not a cut)."""
+    w, h = size
+    rng = np.random.default_rng(3)
+    frames, boxes = [], []
+    for i in range(n):
+        img = np.zeros((h, w, 3), np.uint8)
+        img[:] = (20, 40, 120)
+        img += rng.integers(0, 20, img.shape, dtype=np.uint8)
+        x = 5 + 5 * i
+        img[20:36, x:x + 16] = (250, 250, 50)
+        frames.append(img)
+        boxes.append((i, x, 20, x + 16, 36))
+    for i in range(n):
+        img = rng.integers(0, 60, (h, w, 3), dtype=np.uint8)
+        img[..., 0] += 180
+        x = 70 - 4 * i
+        img[30:46, x:x + 16] = (250, 250, 50)
+        frames.append(img)
+        boxes.append((n + i, x, 30, x + 16, 46))
+    wide = np.zeros((h, w * 3, 3), np.uint8)
+    for k in range(12):
+        colour = rng.integers(0, 255, 3)
+        wide[:, k * w // 4:(k + 1) * w // 4] = colour
+    for i in range(n):
+        img = wide[:, 10 * i:10 * i + w].copy()
+        frames.append(img)
+    return frames, boxes
+
+
+def test_split_shots_finds_cuts_not_the_pan():
+    arrays, _ = three_shot_clip()
+    shots = mm.split_shots(Frames.from_arrays(arrays))
+    assert shots == [range(0, 12), range(12, 24), range(24, 36)]
+
+
+def test_split_shots_on_real_clips():
+    # bikes.mp4's cuts were checked by eye (frames 29/30, 75/76, 136/137, 186/187, 241/242);
+    # frames 96-103 are a car passing close to the camera, which must not be a cut.
+    assert [s.start for s in mm.split_shots(mm.load_sample("bikes"))] == [0, 30, 76, 137, 187, 242]
+    assert mm.split_shots(mm.load_sample("carphone")) == [range(0, 120)]
+
+
+def labelled_line(frames, boxes, keys, model="interpolate"):
+    labels = LabelSet(["obj"], size=frames.size, n_frames=len(frames))
+    for f, x1, y1, x2, y2 in boxes:
+        if f in keys:
+            labels.set_boxes(f, [Box(x1, y1, x2, y2, "obj")])
+    line = mm.AssemblyLine(model=model)
+    for shot in mm.split_shots(frames)[:2]:
+        line.add(shot, labels, frames=frames)
+    return line, labels
+
+
+def test_routing_each_frame_to_its_own_model():
+    arrays, boxes = three_shot_clip()
+    frames = Frames.from_arrays(arrays)
+    line, _ = labelled_line(frames, boxes, keys={0, 11, 12, 23})
+    pred = line.fit().predict()
+    assert set(pred[pred.frame < 12].domain) == {"frames 0-11"}
+    assert set(pred[(pred.frame >= 12) & (pred.frame < 24)].domain) == {"frames 12-23"}
+    assert not (pred.frame >= 24).any()  # no domain owns shot C
+    # Shot B's model moves leftwards, shot A's rightwards: no averaging across domains.
+    f5 = pred[pred.frame == 5].iloc[0]
+    assert f5.x1 == pytest.approx(30.0)
+    assert line.owner(5) == ["frames 0-11"] and line.owner(30) == []
+
+
+def test_coverage_table():
+    arrays, boxes = three_shot_clip()
+    frames = Frames.from_arrays(arrays)
+    line, labels = labelled_line(frames, boxes, keys={0, 11, 12, 23})
+    truth = LabelSet.from_df(pd.DataFrame(boxes, columns=["frame", "x1", "y1", "x2", "y2"]),
+                             ["obj"], size=frames.size, n_frames=36)
+    cov = line.fit().coverage(truth)
+    assert cov["domain"].tolist() == ["frames 0-11", "frames 12-23"]
+    assert cov["frames"].tolist() == [12, 12] and cov["human_labels"].tolist() == [2, 2]
+    assert cov["recall"].tolist() == [1.0, 1.0]
+    assert (cov["efficiency"] > 0.8).all()
+
+
+def test_zero_label_domain_names_the_domain():
+    arrays, boxes = three_shot_clip()
+    frames = Frames.from_arrays(arrays)
+    labels = LabelSet(["obj"], size=frames.size, n_frames=36)
+    labels.set_boxes(0, [Box(*boxes[0][1:], "obj")])
+    line = mm.AssemblyLine(model="interpolate")
+    line.add(range(0, 12), labels, frames=frames, name="shot A")
+    line.add(range(12, 24), labels, frames=frames, name="shot B")
+    with pytest.raises(mm.NoLabelsError, match="'shot B'"):
+        line.fit()
+
+
+def run_line(frames, boxes, executor=None):
+    line, _ = labelled_line(frames, boxes, keys={0, 11, 12, 23})
+    return line.fit(executor=executor).predict(executor=executor)
+
+
+def test_process_pool_gives_the_same_results(tmp_path):
+    arrays, boxes = three_shot_clip()
+    frames = Frames.from_video(write_video(tmp_path / "three.mp4", arrays))
+    serial = run_line(frames, boxes)
+    with ProcessPoolExecutor(2) as pool:
+        parallel = run_line(frames, boxes, pool)
+    pd.testing.assert_frame_equal(serial, parallel)
+
+
+@pytest.mark.slow
+def test_dask_local_cluster_gives_the_same_results(tmp_path):
+    distributed = pytest.importorskip("distributed")
+    arrays, boxes = three_shot_clip()
+    frames = Frames.from_video(write_video(tmp_path / "three.mp4", arrays))
+    serial = run_line(frames, boxes)
+    with distributed.LocalCluster(n_workers=2, threads_per_worker=1, processes=True,
+                                  dashboard_address=None, host="127.0.0.1") as cluster, \
+            distributed.Client(cluster) as client:
+        parallel = run_line(frames, boxes, client.get_executor())
+    pd.testing.assert_frame_equal(serial, parallel)
