@@ -58,6 +58,14 @@ class Box:
         if self.score is not None:
             object.__setattr__(self, "score", float(self.score))
 
+    @classmethod
+    def _trusted(cls, x1: float, y1: float, x2: float, y2: float, label: str,
+                 score: float | None, source: str) -> Box:
+        """Build without per-box checks, for data already validated in bulk (snapshots)."""
+        box = object.__new__(cls)
+        box.__dict__.update(x1=x1, y1=y1, x2=x2, y2=y2, label=label, score=score, source=source)
+        return box
+
     # -- geometry -------------------------------------------------------------------------
     @property
     def width(self) -> float:
