@@ -546,28 +546,46 @@ def active(xs, ys, domain, rng, regions: int = 8, probes: int = 8) -> float:
         return _midpoint_of_widest_gap(np.r_[edges[k], x[owner == k], edges[k + 1]])
 
     best_score, best_x = -1.0, float(edges[0])
-    offsets = (np.arange(probes) + 0.5) / probes
     for k in range(regions):
         first, stop = np.searchsorted(owner, k), np.searchsorted(owner, k, side="right")
-        rx, ry = x[first:stop], y[first:stop]
-        bounds = np.unique(np.r_[edges[k], rx, edges[k + 1]])
-        lefts, widths = bounds[:-1], np.diff(bounds)
-        probe_x = lefts[:, None] + widths[:, None] * offsets[None, :]
-        own_fit = interpolate_overfit(rx, ry)(probe_x)
-        # The committee: the region's fit without each one of its labels (is the fit
-        # hanging on a single label?), and with the nearest label across each border
-        # (would the fit change if it could see past its edge, where it extrapolates?).
-        committee = [np.arange(first, stop)[np.arange(rx.size) != j] for j in range(rx.size)]
-        committee.append(np.arange(max(first - 1, 0), min(stop + 1, x.size)))
-        squared = np.zeros_like(probe_x)
-        for members in committee:
-            member_fit = interpolate_overfit(x[members], y[members])(probe_x)
-            squared = np.maximum(squared, (member_fit - own_fit) ** 2)
-        scores = widths * squared.mean(axis=1)
-        i = int(np.argmax(scores))
-        if scores[i] > best_score:
-            best_score, best_x = float(scores[i]), float(lefts[i] + widths[i] / 2.0)
+        bridged = slice(max(first - 1, 0), min(stop + 1, x.size))
+        score, at = _widest_disagreement(
+            x[bridged].tobytes(), y[bridged].tobytes(), int(first > 0), int(stop < x.size),
+            float(edges[k]), float(edges[k + 1]), int(probes))
+        if score > best_score:
+            best_score, best_x = score, at
     return best_x
+
+
+@functools.lru_cache(maxsize=4096)
+def _widest_disagreement(x_bytes, y_bytes, has_left, has_right, low, high, probes):
+    """Score of the worst gap of one region and its midpoint (see :func:`active`).
+
+    Takes the region's labels plus (flagged) the nearest label across each border, as
+    bytes so that an unchanged region is answered from the cache: a new label only
+    rescores its own region and its two neighbours.
+    """
+    bx, by = np.frombuffer(x_bytes), np.frombuffer(y_bytes)
+    own = slice(has_left, bx.size - has_right)
+    rx, ry = bx[own], by[own]
+    bounds = np.unique(np.r_[low, rx, high])
+    lefts, widths = bounds[:-1], np.diff(bounds)
+    offsets = (np.arange(probes) + 0.5) / probes
+    probe_x = lefts[:, None] + widths[:, None] * offsets[None, :]
+    own_fit = interpolate_overfit(rx, ry)(probe_x)
+    # The committee: the region's fit without each one of its labels (is the fit
+    # hanging on a single label?), and with the nearest label across each border
+    # (would the fit change if it could see past its edge, where it extrapolates?).
+    committee = [(np.delete(rx, j), np.delete(ry, j)) for j in range(rx.size)]
+    if has_left or has_right:
+        committee.append((bx, by))
+    squared = np.zeros_like(probe_x)
+    for member_x, member_y in committee:
+        squared = np.maximum(squared, (interpolate_overfit(member_x, member_y)(probe_x)
+                                       - own_fit) ** 2)
+    scores = widths * squared.mean(axis=1)
+    i = int(np.argmax(scores))
+    return float(scores[i]), float(lefts[i] + widths[i] / 2.0)
 
 
 def make_strategy(spec="active", **params) -> Strategy:
