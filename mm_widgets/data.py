@@ -54,6 +54,18 @@ def as_rgb(array: np.ndarray, what: str = "image") -> np.ndarray:
     return np.ascontiguousarray(a)
 
 
+def frame_number(value) -> int:
+    """``value`` as a frame index: an integer, or a float with an integral value (pandas
+    columns turn ints into floats); anything else raises :class:`FrameIndexError`."""
+    if isinstance(value, (bool, np.bool_)):
+        raise FrameIndexError(f"frame index must be an integer, got {value!r}")
+    if isinstance(value, (int, np.integer)):
+        return int(value)
+    if isinstance(value, (float, np.floating)) and np.isfinite(value) and float(value).is_integer():
+        return int(value)
+    raise FrameIndexError(f"frame index must be an integer, got {value!r}")
+
+
 class FrameCache:
     """A thread-safe LRU of decoded frames, bounded in bytes."""
 
@@ -351,10 +363,7 @@ class Frames(Sequence):
         return len(self._positions)
 
     def _position(self, i) -> int:
-        try:
-            i = int(i)
-        except (TypeError, ValueError):
-            raise FrameIndexError(f"frame index must be an integer, got {i!r}") from None
+        i = frame_number(i)
         n = len(self)
         if not -n <= i < n:
             raise FrameIndexError(f"frame {i} is out of range for {self.name or 'frames'} ({n} frames)")

@@ -161,17 +161,31 @@ class Box:
     # -- COCO edge ----------------------------------------------------------------------------
     @classmethod
     def from_coco(cls, ann: dict, categories: dict[int, str]) -> Box:
+        if not isinstance(ann, dict):
+            raise LabelError(f"a COCO annotation must be an object, got {ann!r:.60}")
+        name = f"COCO annotation {ann.get('id', '?')!r:.40}"
+        bbox = ann.get("bbox")
+        if not isinstance(bbox, list) or len(bbox) != 4:
+            raise LabelError(f"{name}: bbox must be [x, y, width, height], got {bbox!r:.60}")
         try:
-            x, y, w, h = (float(v) for v in ann["bbox"])
-            label = categories[ann["category_id"]]
-        except KeyError as e:
-            raise LabelError(f"COCO annotation {ann.get('id', '?')} lacks {e}") from e
+            x, y, w, h = (float(v) for v in bbox)
+        except (TypeError, ValueError):
+            raise LabelError(f"{name}: bbox values must be numbers, got {bbox!r:.60}") from None
+        try:
+            label = categories[ann.get("category_id")]
+        except (KeyError, TypeError):
+            raise UnknownClassError(f"{name}: unknown category_id {ann.get('category_id')!r:.40}") from None
         x2, y2 = x + w, y + h
         exact = ann.get("xyxy")  # our own exact corners: x + (x2 - x1) can differ from x2 in floats
-        if isinstance(exact, list) and len(exact) == 4 and all(
-                abs(a - b) < 1e-6 * max(1.0, abs(b)) for a, b in zip(exact, (x, y, x2, y2), strict=True)):
+        if (isinstance(exact, list) and len(exact) == 4
+                and all(isinstance(v, (int, float)) for v in exact)
+                and all(abs(a - b) < 1e-6 * max(1.0, abs(b)) for a, b in zip(exact, (x, y, x2, y2)))):
             x, y, x2, y2 = (float(v) for v in exact)
-        return cls(x, y, x2, y2, label, ann.get("score"), ann.get("source", "human"))
+        score, source = ann.get("score"), ann.get("source", "human")
+        try:
+            return cls(x, y, x2, y2, label, score, source)
+        except LabelError as e:
+            raise type(e)(f"{name}: {e}") from None
 
     def to_coco(self, categories: dict[str, int]) -> dict:
         if self.label not in categories:
@@ -252,12 +266,10 @@ class LabelSet:
 
     # -- validation ----------------------------------------------------------------------
     def check_frame(self, frame) -> int:
+        from .data import frame_number
         from .errors import FrameIndexError
 
-        try:
-            f = int(frame)
-        except (TypeError, ValueError):
-            raise FrameIndexError(f"frame index must be an integer, got {frame!r}") from None
+        f = frame_number(frame)
         if f < 0 or (self.n_frames is not None and f >= self.n_frames):
             limit = f" (the clip has {self.n_frames} frames)" if self.n_frames is not None else ""
             raise FrameIndexError(f"frame {f} is out of range{limit}")
@@ -535,28 +547,41 @@ class LabelSet:
                 raise LabelError(f"{path} is not valid JSON: {e}") from e
         if not isinstance(coco, dict):
             raise LabelError("COCO data must be a JSON object with images, annotations, categories")
-        try:
-            cats = {int(c["id"]): str(c["name"]) for c in coco["categories"]}
-            images = coco.get("images", [])
-            anns = coco.get("annotations", [])
-        except (KeyError, TypeError, ValueError) as e:
-            raise LabelError(f"malformed COCO categories: {e}") from e
+        images, anns, raw_cats = (coco.get(k, []) for k in ("images", "annotations", "categories"))
+        if not all(isinstance(v, list) for v in (images, anns, raw_cats)):
+            raise LabelError("COCO images, annotations and categories must be lists")
+        cats = {}
+        for c in raw_cats:
+            if not (isinstance(c, dict) and isinstance(c.get("id"), int)
+                    and isinstance(c.get("name"), str)):
+                raise LabelError(f"malformed COCO category {c!r:.60}: needs an integer id and a name")
+            cats[c["id"]] = c["name"]
+        if not cats:
+            raise LabelError("COCO data has no categories")
         ordered = [cats[k] for k in sorted(cats)]
         size = None
-        if images and "width" in images[0]:
-            size = (int(images[0]["width"]), int(images[0]["height"]))
+        if images and isinstance(images[0], dict) and "width" in images[0]:
+            try:
+                size = (int(images[0]["width"]), int(images[0]["height"]))
+            except (KeyError, TypeError, ValueError):
+                raise LabelError(f"malformed COCO image size in {images[0]!r:.80}") from None
         labels = cls(ordered, "boxes", size=size, n_frames=n_frames)
         for img in images:
-            f = labels.check_frame(img["id"])
+            if not isinstance(img, dict):
+                raise LabelError(f"a COCO image must be an object, got {img!r:.60}")
+            f = labels.check_frame(img.get("id"))
             if img.get("looked_at", True):
                 labels._looked_at.add(f)
         for ann in anns:
+            if not isinstance(ann, dict):
+                raise LabelError(f"a COCO annotation must be an object, got {ann!r:.60}")
             f = labels.check_frame(ann.get("image_id"))
-            if ann.get("category_id") not in cats:
-                raise UnknownClassError(f"COCO annotation {ann.get('id')} has unknown category "
-                                        f"{ann.get('category_id')!r}")
             box = labels._check_box(Box.from_coco(ann, cats), f)
-            labels._boxes.setdefault(f, []).append((box, int(ann.get("round", 0))))
+            try:
+                r = int(ann.get("round", 0))
+            except (TypeError, ValueError):
+                raise LabelError(f"COCO annotation round must be an integer: {ann!r:.80}") from None
+            labels._boxes.setdefault(f, []).append((box, r))
         return labels
 
     # -- YOLO -------------------------------------------------------------------------------

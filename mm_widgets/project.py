@@ -5,6 +5,7 @@ Layout of a project folder::
     project.json        schema version, classes, task, where the frames come from
     labels.npz          snapshot of the labels (numpy arrays, no pickles)
     labels.journal      one JSON line per changed frame since the snapshot
+    *.prev.*            the version before the current one of each file above
     actions.journal     every human action, append-only
     rounds.json         one record per finished round
     models/             round_N.pt files
@@ -13,6 +14,11 @@ Every label change is appended to the journal (and flushed) before the call retu
 crash or a killed kernel loses nothing that was confirmed. Replaying a journal line sets a
 frame's whole state, so replaying twice is harmless: the snapshot is written atomically
 first, and only then is the journal emptied.
+
+Recovery: if a file is ever damaged (a disk error, a hand edit), opening the project raises
+:class:`~mm_widgets.errors.ProjectError` naming the file; ``Project.recover(path)`` then
+rebuilds the labels from the previous snapshot and both journals (nothing confirmed is
+lost) and puts the damaged files aside as ``*.damaged``.
 """
 
 from __future__ import annotations
@@ -20,6 +26,7 @@ from __future__ import annotations
 import gc
 import json
 import time
+import zipfile
 from pathlib import Path
 
 import numpy as np
@@ -28,7 +35,7 @@ import pandas as pd
 from .actions import Action, ActionLog
 from .errors import MMError, ProjectError
 from .labels import SOURCES, Box, LabelSet
-from .storage import Journal, write_atomic
+from .storage import Journal, keep_previous, previous_version, write_atomic
 
 SCHEMA = 1
 COMPACT_EVERY = 5000  # journal lines before the labels are folded into a new snapshot
@@ -79,6 +86,8 @@ class Project:
                 "created": time.time(),
             }
             write_atomic(meta_file, json.dumps(self.meta, indent=1).encode())
+            write_atomic(previous_version(meta_file), json.dumps(self.meta, indent=1).encode())
+        self._unsaved: set[int] = set()  # frames changed in memory whose write failed
         self._labels_journal = Journal(self.path / "labels.journal")
         self._actions_journal = Journal(self.path / "actions.journal")
         self.labels = self._load_labels()
@@ -91,8 +100,8 @@ class Project:
         try:
             meta = json.loads(meta_file.read_text())
         except (json.JSONDecodeError, UnicodeDecodeError, OSError) as e:
-            raise ProjectError(f"{meta_file} is unreadable ({e}); the labels are in "
-                               f"{self.path / 'labels.npz'} and {self.path / 'labels.journal'}") from e
+            raise ProjectError(f"{meta_file} is unreadable ({e}); "
+                               f"mm.Project.recover({str(self.path)!r}) restores it") from e
         if not isinstance(meta, dict) or "schema" not in meta:
             raise ProjectError(f"{meta_file} is not an mm_widgets project file")
         if meta["schema"] != SCHEMA:
@@ -137,10 +146,20 @@ class Project:
 
     # -- writing ---------------------------------------------------------------------------
     def _save_frame(self, frame: int) -> None:
-        self._labels_journal.append(self.labels.frame_state(frame))
-        self._journal_lines += 1
+        # A frame whose write failed (disk full, read-only) stays queued and is written
+        # with the next change that succeeds; the in-memory labels keep it meanwhile.
+        self._unsaved.add(frame)
+        for f in sorted(self._unsaved):
+            self._labels_journal.append(self.labels.frame_state(f))
+            self._unsaved.discard(f)
+            self._journal_lines += 1
         if self._journal_lines >= COMPACT_EVERY:
             self.save()
+
+    @property
+    def unsaved(self) -> list[int]:
+        """Frames changed in memory but not yet on disk (only after a failed write)."""
+        return sorted(self._unsaved)
 
     def _save_action(self, action: Action) -> None:
         self._actions_journal.append(
@@ -149,10 +168,67 @@ class Project:
         )
 
     def save(self) -> None:
-        """Fold the journal into a new snapshot (every change is already on disk without it)."""
-        write_snapshot(self.path / "labels.npz", self.labels)
+        """Fold the journal into a new snapshot (every change is already on disk without it).
+
+        The snapshot and journal before it stay as ``labels.prev.npz`` and
+        ``labels.prev.journal``: together they are the last good state.
+        """
+        snapshot = self.path / "labels.npz"
+        keep_previous(self._labels_journal.path)
+        write_snapshot(snapshot, self.labels, keep=True)
         self._labels_journal.reset()
+        self._unsaved.clear()
         self._journal_lines = 0
+
+    @classmethod
+    def recover(cls, path: str | Path) -> Project:
+        """Rebuild a damaged project from the previous versions of its files.
+
+        Labels: the previous snapshot, then the previous journal, then the current journal
+        (each line sets a frame's whole state, so this replays every confirmed change).
+        Damaged files are renamed ``*.damaged``; the recovered state is saved and opened.
+        """
+        path = Path(path)
+        meta_file = path / "project.json"
+        try:
+            json.loads(meta_file.read_text())
+        except (OSError, json.JSONDecodeError, UnicodeDecodeError):
+            backup = previous_version(meta_file)
+            if not backup.exists():
+                raise ProjectError(f"{meta_file} is damaged and no {backup.name} exists") from None
+            if meta_file.exists():
+                meta_file.replace(meta_file.with_name("project.json.damaged"))
+            write_atomic(meta_file, backup.read_bytes())
+        snapshot = path / "labels.npz"
+        probe = cls.__new__(cls)
+        probe.path, probe.meta = path, probe._read_meta(meta_file)
+        try:
+            if snapshot.exists():
+                read_snapshot(snapshot, probe._empty_labels())
+        except ProjectError:
+            snapshot.replace(snapshot.with_name("labels.npz.damaged"))
+            prev = previous_version(snapshot)
+            labels = probe._empty_labels()
+            if prev.exists():
+                read_snapshot(prev, labels)
+            for journal in (previous_version(path / "labels.journal"), path / "labels.journal"):
+                for record in Journal(journal).read():
+                    try:
+                        labels.apply_frame_state(record, notify=False)
+                    except (MMError, KeyError, TypeError, ValueError):
+                        continue
+            write_snapshot(snapshot, labels)
+            Journal(path / "labels.journal").reset()
+        for name in ("rounds.json",):
+            f = path / name
+            try:
+                if f.exists():
+                    json.loads(f.read_text())
+            except (json.JSONDecodeError, UnicodeDecodeError):
+                f.replace(f.with_name(f"{name}.damaged"))
+                if previous_version(f).exists():
+                    write_atomic(f, previous_version(f).read_bytes())
+        return cls(path)
 
     def close(self) -> None:
         self._labels_journal.close()
@@ -197,7 +273,8 @@ class Project:
         try:
             rounds = json.loads(f.read_text())
         except (json.JSONDecodeError, UnicodeDecodeError) as e:
-            raise ProjectError(f"{f} is unreadable: {e}") from e
+            raise ProjectError(f"{f} is unreadable ({e}); "
+                               f"mm.Project.recover({str(self.path)!r}) goes back to its previous version") from e
         if not isinstance(rounds, list):
             raise ProjectError(f"{f} should hold a list of rounds")
         return rounds
@@ -208,7 +285,8 @@ class Project:
         record = {"round": len(rounds), "time": time.time(),
                   "labels": len(self.labels), "human_actions": self.actions.count(len(rounds)),
                   **info}
-        write_atomic(self.path / "rounds.json", json.dumps([*rounds, record], indent=1).encode())
+        write_atomic(self.path / "rounds.json", json.dumps([*rounds, record], indent=1).encode(),
+                     keep=True)
         self.save()
         return record
 
@@ -221,7 +299,7 @@ class Project:
                 f"{len(self.labels)} labels, {len(self.actions)} actions, round {self.round})")
 
 
-def write_snapshot(path: Path, labels: LabelSet) -> None:
+def write_snapshot(path: Path, labels: LabelSet, keep: bool = False) -> None:
     """Write ``labels`` as plain numpy arrays (no pickles) atomically."""
     import io
 
@@ -239,7 +317,7 @@ def write_snapshot(path: Path, labels: LabelSet) -> None:
         arrays["xyxy"] = df[["x1", "y1", "x2", "y2"]].to_numpy(np.float64).reshape(-1, 4)
     buffer = io.BytesIO()
     np.savez(buffer, **arrays)
-    write_atomic(path, buffer.getvalue())
+    write_atomic(path, buffer.getvalue(), keep=keep)
 
 
 def read_snapshot(path: Path, labels: LabelSet) -> None:
@@ -247,9 +325,9 @@ def read_snapshot(path: Path, labels: LabelSet) -> None:
     try:
         with np.load(path, allow_pickle=False) as z:
             data = {k: z[k] for k in z.files}
-    except (OSError, ValueError, KeyError) as e:
-        raise ProjectError(f"{path} is unreadable ({e}); the changes since it are in "
-                           f"{path.with_name('labels.journal')}") from e
+    except (OSError, ValueError, KeyError, EOFError, zipfile.BadZipFile) as e:
+        raise ProjectError(f"{path} is unreadable ({e}); mm.Project.recover({str(path.parent)!r}) "
+                           "rebuilds the labels from the previous snapshot and the journals") from e
     classes, task = labels.classes, labels.task
     frames, codes, sources = data["frame"], data["label"], data["source"]
     n = len(frames)
@@ -262,8 +340,8 @@ def read_snapshot(path: Path, labels: LabelSet) -> None:
         ok = ok and xyxy.shape == (n, 4) and bool(np.isfinite(xyxy).all()) and bool(
             ((xyxy[:, 2] > xyxy[:, 0]) & (xyxy[:, 3] > xyxy[:, 1])).all())
     if not ok:
-        raise ProjectError(f"{path} holds inconsistent label arrays; the changes since it are in "
-                           f"{path.with_name('labels.journal')}")
+        raise ProjectError(f"{path} holds inconsistent label arrays; mm.Project.recover("
+                           f"{str(path.parent)!r}) rebuilds the labels from the previous snapshot")
     # Validated above in bulk, so boxes are built without per-box checks (500k boxes < 1 s).
     scores = [None if s != s else s for s in data["score"].tolist()]
     names = [classes[k] for k in codes.tolist()]

@@ -15,10 +15,38 @@ from pathlib import Path
 from .errors import ProjectError
 
 
-def write_atomic(path: str | Path, data: bytes, *, fsync: bool = True) -> None:
-    """Write ``data`` to ``path`` so readers see the old file or the new one, never half."""
+def previous_version(path: str | Path) -> Path:
+    """Where :func:`write_atomic` keeps the version before the current one
+    (``labels.npz`` -> ``labels.prev.npz``)."""
+    path = Path(path)
+    return path.with_name(f"{path.stem}.prev{path.suffix}")
+
+
+def keep_previous(path: Path) -> None:
+    """Keep the current ``path`` as its previous version (a hard link: no copy, atomic)."""
+    if not path.exists():
+        return
+    link = path.with_name(f".{path.name}.{os.getpid()}.link")
+    try:
+        link.unlink(missing_ok=True)
+        os.link(path, link)
+        os.replace(link, previous_version(path))
+    except OSError as e:
+        link.unlink(missing_ok=True)
+        raise ProjectError(f"cannot keep the previous version of {path}: {e.strerror or e}") from e
+
+
+def write_atomic(path: str | Path, data: bytes, *, fsync: bool = True,
+                 keep: bool = False) -> None:
+    """Write ``data`` to ``path`` so readers see the old file or the new one, never half.
+
+    With ``keep``, the file being replaced stays as :func:`previous_version` (the last
+    good state to go back to if the new one is ever damaged).
+    """
     path = Path(path)
     tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    if keep:
+        keep_previous(path)
     try:
         with open(tmp, "wb") as fh:
             fh.write(data)
@@ -70,21 +98,26 @@ class Journal:
         """Every whole record; torn or garbled lines (from a crash mid-write) are skipped."""
         if not self.path.exists():
             return
-        with open(self.path, "rb") as fh:
-            for raw in fh:
-                if not raw.endswith(b"\n"):
-                    continue
-                try:
-                    record = json.loads(raw)
-                except (json.JSONDecodeError, UnicodeDecodeError):
-                    continue
-                if isinstance(record, dict):
-                    yield record
+        try:
+            with open(self.path, "rb") as fh:
+                lines = fh.readlines()
+        except OSError as e:
+            raise ProjectError(f"cannot read {self.path}: {e.strerror or e}") from e
+        for raw in lines:
+            if not raw.endswith(b"\n"):
+                continue
+            try:
+                record = json.loads(raw)
+            except (json.JSONDecodeError, UnicodeDecodeError):
+                continue
+            if isinstance(record, dict):
+                yield record
 
-    def reset(self) -> None:
-        """Empty the journal atomically (after its records went into a snapshot)."""
+    def reset(self, keep: bool = False) -> None:
+        """Empty the journal atomically (after its records went into a snapshot); with
+        ``keep`` the old records stay in the journal's previous version."""
         self.close()
-        write_atomic(self.path, b"")
+        write_atomic(self.path, b"", keep=keep)
 
     def close(self) -> None:
         if self._fh is not None:
