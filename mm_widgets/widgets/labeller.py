@@ -302,8 +302,9 @@ class Labeller(widgets.VBox):
     # -- construction ----------------------------------------------------------------------
     def _build(self) -> None:
         name = html.escape(self.frames.name or "frames")
-        where = (f" &middot; project <code>{html.escape(str(self.project.path))}</code>"
-                 if self.project is not None else "")
+        # The folder's name is enough to recognise it; the full path is in the tooltip.
+        where = (f" &middot; project <code title='{html.escape(str(self.project.path.resolve()))}'>"
+                 f"{html.escape(self.project.path.name)}</code>" if self.project is not None else "")
         w, h = self.frames.size
         self._header = widgets.HTML(
             f"<b>{name}</b> &middot; {len(self.frames)} frames &middot; {w}&times;{h}{where}")
