@@ -19,13 +19,19 @@ $(VENV)/.installed-dev: pyproject.toml | $(PY)
 	touch $(VENV)/.installed-base $@
 
 demo: $(VENV)/.installed-base
-	$(VENV)/bin/mm-widgets demo --out mm_demo_report.html
+	scripts/offline $(VENV)/bin/mm-widgets demo --out mm_demo_report.html
 
 lab: $(VENV)/.installed-dev
 	$(VENV)/bin/jupyter lab notebooks/01_quickstart.ipynb
 
-test: $(VENV)/.installed-dev
-	$(PY) -m pytest
+# The browser tests need Debian's Chromium: installed here (apt-get) because the tests
+# themselves run with no network at all (scripts/offline), MM_FAST=1 picks small settings.
+$(VENV)/.browser: | $(VENV)/.installed-dev
+	$(PY) -c "from tests.browser.harness import ensure_chromium; ensure_chromium()"
+	touch $@
+
+test: $(VENV)/.installed-dev $(VENV)/.browser
+	MM_FAST=1 scripts/offline $(PY) -m pytest
 
 bench: $(VENV)/.installed-dev
 	for f in benchmarks/*.py; do echo "== $$f"; $(PY) $$f || exit 1; done
