@@ -189,7 +189,7 @@ class TimmMicroModel(MicroModel):
                     opt.zero_grad(set_to_none=True)
                     loss.backward()
                     opt.step()
-                    total += float(loss) * len(idx)
+                    total += float(loss.detach()) * len(idx)
                 epoch_loss = total / samples
                 history.append(epoch_loss)
                 if epoch_loss < best_loss * (1 - PLATEAU_GAIN):
@@ -264,14 +264,13 @@ class TimmMicroModel(MicroModel):
             path = Path(self.weights)
             if not path.exists():
                 raise MMError(f"weights file not found: {path}")
-            if path.suffix in (".pt", ".mm"):
-                try:
-                    payload = read_checkpoint(path)
-                except MMError:
-                    return None  # not ours: a plain timm/torch weights file
-                if payload.get("kind") != "timm":
-                    raise MMError(f"{path} holds a {payload.get('kind')!r} model, not a timm classifier")
-                return payload
+            try:
+                payload = read_checkpoint(path)
+            except MMError:
+                return None  # not ours: a plain timm/torch weights file, loaded by timm
+            if payload.get("kind") != "timm":
+                raise MMError(f"{path} holds a {payload.get('kind')!r} model, not a timm classifier")
+            return payload
         return None
 
     def _resolve_backbone(self, init_payload: dict | None) -> str:
