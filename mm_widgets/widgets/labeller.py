@@ -246,6 +246,14 @@ class Labeller(widgets.VBox):
         The frames suggested for labelling, highlighted in the filmstrip.
     frame : int
         The frame shown (a traitlet: ``w.observe(fn, "frame")``).
+
+    Notes
+    -----
+    A widget that pre-fills boxes (review of model predictions) subclasses this one and
+    overrides :meth:`shown_boxes`: edits are then counted against what was shown, by the
+    same :func:`diff_boxes` (an untouched prediction is free and keeps ``source="model"``;
+    a moved one is an ``adjust`` and becomes ``"corrected"``), and :meth:`confirm` accepts
+    the frame as shown.
     """
 
     frame = traitlets.Int(0, help="Index of the frame shown.")
@@ -327,7 +335,8 @@ class Labeller(widgets.VBox):
                 # Button descriptions are rendered as text nodes: names need no escaping.
                 button = widgets.Button(description=f"{k + 1}  {c}" if k < 9 else c,
                                         tooltip=f"label this frame {c!r} and go on" +
-                                        (f" (key {k + 1})" if k < 9 else ""))
+                                        (f" (key {k + 1})" if k < 9 else ""),
+                                        layout=widgets.Layout(width="auto", min_width="120px"))
                 button.on_click(lambda _, c=c: self.pick_class(c))
                 self._class_buttons.append(button)
         self._prev = widgets.Button(description="Prev", icon="chevron-left", tooltip="previous frame (←)",
