@@ -1,0 +1,68 @@
+"""Training progress reporters: one tqdm line in a script, silence, or a notebook display.
+
+Every micro-model reports through the same three calls, so :func:`mm_widgets.overfit` can
+hand it whichever display suits the place it runs in (the notebook one lives in
+``mm_widgets.widgets.progress``; this module never imports ipywidgets)::
+
+    reporter.start(total_epochs, desc)
+    reporter.update(epoch, loss, elapsed_seconds)   # once per finished epoch
+    reporter.close(message)                         # message: why it stopped, or None
+"""
+
+from __future__ import annotations
+
+
+class SilentProgress:
+    """Reports nothing (``progress=False``)."""
+
+    def start(self, total: int, desc: str = "") -> None:
+        pass
+
+    def update(self, epoch: int, loss: float, elapsed: float) -> None:
+        pass
+
+    def close(self, message: str | None = None) -> None:
+        pass
+
+
+class ConsoleProgress:
+    """One tqdm line: epochs done, current loss, time left (estimated from the epoch maximum)."""
+
+    def __init__(self):
+        self._bar = None
+
+    def start(self, total: int, desc: str = "") -> None:
+        from tqdm import tqdm
+
+        self._bar = tqdm(total=total, desc=desc or "training", unit="epoch", leave=True,
+                         dynamic_ncols=True)
+
+    def update(self, epoch: int, loss: float, elapsed: float) -> None:
+        if self._bar is not None:
+            self._bar.update(epoch - self._bar.n)
+            self._bar.set_postfix(loss=f"{loss:.3f}", refresh=False)
+
+    def close(self, message: str | None = None) -> None:
+        if self._bar is None:
+            return
+        if message:
+            # The epoch maximum was not reached (loss plateau, Ctrl-C): say why on the bar.
+            self._bar.set_postfix_str(message, refresh=False)
+            self._bar.total = self._bar.n
+            self._bar.refresh()
+        self._bar.close()
+        self._bar = None
+
+
+def as_progress(progress):
+    """A reporter for ``progress``: ``True`` -> tqdm line, ``False``/``None`` -> silent,
+    anything with ``start``/``update``/``close`` -> used as given."""
+    if progress is True:
+        return ConsoleProgress()
+    if progress is False or progress is None:
+        return SilentProgress()
+    if all(hasattr(progress, name) for name in ("start", "update", "close")):
+        return progress
+    raise TypeError(
+        f"progress must be True, False or an object with start/update/close; got {progress!r}"
+    )

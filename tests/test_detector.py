@@ -1,0 +1,237 @@
+"""YoloMicroModel on tiny synthetic clips: 96x64 frames, 64 px input, 1-3 short epochs."""
+
+from __future__ import annotations
+
+import os
+import socket
+import time
+import warnings
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from mm_widgets import Frames, LabelSet, MicroModel, NoLabelsError, NotFittedError
+from mm_widgets.errors import MMError, UnknownClassError
+from mm_widgets.labels import BOX_COLUMNS, Box
+from mm_widgets.models.detector import YoloMicroModel, auto_imgsz, input_size
+
+from .conftest import moving_square_frames
+
+# Small and quick: 2 steps of 8 images per epoch at 64x32 pixels.
+FAST = dict(imgsz=64, batch=8, steps_per_epoch=2, weights=None, progress=False)
+
+
+@pytest.fixture(scope="module")
+def clip():
+    arrays, boxes = moving_square_frames(n=24)
+    frames = Frames.from_arrays(arrays)
+    labels = LabelSet(["square"], size=frames.size, n_frames=len(frames))
+    for i, x1, y1, x2, y2 in boxes:
+        if i in (0, 8, 16, 23):
+            labels.set_boxes(i, [Box(x1, y1, x2, y2, "square")])
+    labels.set_boxes(4, [])  # a looked-at negative (the square is there, but that is fine)
+    return frames, labels
+
+
+@pytest.fixture(scope="module")
+def fitted(clip):
+    frames, labels = clip
+    return YoloMicroModel(epochs=2, **FAST).fit(frames, labels)
+
+
+def test_fit_sets_learned_attributes(fitted, clip):
+    frames, labels = clip
+    assert fitted.classes_ == ["square"]
+    assert len(fitted.history_) == 2 and all(np.isfinite(fitted.history_))
+    assert fitted.train_seconds_ > 0
+    assert fitted.domain_ == labels.looked_at == [0, 4, 8, 16, 23]
+    assert fitted.imgsz_ == 64 and fitted.input_size_ == (64, 32)
+    assert "square" in repr(fitted)
+
+
+def test_predict_columns_and_indices(fitted, clip):
+    frames, _ = clip
+    df = fitted.predict(frames, indices=[1, 2, 5], conf=0.0)
+    assert list(df.columns) == BOX_COLUMNS
+    assert set(df["frame"]) <= {1, 2, 5} and len(df) > 0
+    assert (df["source"] == "model").all() and (df["label"] == "square").all()
+    assert df["frame"].dtype == np.int64 and df["score"].dtype == float
+    w, h = frames.size
+    assert (df.x1 >= 0).all() and (df.x2 <= w).all() and (df.y2 <= h).all()
+    assert (df.x2 > df.x1).all() and (df.y2 > df.y1).all()
+    # the default threshold keeps the column layout even when nothing passes
+    empty = fitted.predict(frames, indices=[1], conf=1.0)
+    assert list(empty.columns) == BOX_COLUMNS and empty.empty
+
+
+def test_predict_accepts_plain_arrays(fitted, clip):
+    frames, _ = clip
+    arrays = [frames[i] for i in range(3)]
+    a = fitted.predict(arrays, conf=0.0)
+    b = fitted.predict(frames, indices=[0, 1, 2], conf=0.0)
+    pd.testing.assert_frame_equal(a, b)
+
+
+def test_same_seed_same_predictions(clip, fitted):
+    frames, labels = clip
+    again = YoloMicroModel(epochs=2, **FAST).fit(frames, labels)
+    assert again.history_ == fitted.history_
+    pd.testing.assert_frame_equal(again.predict(frames, conf=0.0), fitted.predict(frames, conf=0.0))
+    other = YoloMicroModel(epochs=1, seed=1, **FAST).fit(frames, labels)
+    assert other.history_[0] != fitted.history_[0]
+
+
+def test_save_load_round_trip(fitted, clip, tmp_path):
+    frames, _ = clip
+    path = fitted.save(tmp_path / "m.pt")
+    loaded = MicroModel.load(path)
+    assert isinstance(loaded, YoloMicroModel)
+    assert loaded.classes_ == fitted.classes_ and loaded.history_ == fitted.history_
+    assert loaded.domain_ == fitted.domain_ and loaded.input_size_ == fitted.input_size_
+    pd.testing.assert_frame_equal(loaded.predict(frames, conf=0.0), fitted.predict(frames, conf=0.0))
+
+
+def test_unfitted_predict_and_save_fail(clip, tmp_path):
+    frames, _ = clip
+    with pytest.raises(NotFittedError, match="not trained"):
+        YoloMicroModel().predict(frames)
+    with pytest.raises(NotFittedError):
+        YoloMicroModel().save(tmp_path / "x.pt")
+
+
+def test_zero_labels(clip):
+    frames, _ = clip
+    only_negatives = LabelSet(["square"], size=frames.size, n_frames=len(frames))
+    only_negatives.set_boxes(3, [])
+    with pytest.raises(NoLabelsError, match="no boxes"):
+        YoloMicroModel(**FAST).fit(frames, only_negatives)
+
+
+def test_unknown_class(clip):
+    frames, labels = clip
+    bad = labels.copy()
+    # a journal replay does not re-check classes: the model must
+    bad.apply_frame_state({"frame": 2, "looked_at": True,
+                           "boxes": [[1, 1, 9, 9, "cat", None, "human", 0]]}, notify=False)
+    with pytest.raises(UnknownClassError, match="cat"):
+        YoloMicroModel(**FAST).fit(frames, bad)
+
+
+def test_class_labels_refused(clip):
+    frames, _ = clip
+    classes = LabelSet(["a", "b"], task="classes", n_frames=len(frames))
+    classes.set_class(0, "a")
+    with pytest.raises(MMError, match="frame classes"):
+        YoloMicroModel(**FAST).fit(frames, classes)
+
+
+def test_warm_start_keeps_weights_and_adds_class(fitted, clip):
+    frames, labels = clip
+    more = LabelSet(["square", "blob"], size=frames.size, n_frames=len(frames))
+    for f in labels.looked_at:
+        more.set_boxes(f, labels.boxes(f))
+    more.set_boxes(10, [Box(2, 2, 20, 20, "blob")])
+    warm = YoloMicroModel(init=fitted, epochs=1, lr=0.0, **FAST).fit(frames, more)
+    assert warm.start_ == "warm" and warm.round_ == 1
+    assert warm.classes_ == ["square", "blob"]  # old class ids stay as they were
+    assert warm.input_size_ == fitted.input_size_
+    old, new = fitted.net_.state_dict(), warm.net_.state_dict()
+    conv = [k for k in old if k.endswith("conv.weight") and old[k].shape == new[k].shape]
+    assert conv and all(np.allclose(old[k], new[k]) for k in conv)  # lr=0: nothing moved
+    assert set(warm.predict(frames, conf=0.0)["round"]) == {1}
+
+
+def test_weights_auto_warns_once_and_scratch_is_silent(clip, tmp_path, monkeypatch):
+    frames, labels = clip
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path))  # certainly no cached weights here
+    settings = {**FAST, "weights": "auto"}
+    with pytest.warns(UserWarning) as record:
+        YoloMicroModel(epochs=1, **settings).fit(frames, labels)
+    assert len(record) == 1 and "from scratch" in str(record[0].message)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        YoloMicroModel(epochs=1, **FAST).fit(frames, labels)
+
+
+def test_weights_from_own_checkpoint(fitted, clip, tmp_path):
+    frames, labels = clip
+    path = fitted.save(tmp_path / "m.pt")
+    model = YoloMicroModel(epochs=1, **{**FAST, "weights": path}).fit(frames, labels)
+    assert model.start_ == "checkpoint"
+    with pytest.raises(MMError, match="not found"):
+        YoloMicroModel(epochs=1, **{**FAST, "weights": tmp_path / "missing.pt"}).fit(frames, labels)
+
+
+def test_ctrl_c_returns_best_model_so_far(clip):
+    frames, labels = clip
+
+    def interrupt(model, epoch, loss):
+        if epoch == 1:
+            raise KeyboardInterrupt
+
+    with pytest.warns(UserWarning, match="interrupted after 1 epochs"):
+        model = YoloMicroModel(epochs=3, callback=interrupt, **FAST).fit(frames, labels)
+    assert len(model.history_) == 1
+    assert list(model.predict(frames, indices=[0], conf=0.0).columns) == BOX_COLUMNS
+
+
+def test_ctrl_c_inside_a_step(clip, monkeypatch):
+    frames, labels = clip
+    real_step = YoloMicroModel._step
+    calls = []
+
+    def step(net, opt, batch):
+        calls.append(1)
+        if len(calls) == 3:  # in the middle of epoch 2
+            raise KeyboardInterrupt
+        return real_step(net, opt, batch)
+
+    monkeypatch.setattr(YoloMicroModel, "_step", staticmethod(step))
+    with pytest.warns(UserWarning, match="interrupted"):
+        model = YoloMicroModel(epochs=3, **FAST).fit(frames, labels)
+    assert len(model.history_) == 1 and model.is_fitted
+
+
+def test_offline_no_network_no_stall_no_files(clip, tmp_path, monkeypatch, capsys):
+    frames, labels = clip
+    attempts = []
+
+    def refuse(*args, **kwargs):
+        attempts.append(args)
+        raise OSError("network use in a test")
+
+    monkeypatch.setattr(socket, "create_connection", refuse)
+    monkeypatch.setattr(socket, "getaddrinfo", refuse)
+    monkeypatch.setattr(socket.socket, "connect", refuse, raising=False)
+    monkeypatch.chdir(tmp_path)
+    started = time.perf_counter()
+    model = YoloMicroModel(epochs=1, **FAST).fit(frames, labels)
+    model.predict(frames)
+    seconds = time.perf_counter() - started
+    assert attempts == []
+    # A network timeout (fonts, hub, update checks) would show as a multi-second stall.
+    assert seconds < 15, f"tiny fit + predict took {seconds:.1f} s"
+    assert os.listdir(tmp_path) == []  # nothing written into the working directory
+    out = capsys.readouterr()
+    assert out.out == "" and out.err == ""  # no ultralytics console output
+    assert os.environ["YOLO_OFFLINE"] == "1"
+    assert not os.environ["YOLO_CONFIG_DIR"].startswith(str(tmp_path))
+
+
+def test_progress_bar_in_a_script(clip, capsys):
+    frames, labels = clip
+    YoloMicroModel(epochs=2, **{**FAST, "progress": True}).fit(frames, labels)
+    err = capsys.readouterr().err
+    assert "overfit YOLO" in err and "2/2" in err
+
+
+def test_image_size_rules():
+    assert input_size((1280, 720), 192) == (192, 96)
+    assert input_size((720, 1280), 192) == (96, 192)
+    assert input_size((96, 64), 64) == (64, 32)
+    big = np.array([[0, 0, 400, 500]], float)
+    small = np.array([[0, 0, 40, 50]], float)
+    assert auto_imgsz(big, (1280, 720)) == 128
+    assert auto_imgsz(small, (1280, 720)) == 640
+    assert auto_imgsz(small, (1280, 720)) % 32 == 0
