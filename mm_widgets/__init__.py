@@ -20,18 +20,20 @@ from .errors import (
     UnknownClassError,
     VideoError,
 )
+from .interpolate import interpolate
 from .labels import Box, LabelSet
+from .models.base import MicroModel
+from .overfit import overfit
 from .project import Project
+from .select import select_frames
+from .simulate import simulate
 
 __version__ = "0.1.0"
 
-# Public names whose modules are heavy (torch, ultralytics, ipywidgets): loaded on first use.
+# Functions named like their own module (overfit, simulate, interpolate) are bound above:
+# a lazy name would be replaced by the module itself as soon as anything imports it.
+# Public names whose modules are heavy (ipywidgets, scipy, cv2): loaded on first use.
 _LAZY = {
-    "MicroModel": ".models.base",
-    "overfit": ".overfit",
-    "select_frames": ".select",
-    "interpolate": ".interpolate",
-    "simulate": ".simulate",
     "split_shots": ".assembly",
     "AssemblyLine": ".assembly",
     "curve_report": ".spline",
@@ -45,6 +47,7 @@ __all__ = [
     "ActionLog", "Box", "FrameIndexError", "Frames", "LabelError", "LabelSet", "MMError",
     "NoLabelsError", "NotFittedError", "Project", "ProjectError", "UnknownClassError",
     "VideoError", "corrections", "efficiency", "labels_per_action", "load_sample", "load_sample_truth",
+    "MicroModel", "interpolate", "overfit", "select_frames", "simulate",
     *_LAZY,
 ]
 

@@ -481,16 +481,23 @@ def open_frames(origin: dict) -> Frames:
 
 
 def load_sample_truth(name: str = "bunny"):
-    """Ground-truth boxes shipped for a sample clip, as a :class:`~mm_widgets.labels.LabelSet`.
+    """Hand-made ground-truth boxes for a sample clip, as a :class:`~mm_widgets.labels.LabelSet`.
 
-    Only ``"bunny"`` has truth (hand-made rabbit boxes for all 132 frames, one class
-    ``"bunny"``; every frame is a looked-at frame).
+    ``"bunny"``: the rabbit in all 132 frames (class ``"bunny"``). ``"carphone"``: the man's
+    head in all 120 frames (``"head"``). ``"bikes"``: bicycles (``"bicycle"``); frames
+    without one are empty. How each was made is the comment at the top of its CSV in
+    ``mm_widgets/sample_truth/``. Every frame of the clip counts as looked at.
     """
+    import pandas as pd
+
     from .labels import LabelSet
 
     path = Path(__file__).parent / "sample_truth" / f"{name}_boxes.csv"
     if not path.exists():
-        raise VideoError(f"no ground truth ships for sample {name!r}; only for 'bunny'")
+        shipped = sorted(p.name.split("_")[0] for p in path.parent.glob("*_boxes.csv"))
+        raise VideoError(f"no ground truth ships for sample {name!r}; truth ships for {shipped}")
     frames = load_sample(name)
-    return LabelSet.from_csv(path, [name], size=frames.size, n_frames=len(frames),
-                             looked_at=range(len(frames)))
+    table = pd.read_csv(path, comment="#")
+    classes = sorted(set(table["label"])) if "label" in table else [name]
+    return LabelSet.from_df(table, classes, size=frames.size, n_frames=len(frames),
+                            looked_at=range(len(frames)))

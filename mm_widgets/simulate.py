@@ -1,0 +1,218 @@
+"""Feasibility check with known answers: an oracle plays the human in the micro-model loop.
+
+``simulate(frames, truth)`` runs the loop the seed describes: label a few frames, overfit a
+micro-model, let it label the rest, review its proposals in selection order and correct
+them (every correction counted), retrain on everything accepted, repeat. The oracle
+corrects with ground truth through :func:`mm_widgets.actions.corrections`, the same
+counting the review widget uses for a person.
+
+Every round is also measured for keyframe interpolation from the same looked-at frames
+(``interp_*`` columns), so a micro-model figure is never shown without the no-model one.
+"""
+
+from __future__ import annotations
+
+import math
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+
+import pandas as pd
+
+from .actions import ActionLog, corrections, efficiency, labels_per_action
+from .errors import MMError
+from .labels import Box, LabelSet
+from .metrics import boxes_by_frame, evaluate, truth_boxes
+
+TABLE_COLUMNS = [
+    "round", "frames_reviewed", "human_actions", "cumulative_actions", "labels", "recall",
+    "precision", "tight_rate", "mean_iou", "efficiency", "labels_per_action", "train_seconds",
+    "predict_seconds", "interp_recall", "interp_precision", "interp_tight_rate",
+    "interp_efficiency",
+]
+
+
+def as_truth(truth, frames) -> LabelSet:
+    """Ground truth as a LabelSet covering every frame (a frame without boxes is empty)."""
+    n, size = len(frames), frames.size
+    if isinstance(truth, LabelSet):
+        out = truth.copy()
+        out.n_frames, out.size = n, size
+    elif isinstance(truth, pd.DataFrame):
+        out = LabelSet.from_df(truth, size=size, n_frames=n)
+    else:
+        raise MMError(f"truth must be a LabelSet or a DataFrame like bunny_boxes.csv, "
+                      f"got {type(truth).__name__}")
+    for f in range(n):
+        out._looked_at.add(f)
+    return out
+
+
+class Oracle:
+    """Plays the human with ground truth: reviews one frame's proposals at a time."""
+
+    def __init__(self, truth: LabelSet, match_iou: float = 0.5, tight_iou: float = 0.75):
+        self.truth, self.match_iou, self.tight_iou = truth, match_iou, tight_iou
+
+    def review(self, frame: int, proposed: Sequence[Box], labels: LabelSet, log: ActionLog,
+               round: int) -> int:
+        """Correct ``proposed`` on ``frame`` into ``labels``; record and return the actions."""
+        truth = truth_boxes(self.truth, frame)
+        c = corrections(proposed, truth, self.match_iou, self.tight_iou)
+        final = [Box(*proposed[i].xyxy, proposed[i].label, proposed[i].score, "model")
+                 for i, _ in c.accepted]
+        final += [Box(*truth[j].xyxy, truth[j].label, None, "corrected") for _, j in c.adjusted]
+        final += [Box(*truth[j].xyxy, truth[j].label, None, "human") for j in c.drawn]
+        labels.set_boxes(frame, final, round=round)
+        for kind, items in (("adjust", [truth[j] for _, j in c.adjusted]),
+                            ("delete", [proposed[i] for i in c.deleted]),
+                            ("draw", [truth[j] for j in c.drawn])):
+            for box in items:
+                log.record(kind, frame, round, box.label)
+        return c.n_actions
+
+
+@dataclass
+class SimulationReport:
+    """What :func:`simulate` measured: ``table`` (one row per round) and the final state."""
+
+    table: pd.DataFrame
+    labels: LabelSet
+    actions: ActionLog
+    model: object = None
+    first_frames: list[int] = field(default_factory=list)
+
+    def plot(self):
+        """Efficiency and recall per round, beside interpolation, with the seed's marks."""
+        from .plots import efficiency_figure
+
+        return efficiency_figure(self.table)
+
+    def _repr_html_(self) -> str:
+        return self.table.to_html(index=False, float_format=lambda v: f"{v:.3f}")
+
+
+def review_order(frames, strategy, candidates: list[int], *, predictions, labels, seed) -> list[int]:
+    """``candidates`` in the order a strategy would show them to a reviewer."""
+    from .select import select_frames
+
+    if not candidates:
+        return []
+    order = select_frames(frames, k=len(frames), strategy=strategy, seed=seed,
+                          predictions=predictions, labels=labels)
+    wanted = set(candidates)
+    ranked = [f for f in order if f in wanted]
+    return ranked + [f for f in candidates if f not in set(ranked)]
+
+
+def train(labels: LabelSet, frames, model, init, seed: int, progress: bool, settings: dict):
+    if model == "interpolate":
+        from .interpolate import interpolate
+
+        return interpolate(labels, frames)
+    from .overfit import overfit
+
+    return overfit(labels, frames, model=model, init=init, seed=seed, progress=progress, **settings)
+
+
+def simulate(frames, truth, *, first_labels: int | Sequence[int] = 5, rounds: int = 3,
+             strategy="uncertain", review_budget: int | None = None, match_iou: float = 0.5,
+             tight_iou: float = 0.75, model="auto", first_strategy="diverse", seed: int = 0,
+             progress: bool = False, **fit_settings) -> SimulationReport:
+    """Run the micro-model loop with an oracle that corrects from ground truth.
+
+    Parameters
+    ----------
+    frames
+        The clip (:class:`~mm_widgets.data.Frames`).
+    truth
+        Ground truth boxes: a LabelSet or a DataFrame ``frame,x1,y1,x2,y2[,label]``; frames
+        it does not mention are empty.
+    first_labels
+        How many frames the person labels by hand first (picked by ``first_strategy``), or
+        the frame indices themselves.
+    rounds
+        Train-predict-review rounds after the first labels.
+    strategy
+        Review order (a registered name or a callable, see :mod:`mm_widgets.select`).
+    review_budget
+        Frames reviewed per round; by default the frames not yet reviewed are shared out
+        evenly so the last round reviews what is left.
+    model
+        ``"auto"`` (the micro-model overfit() picks), a registered kind, or ``"interpolate"``.
+
+    Returns
+    -------
+    SimulationReport
+        ``.table`` with one row per round: frames_reviewed, human_actions,
+        cumulative_actions, labels, recall/precision/tight_rate/mean_iou of the round's
+        model on frames it had not seen, efficiency and labels_per_action (cumulative),
+        train/predict seconds, and the same for keyframe interpolation (``interp_*``).
+    """
+    from .interpolate import interpolate
+    from .select import select_frames
+
+    truth = as_truth(truth, frames)
+    n = len(frames)
+    labels = LabelSet(truth.classes, "boxes", size=frames.size, n_frames=n)
+    log = ActionLog()
+    oracle = Oracle(truth, match_iou, tight_iou)
+    if isinstance(first_labels, int):
+        if first_labels < 1:
+            raise MMError("first_labels must be at least 1")
+        first = list(select_frames(frames, k=min(first_labels, n), strategy=first_strategy, seed=seed))
+    else:
+        first = [labels.check_frame(f) for f in first_labels]
+    for f in first:
+        oracle.review(f, [], labels, log, round=0)
+    rows = [_row(0, len(first), log, labels, None, None, 0.0, 0.0, None)]
+    fitted = None
+    for r in range(1, rounds + 1):
+        remaining = [f for f in range(n) if f not in labels]
+        if not remaining:
+            break
+        start = time.perf_counter()
+        fitted = train(labels, frames, model, fitted, seed, progress, fit_settings)
+        train_seconds = time.perf_counter() - start
+        start = time.perf_counter()
+        predictions = fitted.predict(frames, indices=remaining)
+        predict_seconds = time.perf_counter() - start
+        proposed = boxes_by_frame(predictions)
+        quality = evaluate(proposed, truth, remaining, match_iou=match_iou, tight_iou=tight_iou)
+        interp = boxes_by_frame(interpolate(labels, frames).predict(frames, indices=remaining))
+        budget = review_budget if review_budget is not None else math.ceil(
+            len(remaining) / (rounds - r + 1))
+        order = review_order(frames, strategy, remaining, predictions=predictions, labels=labels,
+                             seed=seed + r)
+        reviewed = order[:budget]
+        interp_quality = evaluate(interp, truth, remaining, match_iou=match_iou, tight_iou=tight_iou)
+        interp_actions = evaluate(interp, truth, reviewed, match_iou=match_iou,
+                                  tight_iou=tight_iou)["actions"]
+        before = len(log)
+        for f in reviewed:
+            oracle.review(f, proposed.get(f, []), labels, log, round=r)
+        interp_eff = efficiency(before + interp_actions, len(labels))
+        rows.append(_row(r, len(reviewed), log, labels, quality, interp_quality, train_seconds,
+                         predict_seconds, interp_eff))
+    table = pd.DataFrame(rows, columns=TABLE_COLUMNS)
+    return SimulationReport(table, labels, log, fitted, first)
+
+
+def _row(r, reviewed, log, labels, quality, interp, train_s, predict_s, interp_eff) -> dict:
+    actions = log.count(round=r)
+    total = len(log)
+    nan = float("nan")
+    q = quality or {}
+    i = interp or {}
+    return {
+        "round": r, "frames_reviewed": reviewed, "human_actions": actions,
+        "cumulative_actions": total, "labels": len(labels),
+        "recall": q.get("recall", nan), "precision": q.get("precision", nan),
+        "tight_rate": q.get("tight_rate", nan), "mean_iou": q.get("mean_iou", nan),
+        "efficiency": efficiency(total, len(labels)),
+        "labels_per_action": labels_per_action(len(labels), total),
+        "train_seconds": train_s, "predict_seconds": predict_s,
+        "interp_recall": i.get("recall", nan), "interp_precision": i.get("precision", nan),
+        "interp_tight_rate": i.get("tight_rate", nan),
+        "interp_efficiency": nan if interp_eff is None else interp_eff,
+    }
