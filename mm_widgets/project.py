@@ -290,6 +290,13 @@ class Project:
         self.save()
         return record
 
+    def next_round(self, frames=None, **settings):
+        """Retrain on every accepted label, warm-started from the last round's model, predict
+        the frames not looked at yet, and record the round (see :mod:`mm_widgets.rounds`)."""
+        from .rounds import next_round
+
+        return next_round(self, frames, **settings)
+
     def model_path(self, round: int | None = None) -> Path:
         """Where the model of ``round`` (default: the current one) is stored."""
         return self.path / "models" / f"round_{self.round if round is None else round}.pt"

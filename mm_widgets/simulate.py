@@ -23,6 +23,7 @@ from .actions import ActionLog, corrections, efficiency, labels_per_action
 from .errors import MMError
 from .labels import Box, LabelSet
 from .metrics import boxes_by_frame, evaluate, truth_boxes
+from .rounds import train_model
 
 TABLE_COLUMNS = [
     "round", "frames_reviewed", "human_actions", "cumulative_actions", "labels", "recall",
@@ -105,16 +106,6 @@ def review_order(frames, strategy, candidates: list[int], *, predictions, labels
     return ranked + [f for f in candidates if f not in set(ranked)]
 
 
-def train(labels: LabelSet, frames, model, init, seed: int, progress: bool, settings: dict):
-    if model == "interpolate":
-        from .interpolate import interpolate
-
-        return interpolate(labels, frames)
-    from .overfit import overfit
-
-    return overfit(labels, frames, model=model, init=init, seed=seed, progress=progress, **settings)
-
-
 def simulate(frames, truth, *, first_labels: int | Sequence[int] = 5, rounds: int = 3,
              strategy="uncertain", review_budget: int | None = None, match_iou: float = 0.5,
              tight_iou: float = 0.75, model="auto", first_strategy="diverse", seed: int = 0,
@@ -172,7 +163,8 @@ def simulate(frames, truth, *, first_labels: int | Sequence[int] = 5, rounds: in
         if not remaining:
             break
         start = time.perf_counter()
-        fitted = train(labels, frames, model, fitted, seed, progress, fit_settings)
+        fitted = train_model(labels, frames, model, fitted, seed=seed, progress=progress,
+                             **fit_settings)
         train_seconds = time.perf_counter() - start
         start = time.perf_counter()
         predictions = fitted.predict(frames, indices=remaining)

@@ -102,3 +102,32 @@ def test_killed_mid_write_never_loses_a_confirmed_label(tmp_path):
         labels = mm.Project(path).labels
         for i in confirmed:
             assert labels.boxes(i)[0].x1 == i, f"kill {kill}: label {i} lost"
+
+
+def test_next_round_bookkeeping_survives_reopening(tmp_path):
+    from .conftest import moving_square_frames
+
+    arrays, boxes = moving_square_frames(20, size=(64, 48))
+    frames = mm.Frames.from_arrays(arrays)
+    p = mm.Project(tmp_path / "p", ["sq"], frames=frames)
+    with pytest.raises(mm.NoLabelsError):
+        p.next_round(frames, model="interpolate")
+    for f, x1, y1, x2, y2 in boxes[::6]:
+        p.labels.set_boxes(f, [Box(x1, y1, x2, y2, "sq")])
+        p.actions.record("draw", f, label="sq")
+    model = p.next_round(frames, model="interpolate")
+    assert p.round == 1 and p.model_path(0).exists()
+    assert set(model.predictions_.frame) == set(range(20)) - {0, 6, 12, 18}
+    rec = mm.Project(tmp_path / "p", frames=frames).rounds.iloc[0]
+    assert rec["labels"] == 4 and rec["human_actions"] == 4 and rec["model_file"] == "round_0.pt"
+    assert not rec["warm_start"]
+    # round 1: accept one prediction as it is (free), then a second round warm-starts
+    f = 3
+    p.labels.set_boxes(f, [Box(*r[1:5], "sq", r[6], "model") for r in
+                           model.predictions_[model.predictions_.frame == f].itertuples(index=False)],
+                       round=1)
+    p2 = mm.Project(tmp_path / "p", frames=frames)
+    p2.next_round(frames, model="interpolate")
+    rounds = mm.Project(tmp_path / "p").rounds
+    assert rounds["round"].tolist() == [0, 1] and rounds["labels"].tolist() == [4, 5]
+    assert rounds["human_actions"].tolist() == [4, 0] and bool(rounds["warm_start"].iloc[1])

@@ -1,0 +1,65 @@
+"""Rounds of the loop on a project folder: retrain, predict the rest, record the round.
+
+A round trains on every accepted label in the project (predictions a person accepted count:
+they are labels now), warm-starts from the previous round's model file, saves the new
+model beside it, predicts the frames nobody has looked at yet, and records what it cost.
+"""
+
+from __future__ import annotations
+
+import time
+
+import pandas as pd
+
+from .errors import NoLabelsError
+
+
+def train_model(labels, frames, model="auto", init=None, *, seed: int = 0, progress: bool = True,
+                **settings):
+    """A fitted micro-model of kind ``model`` (``"auto"``, a registered kind, or
+    ``"interpolate"`` for the no-training baseline), warm-started from ``init``."""
+    if model == "interpolate":
+        from .interpolate import interpolate
+
+        return interpolate(labels, frames)
+    from .overfit import overfit
+
+    return overfit(labels, frames, model=model, init=init, seed=seed, progress=progress,
+                   **settings)
+
+
+def previous_model(project):
+    """The model the last finished round saved, or None."""
+    from .models.base import MicroModel
+
+    if project.round == 0:
+        return None
+    path = project.model_path(project.round - 1)
+    return MicroModel.load(path) if path.exists() else None
+
+
+def next_round(project, frames=None, *, model="auto", warm_start: bool = True, seed: int = 0,
+               progress: bool = True, **settings):
+    """Close the project's current round with a new micro-model; returns it.
+
+    The model's predictions for the frames not looked at yet are in
+    ``model.predictions_`` (ready for :func:`mm_widgets.review`).
+    """
+    frames = project.frames if frames is None else frames
+    labels = project.labels
+    if not labels.looked_at or len(labels) == 0:
+        raise NoLabelsError(f"{project.path} has no labels yet: label a few frames first")
+    init = previous_model(project) if warm_start else None
+    start = time.perf_counter()
+    fitted = train_model(labels, frames, model, init, seed=seed, progress=progress, **settings)
+    train_seconds = time.perf_counter() - start
+    path = fitted.save(project.model_path())
+    rest = [f for f in range(len(frames)) if f not in labels]
+    start = time.perf_counter()
+    predictions = fitted.predict(frames, indices=rest) if rest else pd.DataFrame()
+    predict_seconds = time.perf_counter() - start
+    fitted.predictions_ = predictions
+    project.record_round(model_file=path.name, train_seconds=round(train_seconds, 3),
+                         predict_seconds=round(predict_seconds, 3), predicted_frames=len(rest),
+                         predicted_boxes=len(predictions), warm_start=init is not None)
+    return fitted
