@@ -284,7 +284,8 @@ class SplineExplorer(widgets.VBox):
             # Shapes are a trace-independent layer; below traces so fits stay on top.
             fig.layout.shapes = [
                 {"type": "rect", "xref": "x", "yref": "paper", "x0": float(a), "x1": float(b),
-                 "y0": 0, "y1": 1, "layer": "below", "line": {"width": 0},
+                 "y0": 0, "y1": 1, "layer": "below",
+                 "line": {"width": 0, "color": REGION_COLOURS[k % len(REGION_COLOURS)]},
                  "fillcolor": REGION_COLOURS[k % len(REGION_COLOURS)], "opacity": 0.06}
                 for k, (a, b) in enumerate(zip(self._edges[:-1], self._edges[1:], strict=True))
             ]
@@ -307,10 +308,15 @@ class SplineExplorer(widgets.VBox):
                 title={"text": "Error against labels spent (RMSE, % of the curve's range)",
                        "font": {"size": 13}},
                 xaxis={"title": "labels bought", "rangemode": "tozero"},
-                yaxis={"type": "log", "title": "RMSE %"},
-                legend={"x": 1, "xanchor": "right", "y": 1},
+                # One tick per decade: the 2s and 5s between them only clutter a small chart.
+                yaxis={"type": "log", "title": "RMSE %", "dtick": 1},
+                legend={"orientation": "h", "x": 1, "xanchor": "right", "y": 1.02,
+                        "yanchor": "bottom"},
                 shapes=[{"type": "line", "xref": "paper", "x0": 0, "x1": 1, "y0": 1, "y1": 1,
                          "line": {"color": "#999", "dash": "dot", "width": 1}}],
+                annotations=[{"xref": "paper", "x": 0, "xanchor": "left", "y": 0,
+                              "yanchor": "bottom", "text": "1 % of the range", "showarrow": False,
+                              "font": {"size": 10, "color": "#777"}}],
             )
 
     def _clip(self, values):
@@ -367,9 +373,17 @@ class SplineExplorer(widgets.VBox):
                 fig.data[trace["newest"]].update(x=xs[-1:], y=ys[-1:])
             shapes = list(fig.layout.shapes)
             for k in regions:
-                opacity = 0.22 if k in changed else 0.06
+                opacity, border = (0.13, 2) if k in changed else (0.06, 0)
                 if shapes[k].opacity != opacity:
                     shapes[k].opacity = opacity
+                    shapes[k].line.width = border
+            # Name the changed region above the plot (only when one region changed: after
+            # an auto-sample run several have, and the shading says which).
+            fig.layout.annotations = [] if highlight is None else [{
+                "x": float(self._edges[highlight:highlight + 2].mean()), "xref": "x",
+                "y": 1.0, "yref": "paper", "yanchor": "bottom", "showarrow": False,
+                "text": f"region {highlight + 1} changed", "font": {"size": 11, "color": "#333"},
+            }]
 
         labels = [h["labels"] for h in self.history]
         with self.error_figure.batch_update():

@@ -1,0 +1,66 @@
+"""SplineExplorer in a real JupyterLab: a click on the plot buys a label and redraws.
+
+Checks from the kernel side that the label was bought near the clicked x and that the
+figure's data changed, checks on the page that the new point was drawn, and saves the
+screenshot used in the README (docs/img/spline.png).
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+pytestmark = pytest.mark.browser
+
+DOCS_SCREENSHOT = Path(__file__).resolve().parents[2] / "docs" / "img" / "spline.png"
+# Marker points drawn on the first plot: the labels bought plus the ring on the newest one
+# (every other trace of that plot is drawn as a line).
+COUNT_POINTS_JS = "(plot) => plot.querySelectorAll('.scatterlayer path.point').length"
+
+
+def test_a_click_on_the_plot_buys_a_label(open_notebook):
+    nb = open_notebook([
+        "import mm_widgets as mm\n"
+        "explorer = mm.SplineExplorer('runge', strategy='active')\n"
+        "explorer.auto_sample(16)",
+        "explorer",
+    ])
+    page = nb.page
+    plot = page.locator(".js-plotly-plot").first
+    plot.wait_for()
+    drag_layer = plot.locator(".nsewdrag").first
+    drag_layer.wait_for()
+    page.wait_for_function("(p) => p.querySelectorAll('.scatterlayer path.point').length >= 16",
+                           arg=plot.element_handle(), timeout=20000)
+    assert nb.kernel_eval("explorer.labels") == 16
+    global_before = nb.kernel_eval("list(explorer.figure.data[explorer._trace['global']].y)")
+    assert page.evaluate(COUNT_POINTS_JS, plot.element_handle()) == 16 + 1
+
+    # Click at x = 0.3 (the plot area spans the domain [-1, 1]), halfway up.
+    box = drag_layer.bounding_box()
+    target_x = 0.3
+    at = (box["x"] + box["width"] * (target_x + 1) / 2, box["y"] + box["height"] * 0.5)
+    # Plotly answers a click with the point last hovered, and hover is throttled: hover
+    # there first, as a hand on a mouse does, then click.
+    page.mouse.move(at[0] - 5, at[1])
+    page.mouse.move(*at, steps=5)
+    page.wait_for_timeout(200)
+    page.mouse.click(*at)
+
+    assert nb.wait_kernel("explorer.labels", lambda n: n == 17) == 17
+    bought = nb.kernel_eval("float(explorer.curve.xs[-1])")
+    assert bought == pytest.approx(target_x, abs=0.02)
+    assert nb.kernel_eval("explorer.changed_regions") == [5]  # x = 0.3 lies in region 6
+    global_after = nb.kernel_eval("list(explorer.figure.data[explorer._trace['global']].y)")
+    assert global_after != global_before
+    page.wait_for_function(f"(p) => ({COUNT_POINTS_JS})(p) === 17 + 1",
+                           arg=plot.element_handle(), timeout=10000)
+    assert "local fits changed: 6" in page.locator(".widget-html-content").first.inner_text()
+    assert not nb.dialogs
+
+    widget = page.locator(".jp-OutputArea-output .widget-vbox").first
+    widget.scroll_into_view_if_needed()
+    page.wait_for_timeout(500)  # let plotly finish its transition before the picture
+    DOCS_SCREENSHOT.parent.mkdir(parents=True, exist_ok=True)
+    widget.screenshot(path=str(DOCS_SCREENSHOT))
