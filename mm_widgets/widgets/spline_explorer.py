@@ -55,8 +55,8 @@ class SplineExplorer(widgets.VBox):
     Examples
     --------
     >>> explorer = SplineExplorer("runge")
-    >>> explorer.auto_sample(20)
-    >>> explorer.buy(0.05)          # what a click at x = 0.05 does
+    >>> xs = explorer.auto_sample(20)
+    >>> y = explorer.buy(0.05)      # what a click at x = 0.05 does
     >>> explorer.curve.cost
     21
     """
