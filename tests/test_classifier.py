@@ -255,7 +255,41 @@ def test_progress_true_draws_one_tqdm_line(data, capsys):
     frames, truth = data
     small(epochs=2, progress=True).fit(frames, labelled(truth))
     err = capsys.readouterr().err
-    assert "training classifier" in err and "2/2" in err
+    assert "training resnet10t on 4 frames" in err and "2/2" in err
+
+
+class Recorder:
+    """A progress reporter (the protocol overfit() hands to every model) that keeps the calls."""
+
+    def __init__(self):
+        self.calls = []
+
+    def start(self, total, desc=""):
+        self.calls.append(("start", total))
+
+    def update(self, epoch, loss, elapsed):
+        self.calls.append(("update", epoch, loss, elapsed))
+
+    def close(self, message=None):
+        self.calls.append(("close", message))
+
+
+def test_progress_reporter_hears_every_epoch(data, tmp_path):
+    frames, truth = data
+    recorder = Recorder()
+    model = small(epochs=2, progress=recorder).fit(frames, labelled(truth))
+    assert [c[0] for c in recorder.calls] == ["start", "update", "update", "close"]
+    assert recorder.calls[0] == ("start", 2) and recorder.calls[-1] == ("close", None)
+    assert [c[2] for c in recorder.calls[1:3]] == pytest.approx(model.history_)
+    assert MicroModel.load(model.save(tmp_path / "m.pt")).progress is True  # not the object
+
+
+def test_auto_epochs_stop_on_a_plateau(data):
+    frames, truth = data
+    recorder = Recorder()
+    model = small(epochs="auto", progress=recorder).fit(frames, labelled(truth))
+    assert len(model.history_) < clf.MAX_AUTO_EPOCHS
+    assert recorder.calls[-1] == ("close", "loss plateaued")
 
 
 def test_pretrained_lookup_never_downloads():

@@ -74,7 +74,9 @@ class TimmMicroModel(MicroModel):
     seed
         Seeds weight initialisation, sampling and augmentation: same seed, same model.
     progress
-        ``True``: one tqdm progress line while training; ``False``: silent.
+        ``True``: one tqdm progress line while training; ``False``: silent; or a reporter
+        with ``start(total, desc)``, ``update(epoch, loss, seconds)`` and
+        ``close(message)`` (see :mod:`mm_widgets.models.progress`).
     init
         A fitted :class:`TimmMicroModel` to warm-start from (its backbone weights, and
         its classifier rows for the classes both models share).
@@ -141,6 +143,8 @@ class TimmMicroModel(MicroModel):
         """
         import torch
 
+        from .progress import as_progress
+
         start = time.perf_counter()
         labels = self._check_labels(labels)
         classes = list(labels.classes)
@@ -175,7 +179,9 @@ class TimmMicroModel(MicroModel):
         history: list[float] = []
         best_loss, best_state = math.inf, None
         since_gain = 0
-        bar = _progress_bar(self.progress, max_epochs)
+        reporter = as_progress(self.progress)
+        reporter.start(max_epochs, f"training {backbone} on {len(domain)} frames")
+        stopped = None  # why training ended before max_epochs, for the progress display
         try:
             for epoch in range(1, max_epochs + 1):
                 net.train()
@@ -199,25 +205,23 @@ class TimmMicroModel(MicroModel):
                 if epoch_loss <= best_loss:
                     best_loss = epoch_loss
                     best_state = copy.deepcopy(net.state_dict())
-                if bar is not None:
-                    bar.set_postfix(loss=f"{epoch_loss:.4f}")
-                    bar.update(1)
+                reporter.update(epoch, epoch_loss, time.perf_counter() - start)
                 if self.on_epoch is not None:
                     self.on_epoch(epoch, epoch_loss)
                 if auto and epoch >= MIN_AUTO_EPOCHS and (
                         epoch_loss < LOSS_FLOOR or since_gain >= PATIENCE):
+                    if epoch < max_epochs:
+                        stopped = "loss plateaued"
                     break
         except KeyboardInterrupt:
+            stopped = "interrupted"
             if best_state is None:
                 raise  # not one epoch finished: there is no trained model to hand back
             warnings.warn(
                 f"training interrupted after {len(history)} epoch(s); keeping the weights "
                 f"with the lowest loss so far ({best_loss:.4f})", UserWarning, stacklevel=2)
         finally:
-            if bar is not None:
-                bar.total = bar.n  # an early stop is a finished run, not a broken bar
-                bar.refresh()
-                bar.close()
+            reporter.close(stopped)
 
         net.load_state_dict(best_state)
         net.eval()
@@ -375,10 +379,10 @@ class TimmMicroModel(MicroModel):
         }
 
     def _plain_settings(self) -> dict:
-        # init and on_epoch are live Python objects: a file keeps only what it can hold.
-        keys = ("backbone", "epochs", "imgsz", "batch_size", "lr", "device", "weights", "seed",
-                "progress")
-        return {k: getattr(self, k) for k in keys}
+        # init, on_epoch and a progress reporter are live Python objects: a file keeps only
+        # what it can hold.
+        keys = ("backbone", "epochs", "imgsz", "batch_size", "lr", "device", "weights", "seed")
+        return {**{k: getattr(self, k) for k in keys}, "progress": self.progress not in (False, None)}
 
     def save(self, path: str | Path) -> Path:
         """Write the fitted model to ``path`` (weights and plain data; no pickled code).
@@ -584,10 +588,3 @@ def _warm_start(net, payload: dict, classes: list[str]) -> None:
             value.copy_(old[name])
     net.load_state_dict(new_state)
 
-
-def _progress_bar(progress: bool, total: int):
-    if not progress:
-        return None
-    from tqdm.auto import tqdm
-
-    return tqdm(total=total, desc="training classifier", unit="epoch", leave=True)
