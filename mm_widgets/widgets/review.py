@@ -1,0 +1,395 @@
+"""review(): a model's boxes pre-filled on the frames, corrected by a person, every edit counted.
+
+:class:`Review` is the labeller (:class:`~mm_widgets.widgets.labeller.Labeller`) with one
+change of substance: on a frame nobody has looked at yet it shows the model's boxes
+(:meth:`Review.shown_boxes`). Everything else is the labeller's: an edit is the difference
+between what was shown and what the person left, counted by
+:func:`~mm_widgets.widgets.labeller.diff_boxes`, so
+
+- accepting a frame as shown (the "Accept frame" button, Enter, :meth:`Review.accept`) is
+  free, and the model's boxes become labels with ``source="model"``;
+- moving or resizing a box is one ``adjust`` (the box becomes ``"corrected"``), changing its
+  class too; deleting one is one ``delete``; drawing one is one ``draw``.
+
+Frames are offered in the order of a selection strategy (``"uncertain"`` first by
+default), computed once from the model's predictions when the widget opens. The counter
+shows the measured label efficiency, ``1 - human actions / labels``, over everything
+labelled so far; :meth:`Review.efficiency_curve` charts it per round.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from pathlib import Path
+
+import pandas as pd
+
+from ..actions import efficiency
+from ..data import Frames
+from ..errors import LabelError, MMError
+from ..labels import BOX_COLUMNS, Box, LabelSet
+from ..metrics import boxes_by_frame
+from ..project import Project
+from .labeller import Labeller
+from .viewer import bins, cursor_html, strip_html
+
+#: Strip colours by review state.
+REVIEW_COLOURS = {"reviewed": "#2ca02c", "boxes": "#1f77b4", "empty": "#d0d0d0"}
+REVIEW_TEXT = {"reviewed": "reviewed", "boxes": "to review: model boxes",
+               "empty": "to review: model found nothing"}
+ACCEPT_KEY = "Enter"
+
+
+def review_order(frames, strategy: str | Callable, *, predictions=None, labels=None,
+                 seed: int = 0) -> list[int]:
+    """The frames not looked at yet, in the order ``strategy`` ranks them (best first).
+
+    Uses :func:`mm_widgets.select.rank_frames`; with an older ``select`` module that has no
+    ranking, :func:`~mm_widgets.select.select_frames` over the whole clip. Frames the
+    strategy leaves out follow in clip order, so a reviewer who keeps going sees them all.
+    """
+    looked = set(labels.looked_at) if labels is not None else set()
+    try:
+        from ..select import rank_frames
+    except (ImportError, AttributeError):
+        from ..select import select_frames
+
+        ranked = select_frames(frames, k=len(frames), strategy=strategy, seed=seed,
+                               predictions=predictions, labels=labels)
+    else:
+        ranked = rank_frames(frames, strategy, seed=seed, predictions=predictions, labels=labels)
+    order = list(dict.fromkeys(int(i) for i in ranked if int(i) not in looked))
+    seen = set(order)
+    return order + [i for i in range(len(frames)) if i not in seen and i not in looked]
+
+
+class Review(Labeller):
+    """Correct a model's boxes frame by frame; every human action is counted.
+
+    Build it with :func:`review`. Python paths for every control: :meth:`accept`,
+    :meth:`go_to`, :meth:`next_suggested` ("Next to review"), :meth:`set_boxes` (any edit,
+    counted as the browser's would be), :meth:`set_conf`, plus the labeller's.
+
+    Attributes
+    ----------
+    model
+        The micro-model whose boxes are shown.
+    predictions : pandas.DataFrame
+        Its predictions on the frames not looked at when the widget opened.
+    order : list of int
+        Those frames in review order (the strategy's ranking).
+    conf : float
+        Predictions scoring lower are not pre-filled.
+    labels, actions, project
+        As for :class:`~mm_widgets.widgets.labeller.Labeller`.
+    """
+
+    drawn_source = "human"
+
+    def __init__(self, model, frames: Frames | None = None, *,
+                 project: Project | str | Path | None = None, strategy: str | Callable = "uncertain",
+                 conf: float = 0.25, labels: LabelSet | None = None, round: int | None = None,
+                 width: int = 800, seed: int = 0):
+        if not hasattr(model, "predict"):
+            raise MMError(f"review() needs a fitted micro-model, got {type(model).__name__}")
+        if hasattr(model, "check_fitted"):
+            model.check_fitted()
+        classes = list(getattr(model, "classes_", None) or (labels.classes if labels else []))
+        if getattr(model, "task", "boxes") != "boxes":
+            raise MMError("review() corrects boxes; this model labels frame classes")
+        if project is not None and labels is not None:
+            raise LabelError("pass labels=... or project=..., not both: a project keeps its own labels")
+        if frames is not None and not isinstance(frames, Frames):
+            frames = Frames.from_arrays(frames)
+        if project is not None and not isinstance(project, Project):
+            project = Project(project, classes or None, frames=frames, task="boxes")
+        if frames is None:
+            if project is None:
+                raise LabelError("review() needs frames (or a project that knows its frames)")
+            frames = project.frames
+        if labels is not None:
+            if labels.task != "boxes":
+                raise LabelError("review() corrects boxes; these labels hold frame classes")
+            base = labels.copy()  # the caller's labels stay as they were
+            base.size, base.n_frames = frames.size, len(frames)
+        elif project is not None:
+            base = project.labels
+        else:
+            base = LabelSet(classes, "boxes", size=frames.size, n_frames=len(frames))
+        unknown = [c for c in classes if c not in base.classes]
+        if unknown:
+            raise LabelError(f"the model knows classes {unknown} that the labels do not "
+                             f"({base.classes})")
+        if not 0.0 <= float(conf) <= 1.0:
+            raise MMError(f"conf must be in [0, 1], got {conf}")
+        if round is not None and int(round) < 0:
+            raise MMError(f"round must be >= 0, got {round}")
+
+        self.model = model
+        self.strategy = strategy
+        self.conf = float(conf)
+        self._round = None if round is None else int(round)
+        todo = [i for i in range(len(frames)) if i not in base]
+        predicted = model.predict(frames, indices=todo) if todo else pd.DataFrame(columns=BOX_COLUMNS)
+        self.predictions = predicted
+        self._predicted = self._clip(boxes_by_frame(predicted), frames.size)
+        self.order = review_order(frames, strategy, predictions=predicted, labels=base, seed=seed)
+        self._strip_key = None
+        super().__init__(frames, base.classes, project=project, suggest=[], mode="boxes", width=width)
+        self.add_class("mm-review")
+        if labels is not None:
+            # The labeller starts from empty labels without a project; review continues the
+            # caller's (a copy), so their looked-at frames are not offered again.
+            self.labels = base
+            self._rendered = False
+            self.go_to(self._resume_frame())
+
+    @staticmethod
+    def _clip(by_frame: dict[int, list[Box]], size) -> dict[int, list[Box]]:
+        # A model may reach a pixel past the border; a label may not.
+        out = {}
+        for f, boxes in by_frame.items():
+            kept = [c for c in (b.clipped(size) for b in boxes) if c is not None]
+            out[f] = [Box(*c.xyxy, c.label, c.score, "model") for c in kept]
+        return out
+
+    # -- construction: the labeller's controls, renamed for review ------------------------
+    def _build(self) -> None:
+        super()._build()
+        self._confirm.description = "Accept frame"
+        self._confirm.icon = "check"
+        self._confirm.button_style = "success"
+        self._confirm.tooltip = "the boxes shown are right: keep them (free) and go on (Enter)"
+        self._confirm.layout.width = "130px"
+        self._next_sugg.description = "Next to review"
+        self._next_sugg.tooltip = "next frame in review order not reviewed yet (n)"
+        self._keys.shortcuts = [*self._keys.shortcuts, ACCEPT_KEY]
+        import ipywidgets as widgets
+
+        width = self.scale.shown[0]
+        self._review_strip = widgets.HTML(layout=widgets.Layout(margin="4px 0 0 0"))
+        self._review_cursor = widgets.HTML()
+        self._legend = widgets.HTML()
+        at = self._children.index(self._view) + 1
+        self._children[at:at] = [self._review_strip, self._review_cursor, self._legend]
+        self._strip_width = width
+
+    # -- what is shown ---------------------------------------------------------------------
+    def shown_boxes(self, i: int) -> list[Box]:
+        """Frame ``i``'s labels once looked at; before that the model's boxes scoring at
+        least :attr:`conf` (``source="model"``)."""
+        if i in self.labels:
+            return self.labels.boxes(i)
+        return [b for b in self._predicted.get(i, []) if b.score is None or b.score >= self.conf]
+
+    @property
+    def round(self) -> int:
+        """The round actions are counted in: as given, else the project's current round."""
+        return self._round if self._round is not None else super().round
+
+    @property
+    def queue(self) -> list[int]:
+        """Frames still to review, in review order."""
+        looked = set(self.labels.looked_at)
+        return [f for f in self.order if f not in looked]
+
+    @property
+    def reviewed(self) -> int:
+        """Frames looked at (labelled by hand or reviewed)."""
+        return len(self.labels.looked_at)
+
+    @property
+    def efficiency(self) -> float:
+        """Measured label efficiency so far: ``1 - human actions / labels``."""
+        return efficiency(len(self.actions), len(self.labels))
+
+    def _refresh_text(self) -> None:
+        super()._refresh_text()
+        i, n = self.frame, len(self.frames)
+        looked = set(self.labels.looked_at)
+        labels, actions = len(self.labels), len(self.actions)
+        eff = f"{efficiency(actions, labels):.1%}" if labels else "&ndash;"
+        self._counter.value = (
+            f"<b>{len(looked)} of {n}</b> frames reviewed &middot; <b>{actions}</b> human "
+            f"action{'s' if actions != 1 else ''} &middot; {labels} label{'s' if labels != 1 else ''}"
+            f" &middot; efficiency <b>{eff}</b>")
+        shown = self.shown_boxes(i)
+        parts = [f"frame <b>{i}</b> of {n}"]
+        if i in looked:
+            sources = {s: sum(b.source == s for b in shown) for s in ("model", "corrected", "human")}
+            detail = ", ".join(f"{v} {k}" for k, v in sources.items() if v)
+            parts.append(f"reviewed: {len(shown)} box{'es' if len(shown) != 1 else ''}"
+                         + (f" ({detail})" if detail else ""))
+        else:
+            parts.append(f"to review: {len(shown)} model box{'es' if len(shown) != 1 else ''}"
+                         f" (score &ge; {self.conf:.2f})")
+            queue = self.queue
+            if i in queue:
+                parts.append(f"#{queue.index(i) + 1} of {len(queue)} in review order")
+        kinds = {k: self.actions.count(kind=k) for k in ("draw", "adjust", "delete")}
+        detail = ", ".join(f"{v} {k}" for k, v in kinds.items() if v)
+        if detail:
+            parts.append(detail)
+        self._status.value = " &middot; ".join(parts)
+        self._confirm.disabled = False
+        self._review_cursor.value = cursor_html(i, n, self._strip_width)
+        key = (len(looked), self.conf)
+        if key != self._strip_key:
+            self._strip_key = key
+            self._render_strip(looked)
+
+    def _render_strip(self, looked: set[int]) -> None:
+        def state(f: int) -> str:
+            if f in looked:
+                return "reviewed"
+            return "boxes" if self.shown_boxes(f) else "empty"
+
+        rank = {"empty": 0, "boxes": 1, "reviewed": 2}
+        colours, titles = [], []
+        for run in bins(len(self.frames)):
+            worst = min((state(f) for f in run), key=rank.__getitem__)
+            colours.append(REVIEW_COLOURS[worst])
+            where = f"frame {run[0]}" if len(run) == 1 else f"frames {run[0]}-{run[-1]}"
+            titles.append(f"{where}: {REVIEW_TEXT[worst]}")
+        self._review_strip.value = strip_html(colours, titles, self._strip_width)
+        swatch = ("<span style='display:inline-block;width:10px;height:10px;background:{};"
+                  "margin:0 4px 0 10px;border-radius:2px'></span>")
+        self._legend.value = "<span style='font-size:90%'>" + "".join(
+            swatch.format(REVIEW_COLOURS[k]) + REVIEW_TEXT[k] for k in REVIEW_COLOURS) + "</span>"
+
+    # -- review order ---------------------------------------------------------------------
+    def _resume_frame(self) -> int:
+        """The first frame in review order not looked at yet."""
+        queue = self.queue if hasattr(self, "order") else []
+        return queue[0] if queue else super()._resume_frame()
+
+    def next_suggested(self) -> None:
+        """Show the next frame in review order not reviewed yet (after the current one,
+        wrapping around); with none left, the next frame."""
+        looked = set(self.labels.looked_at)
+        order = self.order
+        if self.frame in order:
+            k = order.index(self.frame)
+            order = order[k + 1:] + order[:k]
+        todo = [f for f in order if f not in looked and f != self.frame]
+        if todo:
+            self.go_to(todo[0])
+        else:
+            self.next()
+
+    def _advance(self) -> None:
+        if self.queue:
+            self.next_suggested()
+        else:
+            self.next()
+
+    # -- edits ---------------------------------------------------------------------------------
+    def accept(self, i: int | None = None) -> list:
+        """Accept frame ``i`` (default: the one shown) as it is shown: the model's boxes become
+        labels (``source="model"``), free of any human action; then go on in review order.
+        Returns the actions recorded (none, unless the frame was edited in between)."""
+        before = len(self.actions)
+        self.confirm(i)
+        return list(self.actions)[before:]
+
+    def _notify(self, frame: int) -> None:
+        if frame != self.frame:
+            self._refresh_text()  # the counter and strip count every frame, not only the one shown
+        super()._notify(frame)
+
+    def set_conf(self, conf: float) -> None:
+        """Pre-fill only predictions scoring at least ``conf`` (frames not reviewed yet)."""
+        conf = float(conf)
+        if not 0.0 <= conf <= 1.0:
+            raise MMError(f"conf must be in [0, 1], got {conf}")
+        self.conf = conf
+        self._render()
+
+    def _on_key(self, widget, content, buffers) -> None:
+        if isinstance(content, dict) and content.get("type") == "key" and content.get("key") == ACCEPT_KEY:
+            self.accept()
+            return
+        super()._on_key(widget, content, buffers)
+
+    # -- the efficiency curve -----------------------------------------------------------------
+    def efficiency_table(self) -> pd.DataFrame:
+        """Per round: actions by kind, human actions, cumulative actions, labels at the end of
+        the round, efficiency and labels per action (cumulative), from the action log and
+        the labels' rounds."""
+        df = self.labels.df
+        rounds = sorted({int(r) for r in df["round"]} | {a.round for a in self.actions} | {self.round})
+        by_round = {r: int((df["round"] <= r).sum()) for r in rounds}
+        return self.actions.summary(by_round)
+
+    def efficiency_figure(self):
+        """The plotly figure of :meth:`efficiency_table` (``mm_widgets.plots.efficiency_figure``)."""
+        from ..plots import efficiency_figure
+
+        name = self.frames.name or "frames"
+        return efficiency_figure(self.efficiency_table(), title=f"Label efficiency per round: {name}")
+
+    def efficiency_curve(self):
+        """Label efficiency and human actions per round, as a chart in the cell that follows
+        the review as it goes (a plotly ``FigureWidget``)."""
+        from .charts import figure_widget, refresh
+
+        chart = figure_widget(self.efficiency_figure())
+
+        def follow(_frame: int) -> None:
+            if not refresh(chart, self.efficiency_figure()):
+                self._listeners.remove(follow)  # a new column: the old chart stops following
+
+        self.on_change(follow)
+        return chart
+
+    def __repr__(self) -> str:
+        eff = f"{self.efficiency:.1%}" if len(self.labels) else "-"
+        return (f"Review({self.frames.name!r}, frame {self.frame}, {self.reviewed} of "
+                f"{len(self.frames)} reviewed, {len(self.actions)} actions, {len(self.labels)} "
+                f"labels, efficiency {eff})")
+
+
+def review(model, frames: Frames | Sequence | None = None, *,
+           project: Project | str | Path | None = None, strategy: str | Callable = "uncertain",
+           conf: float = 0.25, labels: LabelSet | None = None, round: int | None = None,
+           width: int = 800, seed: int = 0) -> Review:
+    """Review a micro-model's boxes inline: accept what is right, correct what is not.
+
+    Parameters
+    ----------
+    model
+        A fitted micro-model (``model.predict(frames, indices=...)``, ``model.classes_``).
+    frames
+        The clip; ``None`` when ``project`` knows its frames.
+    project
+        A :class:`~mm_widgets.project.Project` or a folder: every accepted frame and every
+        counted action is written to it at once; reopening resumes where the person left.
+    strategy
+        Review order: ``"uncertain"``, ``"diverse"``, ``"random"`` (see
+        :data:`mm_widgets.select.STRATEGIES`) or a callable strategy.
+    conf
+        Predictions scoring lower are not pre-filled.
+    labels
+        Labels made so far without a project (e.g. ``lab.labels``): their frames count as
+        looked at and are not offered again. Copied, not changed.
+    round
+        The round the actions are counted in (default: the project's current round, or 0).
+    width
+        Largest width, in pixels, a frame is shown at.
+    seed
+        Makes strategies with a random part repeatable.
+
+    Returns
+    -------
+    Review
+        The widget; ``rev.labels`` and ``rev.actions`` hold the results,
+        ``rev.efficiency_curve()`` charts them.
+
+    Examples
+    --------
+    >>> rev = mm.review(model, frames, project="bunny_project")   # doctest: +SKIP
+    >>> rev                                                        # doctest: +SKIP
+    >>> rev.efficiency_curve()                                     # doctest: +SKIP
+    """
+    return Review(model, frames, project=project, strategy=strategy, conf=conf, labels=labels,
+                  round=round, width=width, seed=seed)
