@@ -132,8 +132,6 @@ class Domain:
         if not own.looked_at:
             raise NoLabelsError(f"domain {self.name!r} has zero labelled frames; label a few of "
                                 f"its frames ({self.indices[0]}..{self.indices[-1]}) first")
-        if len(own) == 0:
-            raise NoLabelsError(f"domain {self.name!r} has looked-at frames but zero labels")
         return own
 
 
@@ -336,15 +334,10 @@ def run_fit_job(job: dict) -> tuple[bytes, float]:
     frames = open_spec(job["frames"])
     labels = open_labels(job["labels"])
     start = time.perf_counter()
-    if job["model"] == "interpolate":
-        from .interpolate import interpolate
+    from .rounds import train_model
 
-        model = interpolate(labels, frames)
-    else:
-        from .overfit import overfit
-
-        settings = {"progress": False, **job["settings"]}
-        model = overfit(labels, frames, model=job["model"], **settings)
+    settings = {"progress": False, **job["settings"]}
+    model = train_model(labels, frames, job["model"], **settings)
     seconds = time.perf_counter() - start
     return model_to_bytes(model), seconds
 

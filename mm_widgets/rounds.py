@@ -17,8 +17,14 @@ from .errors import NoLabelsError
 def train_model(labels, frames, model="auto", init=None, *, seed: int = 0, progress: bool = True,
                 **settings):
     """A fitted micro-model of kind ``model`` (``"auto"``, a registered kind, or
-    ``"interpolate"`` for the no-training baseline), warm-started from ``init``."""
-    if model == "interpolate":
+    ``"interpolate"`` for the no-training baseline), warm-started from ``init``.
+
+    Labels that are all confirmed negatives (frames looked at, no boxes: a shot without the
+    object) leave nothing to learn; they get the interpolation model, which predicts
+    nothing there, instead of a detector trained on no objects at all.
+    """
+    nothing_to_learn = labels.task == "boxes" and labels.looked_at and len(labels) == 0
+    if model == "interpolate" or nothing_to_learn:
         from .interpolate import interpolate
 
         return interpolate(labels, frames)

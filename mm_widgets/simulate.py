@@ -29,7 +29,7 @@ TABLE_COLUMNS = [
     "round", "frames_reviewed", "human_actions", "cumulative_actions", "labels", "recall",
     "precision", "tight_rate", "mean_iou", "efficiency", "labels_per_action", "train_seconds",
     "predict_seconds", "interp_recall", "interp_precision", "interp_tight_rate",
-    "interp_efficiency",
+    "interp_efficiency", "tp", "fp", "fn", "accepted",
 ]
 
 
@@ -82,6 +82,8 @@ class SimulationReport:
     actions: ActionLog
     model: object = None
     first_frames: list[int] = field(default_factory=list)
+    #: with ``domains=``: one row per domain and round (the table holds the totals)
+    domains: pd.DataFrame | None = None
 
     def plot(self):
         """Efficiency and recall per round, beside interpolation, with the seed's marks."""
@@ -109,7 +111,7 @@ def review_order(frames, strategy, candidates: list[int], *, predictions, labels
 def simulate(frames, truth, *, first_labels: int | Sequence[int] = 5, rounds: int = 3,
              strategy="uncertain", review_budget: int | None = None, match_iou: float = 0.5,
              tight_iou: float = 0.75, model="auto", first_strategy="diverse", seed: int = 0,
-             progress: bool = False, **fit_settings) -> SimulationReport:
+             progress: bool = False, domains=None, **fit_settings) -> SimulationReport:
     """Run the micro-model loop with an oracle that corrects from ground truth.
 
     Parameters
@@ -131,6 +133,10 @@ def simulate(frames, truth, *, first_labels: int | Sequence[int] = 5, rounds: in
         evenly so the last round reviews what is left.
     model
         ``"auto"`` (the micro-model overfit() picks), a registered kind, or ``"interpolate"``.
+    domains
+        ``"shots"`` (found with :func:`mm_widgets.split_shots`) or a list of frame ranges:
+        one micro-model per domain (an assembly line), ``first_labels`` frames labelled in
+        each. ``.table`` then holds the totals and ``.domains`` the rows of every domain.
 
     Returns
     -------
@@ -143,6 +149,11 @@ def simulate(frames, truth, *, first_labels: int | Sequence[int] = 5, rounds: in
     from .interpolate import interpolate
     from .select import select_frames
 
+    if domains is not None:
+        return simulate_domains(
+            frames, truth, domains, first_labels=first_labels, rounds=rounds, strategy=strategy,
+            review_budget=review_budget, match_iou=match_iou, tight_iou=tight_iou, model=model,
+            first_strategy=first_strategy, seed=seed, progress=progress, **fit_settings)
     truth = as_truth(truth, frames)
     n = len(frames)
     labels = LabelSet(truth.classes, "boxes", size=frames.size, n_frames=n)
@@ -207,4 +218,61 @@ def _row(r, reviewed, log, labels, quality, interp, train_s, predict_s, interp_e
         "interp_recall": i.get("recall", nan), "interp_precision": i.get("precision", nan),
         "interp_tight_rate": i.get("tight_rate", nan),
         "interp_efficiency": nan if interp_eff is None else interp_eff,
+        "tp": q.get("tp", 0), "fp": q.get("fp", 0), "fn": q.get("fn", 0),
+        "accepted": q.get("accepted", 0),
     }
+
+
+def simulate_domains(frames, truth, domains, *, first_labels=5, **kw) -> SimulationReport:
+    """One simulation per domain (frames ``range``), then the totals over domains per round.
+
+    Recall and precision of the totals are pooled over every domain's boxes (from the
+    ``tp``/``fp``/``fn`` counts), efficiency from the summed actions and labels.
+    """
+    from .assembly import split_shots
+
+    truth = as_truth(truth, frames)
+    ranges = split_shots(frames) if domains == "shots" else [range(d.start, d.stop) for d in domains]
+    if not isinstance(first_labels, int):
+        raise MMError("with domains=, first_labels is a number of frames per domain")
+    parts, labels, log = [], LabelSet(truth.classes, "boxes", size=frames.size,
+                                      n_frames=len(frames)), ActionLog()
+    for k, rng in enumerate(ranges):
+        sub_truth = truth.subset(rng)
+        shifted = LabelSet(truth.classes, "boxes", size=frames.size, n_frames=len(rng))
+        for f in rng:
+            shifted.set_boxes(f - rng.start, sub_truth.boxes(f) if f in sub_truth._boxes else [])
+        report = simulate(frames[rng.start:rng.stop], shifted,
+                          first_labels=min(first_labels, len(rng)), **kw)
+        table = report.table.assign(domain=f"frames {rng.start}-{rng.stop - 1}", domain_index=k)
+        parts.append(table)
+        for f in report.labels.looked_at:
+            labels.set_boxes(f + rng.start, report.labels.boxes(f))
+        log.extend(type(a)(a.kind, a.frame + rng.start, a.round, a.label, a.time)
+                   for a in report.actions)
+    per_domain = pd.concat(parts, ignore_index=True)
+    rounds = sorted(per_domain["round"].unique())
+    rows = []
+    for r in rounds:
+        # a domain that finished early keeps its last figures in later rounds
+        last = per_domain[per_domain["round"] <= r].groupby("domain_index").tail(1)
+        now = per_domain[per_domain["round"] == r]
+        tp, fp, fn, tight = (int(now[c].sum()) for c in ("tp", "fp", "fn", "accepted"))
+        cum, n_labels = int(last["cumulative_actions"].sum()), int(last["labels"].sum())
+        rows.append({
+            "round": int(r), "frames_reviewed": int(now["frames_reviewed"].sum()),
+            "human_actions": int(now["human_actions"].sum()), "cumulative_actions": cum,
+            "labels": n_labels,
+            "recall": tp / (tp + fn) if r and tp + fn else (1.0 if r else float("nan")),
+            "precision": tp / (tp + fp) if r and tp + fp else (1.0 if r else float("nan")),
+            "tight_rate": tight / tp if tp else float("nan"), "mean_iou": float("nan"),
+            "efficiency": efficiency(cum, n_labels),
+            "labels_per_action": labels_per_action(n_labels, cum),
+            "train_seconds": float(now["train_seconds"].sum()),
+            "predict_seconds": float(now["predict_seconds"].sum()),
+            "interp_recall": float("nan"), "interp_precision": float("nan"),
+            "interp_tight_rate": float("nan"), "interp_efficiency": float("nan"),
+            "tp": tp, "fp": fp, "fn": fn, "accepted": tight,
+        })
+    return SimulationReport(pd.DataFrame(rows, columns=TABLE_COLUMNS), labels, log,
+                            domains=per_domain)

@@ -134,3 +134,34 @@ def test_dask_local_cluster_gives_the_same_results(tmp_path):
             distributed.Client(cluster) as client:
         parallel = run_line(frames, boxes, client.get_executor())
     pd.testing.assert_frame_equal(serial, parallel)
+
+
+def test_simulate_per_shot_totals_add_up():
+    arrays, boxes = three_shot_clip()
+    frames = Frames.from_arrays(arrays)
+    truth = pd.DataFrame(boxes, columns=["frame", "x1", "y1", "x2", "y2"])
+    report = mm.simulate(frames, truth, domains="shots", first_labels=2, rounds=1,
+                         model="interpolate", strategy="random")
+    per = report.domains
+    assert sorted(per["domain"].unique()) == ["frames 0-11", "frames 12-23", "frames 24-35"]
+    total = report.table.set_index("round")
+    for r in (0, 1):
+        assert total.loc[r, "human_actions"] == per[per["round"] == r]["human_actions"].sum()
+    assert total.loc[1, "labels"] == 24 and total.loc[1, "cumulative_actions"] == len(report.actions)
+    # shot C has no object: after its two looked-at negatives nothing is predicted or drawn
+    shot_c = per[per["domain"] == "frames 24-35"]
+    assert shot_c["cumulative_actions"].max() == 0 and shot_c["fp"].sum() == 0
+    tp, fn = total.loc[1, "tp"], total.loc[1, "fn"]
+    assert total.loc[1, "recall"] == tp / (tp + fn)
+    assert report.labels.looked_at == list(range(36))
+
+
+def test_all_negative_domain_predicts_nothing():
+    arrays, boxes = three_shot_clip()
+    frames = Frames.from_arrays(arrays)
+    labels = LabelSet(["obj"], size=frames.size, n_frames=36)
+    for f in (24, 30, 35):
+        labels.set_boxes(f, [])  # looked at: no object in shot C
+    line = mm.AssemblyLine(model="auto")
+    line.add(range(24, 36), labels, frames=frames, name="shot C")
+    assert len(line.fit().predict()) == 0
