@@ -297,17 +297,19 @@ def test_efficiency_curve_follows_the_review(model, tmp_path):
     w.accept()
     front_end_set(w, [])                                        # frame 5: delete
     table = w.efficiency_table()
-    assert table[["round", "human_actions", "cumulative_actions", "labels"]].values.tolist() == [[0, 1, 1, 2]]
+    # reviewing a model's boxes is round 1 at the earliest (round 0: labels drawn by hand)
+    assert table[["round", "human_actions", "cumulative_actions", "labels"]].values.tolist() == [[1, 1, 1, 2]]
     assert table["efficiency"].iloc[0] == pytest.approx(0.5)
     traces = {t.name: t for t in chart.data}
     assert list(traces["efficiency"].y) == pytest.approx([0.5])
     assert list(traces["human actions"].y) == [1]
-    # rounds later on: the table gains a row, the chart follows
+    # rounds later on (round 0's model and round 1's review closed): a new row, the chart follows
+    w.project.record_round()
     w.project.record_round()
     w.go_to(6)
     front_end_draw(w, widget_dict(w, OTHER))
     table = w.efficiency_table()
-    assert table["round"].tolist() == [0, 1] and table["cumulative_actions"].tolist() == [1, 2]
+    assert table["round"].tolist() == [1, 2] and table["cumulative_actions"].tolist() == [1, 2]
     assert list({t.name: t for t in chart.data}["efficiency"].y) == pytest.approx([0.5, 1 - 2 / 3])
 
 

@@ -184,8 +184,9 @@ class Review(Labeller):
 
     @property
     def round(self) -> int:
-        """The round actions are counted in: as given, else the project's current round."""
-        return self._round if self._round is not None else super().round
+        """The round actions are counted in: as given, else the project's current round, and
+        at least 1 (round 0 is the first frames labelled by hand, before any model)."""
+        return self._round if self._round is not None else max(super().round, 1)
 
     @property
     def queue(self) -> list[int]:
