@@ -167,8 +167,9 @@ class Review(Labeller):
         import ipywidgets as widgets
 
         width = self.scale.shown[0]
-        self._review_strip = widgets.HTML(layout=widgets.Layout(margin="4px 0 0 0"))
-        self._review_cursor = widgets.HTML()
+        # Indented like the image inside the bbox widget (its padding), so cells line up with it.
+        self._review_strip = widgets.HTML(layout=widgets.Layout(margin="4px 0 0 5px"))
+        self._review_cursor = widgets.HTML(layout=widgets.Layout(margin="0 0 0 5px"))
         self._legend = widgets.HTML()
         at = self._children.index(self._view) + 1
         self._children[at:at] = [self._review_strip, self._review_cursor, self._legend]

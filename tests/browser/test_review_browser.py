@@ -1,0 +1,141 @@
+"""review() and show() in a real JupyterLab: pre-filled boxes, one deleted with the mouse.
+
+Checks from the kernel side and in the project folder on disk (``actions.journal``) that
+accepting a frame cost nothing and the deletion is exactly one ``delete``; plays the
+viewer; renders the efficiency chart of a real (fast, interpolation) ``simulate()`` run.
+Saves the screenshots used in the README: docs/img/review.png, docs/img/viewer.png and
+docs/img/efficiency.png.
+"""
+
+from __future__ import annotations
+
+import json
+import shutil
+from pathlib import Path
+
+import pytest
+
+import mm_widgets as mm
+
+from .harness import wait_image_loaded
+
+pytestmark = pytest.mark.browser
+
+DOCS = Path(__file__).resolve().parents[2] / "docs" / "img"
+KEYFRAMES = [0, 44, 88, 131]
+
+
+def save_screenshot(locator, tmp_path: Path, name: str) -> None:
+    locator.page.mouse.move(1, 1)  # no hover marks on the picture
+    locator.page.wait_for_timeout(200)
+    locator.screenshot(path=str(tmp_path / name))
+    DOCS.mkdir(parents=True, exist_ok=True)
+    shutil.copyfile(tmp_path / name, DOCS / name)
+
+
+def journal(project: Path) -> list[dict]:
+    path = project / "actions.journal"
+    if not path.exists():
+        return []
+    return [json.loads(line) for line in path.read_text().splitlines() if line.strip()]
+
+
+def test_review_prefills_and_a_deleted_box_is_one_delete(open_notebook, tmp_path):
+    project = tmp_path / "bunny_review"
+    nb = open_notebook([
+        "import mm_widgets as mm\n"
+        "frames = mm.load_sample('bunny')\n"
+        f"keyframes = mm.load_sample_truth('bunny').subset({KEYFRAMES})\n"
+        "model = mm.interpolate(keyframes, frames)",
+        f"rev = mm.review(model, frames, project={str(project)!r})\nrev",
+    ])
+    page = nb.page
+    root = page.locator(".mm-review").first
+    image = root.locator(".image-measure img")
+    image.wait_for()
+    wait_image_loaded(image)
+    order = nb.kernel_eval("rev.order[:3]")
+    assert nb.kernel_eval("rev.frame") == order[0]
+
+    # The model's box is drawn over the frame, before anyone touched anything.
+    root.locator("svg text", has_text="bunny").first.wait_for()
+    assert root.locator("svg rect").count() >= 1
+    assert "0 of 132" in root.inner_text()
+
+    # "Accept frame" keeps the box for free and moves to the next frame in review order.
+    root.get_by_role("button", name="Accept frame").click()
+    nb.wait_kernel("rev.frame", lambda f: f == order[1])
+    assert nb.kernel_eval("[a.kind for a in rev.actions]") == []
+    assert nb.kernel_eval(f"[b.source for b in rev.labels.boxes({order[0]})]") == ["model"]
+    wait_image_loaded(image)
+    page.wait_for_function("(root) => root.innerText.includes('1 of 132')",
+                           arg=root.element_handle(), timeout=10000)
+    save_screenshot(root, tmp_path, "review.png")
+
+    # Delete the pre-filled box with the mouse: the bbox widget's "x" above its top-right
+    # corner (a 12 x 12 target, 8 shown pixels above the box, 5 in from its right edge).
+    (x1, y1, x2, y2) = nb.kernel_eval(f"rev.shown_boxes({order[1]})[0].xyxy")
+    (width, height) = nb.kernel_eval("list(rev.frames.size)")
+    rect = image.bounding_box()
+    sx, sy = rect["width"] / width, rect["height"] / height
+    page.mouse.click(rect["x"] + x2 * sx - 5, rect["y"] + y1 * sy - 8)
+
+    assert nb.wait_kernel("[a.kind for a in rev.actions]", lambda v: len(v) >= 1) == ["delete"]
+    assert nb.kernel_eval(f"rev.labels.boxes({order[1]})") == []
+    on_disk = journal(project)
+    assert [(a["kind"], a["frame"], a["label"]) for a in on_disk] == [("delete", order[1], "bunny")]
+    reopened = mm.Project(project)
+    assert reopened.labels.looked_at == sorted(order[:2])
+    assert reopened.labels.boxes(order[1]) == []
+    reopened.close()
+    page.wait_for_function("(root) => root.innerText.includes('1 human action')",
+                           arg=root.element_handle(), timeout=10000)
+    assert root.locator("svg text", has_text="bunny").count() == 0
+    assert not nb.dialogs
+
+
+def test_viewer_plays_and_efficiency_chart(open_notebook, tmp_path):
+    nb = open_notebook([
+        "import mm_widgets as mm\n"
+        "from mm_widgets.widgets.charts import figure_widget\n"
+        "frames = mm.load_sample('bunny')\n"
+        "truth = mm.load_sample_truth('bunny')\n"
+        f"model = mm.interpolate(truth.subset({KEYFRAMES}), frames)",
+        "v = model.show(frames)\nv.go_to(30)\nv",
+        "from mm_widgets.plots import efficiency_figure\n"
+        "report = mm.simulate(frames, truth, model='interpolate', first_labels=5, rounds=3)\n"
+        "# The model is the interpolation itself: its interp_* twins would only hide under it.\n"
+        "table = report.table[[c for c in report.table if not c.startswith('interp_')]]\n"
+        "chart = figure_widget(efficiency_figure(\n"
+        "    table, title=\"Label efficiency per round: bunny, simulate(model='interpolate')\"))\n"
+        "chart",
+    ])
+    page = nb.page
+    viewer = page.locator(".mm-viewer").first
+    image = viewer.locator("img").first
+    image.wait_for()
+    wait_image_loaded(image)
+    assert viewer.locator(".mm-strip > div").count() == 132
+    assert "frame 30 of 132" in viewer.inner_text()
+    assert nb.kernel_eval("v.empty_frames") == []  # also opens the kernel client before playing
+    save_screenshot(viewer, tmp_path, "viewer.png")
+
+    # Play: the browser steps the frames, the kernel follows; pause stops it.
+    viewer.locator(".widget-play button").first.click()
+    nb.wait_kernel("v.frame", lambda f: f >= 33, timeout=15)
+    assert nb.kernel_eval("v.playing") is True
+    nb.kernel_eval("v.stop() or 0")
+    page.wait_for_timeout(300)  # a step already on its way may still arrive
+    stopped = nb.kernel_eval("v.frame")
+    page.wait_for_timeout(500)
+    assert nb.kernel_eval("v.frame") == stopped < 131
+
+    plot = page.locator(".js-plotly-plot").first
+    plot.wait_for(timeout=20000)
+    plot.locator(".scatterlayer .trace").first.wait_for()
+    assert nb.kernel_eval("len(report.table)") == 4
+    legend = plot.locator(".legend").first.text_content()
+    assert "efficiency" in legend and "recall" in legend
+    page.wait_for_timeout(500)  # plotly's first transition
+    save_screenshot(page.locator(".jp-OutputArea-output", has=plot).first, tmp_path, "efficiency.png")
+    assert not nb.dialogs
