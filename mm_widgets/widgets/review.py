@@ -375,7 +375,8 @@ def review(model, frames: Frames | Sequence | None = None, *,
         Labels made so far without a project (e.g. ``lab.labels``): their frames count as
         looked at and are not offered again. Copied, not changed.
     round
-        The round the actions are counted in (default: the project's current round, or 0).
+        The round the actions are counted in (default: the project's current round, and at
+        least 1: round 0 is the first frames labelled by hand, before any model).
     width
         Largest width, in pixels, a frame is shown at.
     seed
