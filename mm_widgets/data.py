@@ -480,13 +480,15 @@ def open_frames(origin: dict) -> Frames:
     return frames
 
 
-def load_sample_truth(name: str = "bunny"):
+def load_sample_truth(name: str = "bunny", *, stride: int = 1, max_frames: int | None = None):
     """Hand-made ground-truth boxes for a sample clip, as a :class:`~mm_widgets.labels.LabelSet`.
 
     ``"bunny"``: the rabbit in all 132 frames (class ``"bunny"``). ``"carphone"``: the man's
     head in all 120 frames (``"head"``). ``"bikes"``: bicycles (``"bicycle"``); frames
     without one are empty. How each was made is the comment at the top of its CSV in
     ``mm_widgets/sample_truth/``. Every frame of the clip counts as looked at.
+    ``stride`` and ``max_frames`` pick frames as :func:`load_sample` does, and the truth
+    is numbered like those frames.
     """
     import pandas as pd
 
@@ -496,8 +498,10 @@ def load_sample_truth(name: str = "bunny"):
     if not path.exists():
         shipped = sorted(p.name.split("_")[0] for p in path.parent.glob("*_boxes.csv"))
         raise VideoError(f"no ground truth ships for sample {name!r}; truth ships for {shipped}")
-    frames = load_sample(name)
+    frames = load_sample(name, stride=stride, max_frames=max_frames)
     table = pd.read_csv(path, comment="#")
     classes = sorted(set(table["label"])) if "label" in table else [name]
+    kept = {frames.source_index(i): i for i in range(len(frames))}
+    table = table[table["frame"].isin(kept)].assign(frame=lambda t: t["frame"].map(kept))
     return LabelSet.from_df(table, classes, size=frames.size, n_frames=len(frames),
                             looked_at=range(len(frames)))

@@ -72,6 +72,28 @@ class Oracle:
                 log.record(kind, frame, round, box.label)
         return c.n_actions
 
+    def answer(self, widget, n: int | None = None) -> int:
+        """Play the person at a review widget, through the widget's own edit path.
+
+        For the next ``n`` frames of ``widget.queue`` (all by default): accept the frame when
+        the boxes shown need no correction, otherwise leave the corrected boxes with
+        ``widget.set_boxes`` (the widget counts the actions itself, as for a person).
+        Returns the number of frames answered. Used by notebooks run unattended.
+        """
+        done = 0
+        for f in list(widget.queue)[:n]:
+            shown = widget.shown_boxes(f)
+            truth = truth_boxes(self.truth, f)
+            c = corrections(shown, truth, self.match_iou, self.tight_iou)
+            if c.n_actions == 0:
+                widget.accept(f)
+            else:
+                keep = [shown[i] for i, _ in c.accepted]
+                fixed = [truth[j] for _, j in c.adjusted] + [truth[j] for j in c.drawn]
+                widget.set_boxes(f, keep + fixed)
+            done += 1
+        return done
+
 
 @dataclass
 class SimulationReport:

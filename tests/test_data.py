@@ -173,3 +173,14 @@ def test_memory_stays_bounded_on_long_video(tmp_path):
     grown = (rss_bytes() - before) / 2**20
     print(f"RSS grew by {grown:.0f} MB reading {len(order)} frames in random order")
     assert grown < 300
+
+
+def test_sample_truth_follows_stride():
+    full = mm.load_sample_truth("bunny")
+    strided = mm.load_sample_truth("bunny", stride=4, max_frames=10)
+    assert strided.n_frames == 10 and strided.looked_at == list(range(10))
+    assert strided.boxes(3) == full.boxes(12)
+    bikes = mm.load_sample_truth("bikes", stride=3)
+    assert len(bikes.looked_at) == len(mm.load_sample("bikes", stride=3))
+    with pytest.raises(mm.VideoError, match="truth ships for"):
+        mm.load_sample_truth("nope")
