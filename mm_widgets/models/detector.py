@@ -132,6 +132,22 @@ def build_network(cfg: dict):
     return net
 
 
+def prior_for_input_size(net, size: tuple[int, int]) -> None:
+    """Set the class-score prior of a fresh head for our input size.
+
+    Ultralytics starts every class logit at "about 5 objects in a 640 x 640 image", which
+    at ~160 px inputs is ~16x too pessimistic: scores then stay under any threshold for
+    most of a short training run.
+    """
+    import torch
+
+    head = net.model[-1]
+    cells_per_level = [size[0] * size[1] / float(s) ** 2 for s in head.stride]
+    with torch.no_grad():
+        for branch, cells in zip(head.cv3, cells_per_level):
+            branch[-1].bias[: head.nc] = math.log(2 / head.nc / cells)
+
+
 def input_size(frame_size: tuple[int, int], imgsz: int, stride: int = 32) -> tuple[int, int]:
     """Network input ``(w, h)``: long side ``imgsz``, both sides multiples of ``stride``.
 
@@ -283,6 +299,29 @@ class Augmenter:
         mean = img.mean((1, 2, 3), keepdim=True)
         img = (img - mean) * contrast + mean
         return torch.clamp(img * bright, 0, 1)
+
+
+def recalibrate_batchnorm(net, aug: Augmenter, device, batch: int, batches: int = 8) -> None:
+    """Recompute BatchNorm statistics for the final weights from fresh augmented batches.
+
+    The running statistics are averages over the whole (short) run with a slow momentum,
+    so they still remember the random start and lag the averaged weights; in eval mode
+    that shrinks every score. A few forward passes without gradients fix it.
+    """
+    import torch
+
+    norms = [m for m in net.modules() if isinstance(m, torch.nn.modules.batchnorm._BatchNorm)]
+    saved = [m.momentum for m in norms]
+    for m in norms:
+        m.reset_running_stats()
+        m.momentum = None  # cumulative average over the passes below
+    net.train()
+    with torch.no_grad():
+        for _ in range(batches):
+            net(aug.batch(batch)["img"].to(device))
+    for m, momentum in zip(norms, saved):
+        m.momentum = momentum
+    net.eval()
 
 
 # -- the micro-model -----------------------------------------------------------------------
@@ -478,6 +517,8 @@ class YoloMicroModel(MicroModel):
                 own = net.state_dict()
                 usable = {k: v for k, v in state.items() if k in own and v.shape == own[k].shape}
                 net.load_state_dict(usable, strict=False)
+            if how in ("scratch", "pretrained"):
+                prior_for_input_size(net, size)
             net.to(device)
             g = torch.Generator().manual_seed(self.seed)
             tensor = torch.from_numpy(images).permute(0, 3, 1, 2).float().div(255)
@@ -486,7 +527,8 @@ class YoloMicroModel(MicroModel):
             best_state, history, stop_reason = self._train(net, aug, device, max_epochs, how)
 
         net.load_state_dict(best_state)
-        net.eval()
+        with torch.random.fork_rng(devices=[]):
+            recalibrate_batchnorm(net, aug, device, self.batch)
         self.net_ = net
         self.cfg_ = cfg
         self.classes_ = classes

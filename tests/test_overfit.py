@@ -1,0 +1,190 @@
+"""overfit(): dispatch by task, errors, progress, warm start (tiny detection runs)."""
+
+from __future__ import annotations
+
+import pytest
+
+from mm_widgets import Frames, LabelSet, NoLabelsError, UnknownClassError, overfit
+from mm_widgets.errors import MMError
+from mm_widgets.labels import Box
+from mm_widgets.models import base
+from mm_widgets.models.detector import YoloMicroModel
+
+from .conftest import moving_square_frames
+
+TINY = dict(epochs=1, imgsz=64, weights=None, progress=False)
+
+
+@pytest.fixture(scope="module")
+def clip():
+    arrays, boxes = moving_square_frames(n=12)
+    frames = Frames.from_arrays(arrays)
+    labels = LabelSet(["square"], size=frames.size, n_frames=len(frames))
+    for i, x1, y1, x2, y2 in boxes[::4]:
+        labels.set_boxes(i, [Box(x1, y1, x2, y2, "square")])
+    return frames, labels
+
+
+@pytest.fixture(scope="module")
+def model(clip):
+    frames, labels = clip
+    return overfit(labels, frames, **TINY)
+
+
+def test_boxes_make_a_yolo_model(model, clip):
+    frames, labels = clip
+    assert isinstance(model, YoloMicroModel) and model.is_fitted
+    assert model.domain_ == labels.looked_at
+    assert model.imgsz_ == 64 and len(model.history_) == 1
+    assert list(model.predict(frames, indices=[0]).columns)[:5] == ["frame", "x1", "y1", "x2", "y2"]
+
+
+def test_dataframe_labels_are_accepted(clip):
+    frames, labels = clip
+    m = overfit(labels.df, frames, **TINY)
+    assert m.classes_ == ["square"] and m.domain_ == labels.looked_at
+
+
+def test_zero_labels(clip):
+    frames, _ = clip
+    empty = LabelSet(["square"], size=frames.size, n_frames=len(frames))
+    with pytest.raises(NoLabelsError):
+        overfit(empty, frames, **TINY)
+    empty.set_boxes(0, [])  # a negative alone teaches nothing either
+    with pytest.raises(NoLabelsError):
+        overfit(empty, frames, **TINY)
+
+
+def test_unknown_class(clip):
+    frames, labels = clip
+    bad = labels.copy()
+    bad.apply_frame_state({"frame": 1, "looked_at": True,
+                           "boxes": [[1, 1, 9, 9, "dog", None, "human", 0]]}, notify=False)
+    with pytest.raises(UnknownClassError, match="dog"):
+        overfit(bad, frames, **TINY)
+
+
+def test_task_and_model_mismatch(clip):
+    frames, labels = clip
+    with pytest.raises(MMError, match="labels hold boxes"):
+        overfit(labels, frames, task="classes", **TINY)
+    with pytest.raises(MMError, match="task must be"):
+        overfit(labels, frames, task="masks", **TINY)
+    with pytest.raises(MMError, match="unknown model kind"):
+        overfit(labels, frames, model="nope", **TINY)
+    with pytest.raises(MMError, match="init must be"):
+        overfit(labels, frames, init="previous", **TINY)
+
+
+def test_classes_go_to_the_timm_kind(clip, monkeypatch):
+    frames, _ = clip
+    seen = {}
+
+    class FakeClassifier(base.MicroModel):
+        kind, task = "timm", "classes"
+
+        def __init__(self, epochs="auto", imgsz="auto", device="auto", weights="auto", seed=0,
+                     progress=True, init=None):
+            seen["settings"] = dict(epochs=epochs, seed=seed, progress=progress, init=init)
+
+        def fit(self, frames, labels):
+            seen["labels"] = labels
+            self.classes_ = labels.classes
+            return self
+
+    monkeypatch.setitem(base.MODEL_KINDS, "timm", FakeClassifier)
+    labels = LabelSet(["day", "night"], task="classes", n_frames=len(frames))
+    labels.set_class(0, "day")
+    labels.set_class(5, "night")
+    m = overfit(labels, frames, epochs=3, seed=7, progress=False)
+    assert isinstance(m, FakeClassifier) and seen["labels"] is labels
+    assert seen["settings"] == {"epochs": 3, "seed": 7, "progress": False, "init": None}
+
+
+def test_setting_a_model_ignores_is_refused(clip, monkeypatch):
+    frames, _ = clip
+
+    class Minimal(base.MicroModel):
+        kind, task = "timm", "classes"
+
+        def __init__(self, seed=0):
+            pass
+
+        def fit(self, frames, labels):
+            self.classes_ = labels.classes
+            return self
+
+    monkeypatch.setitem(base.MODEL_KINDS, "timm", Minimal)
+    labels = LabelSet(["a"], task="classes", n_frames=len(frames))
+    labels.set_class(0, "a")
+    assert overfit(labels, frames).is_fitted  # progress it cannot show is simply not shown
+    with pytest.raises(MMError, match="epochs"):
+        overfit(labels, frames, epochs=5)
+
+
+def test_a_model_instance_is_fitted_as_given(clip):
+    frames, labels = clip
+    learner = YoloMicroModel(epochs=1, imgsz=64, batch=4, steps_per_epoch=1, weights=None,
+                             progress=False)
+    assert overfit(labels, frames, model=learner) is learner and learner.is_fitted
+
+
+def test_warm_start_through_init(model, clip):
+    frames, labels = clip
+    more = labels.copy()
+    more.set_boxes(2, [])  # a reviewed negative joins the training set
+    warm = overfit(more, frames, init=model, epochs=1, weights=None, progress=False)
+    assert isinstance(warm, YoloMicroModel)
+    assert warm.start_ == "warm" and warm.round_ == 1 and 2 in warm.domain_
+    assert warm.input_size_ == model.input_size_
+
+
+def test_progress_reporter_receives_every_epoch(clip):
+    frames, labels = clip
+    calls = []
+
+    class Recorder:
+        def start(self, total, desc=""):
+            calls.append(("start", total))
+
+        def update(self, epoch, loss, elapsed):
+            calls.append(("update", epoch))
+
+        def close(self, message=None):
+            calls.append(("close", message))
+
+    overfit(labels, frames, **{**TINY, "epochs": 2, "progress": Recorder()})
+    assert calls[0] == ("start", 2) and calls[1:3] == [("update", 1), ("update", 2)]
+    assert calls[-1][0] == "close"
+
+
+def test_progress_false_is_silent(clip, capsys):
+    frames, labels = clip
+    overfit(labels, frames, **TINY)
+    out = capsys.readouterr()
+    assert out.out == "" and out.err == ""
+
+
+def test_notebook_progress_state():
+    pytest.importorskip("ipywidgets")
+    from mm_widgets.widgets.progress import NotebookProgress
+
+    p = NotebookProgress(show=False)
+    p.start(10, "overfit <YOLO>")
+    p.update(1, 5.0, 2.0)
+    p.update(2, 3.0, 4.0)
+    assert p.bar.value == 2 and p.bar.max == 10
+    assert "epoch 2/10" in p.text.value and "&lt;YOLO&gt;" in p.text.value  # escaped
+    assert "16 s left" in p.text.value
+    if p.figure is not None:
+        assert list(p.figure.data[0].y) == [5.0, 3.0]
+    p.close("loss plateaued after 2 epochs")
+    assert p.bar.value == p.bar.max and p.bar.bar_style == "success"
+    assert "plateaued" in p.text.value
+
+
+def test_script_progress_is_not_the_notebook_one():
+    from mm_widgets.overfit import in_notebook, progress_reporter
+
+    assert not in_notebook()
+    assert progress_reporter(True) is True and progress_reporter(False) is False
