@@ -371,7 +371,7 @@ class YoloMicroModel(MicroModel):
 
     def __init__(self, *, epochs="auto", imgsz="auto", device="auto", weights="auto", seed=0,
                  progress=True, init=None, width="auto", batch=16, steps_per_epoch=4,
-                 lr=0.004, patience=8, conf=0.25, iou=0.6, max_det=100, callback=None):
+                 lr=0.004, patience=8, conf=0.25, iou=0.5, max_det=100, callback=None):
         self.epochs = epochs
         self.imgsz = imgsz
         self.device = device
@@ -548,7 +548,7 @@ class YoloMicroModel(MicroModel):
             if int(self.epochs) < 1:
                 raise MMError(f"epochs must be >= 1, got {self.epochs}")
             return int(self.epochs)
-        return {"scratch": 40, "pretrained": 25}.get(how, 15)
+        return {"scratch": 20, "pretrained": 15}.get(how, 10)
 
     def _train(self, net, aug, device, max_epochs: int, how: str):
         """The training loop: returns (best weights, loss per epoch, why it stopped)."""

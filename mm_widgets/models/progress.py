@@ -39,8 +39,8 @@ class ConsoleProgress:
 
     def update(self, epoch: int, loss: float, elapsed: float) -> None:
         if self._bar is not None:
-            self._bar.update(epoch - self._bar.n)
             self._bar.set_postfix(loss=f"{loss:.3f}", refresh=False)
+            self._bar.update(epoch - self._bar.n)
 
     def close(self, message: str | None = None) -> None:
         if self._bar is None:
