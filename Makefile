@@ -4,7 +4,7 @@ PYTHON ?= python3
 VENV := .venv
 PY := $(VENV)/bin/python
 
-.PHONY: demo lab test bench lint clean
+.PHONY: demo lab test bench lint clean binder-check
 
 $(PY):
 	$(PYTHON) -m venv $(VENV)
@@ -35,6 +35,10 @@ test: $(VENV)/.installed-dev $(VENV)/.browser
 
 bench: $(VENV)/.installed-dev
 	for f in benchmarks/*.py; do echo "== $$f"; $(PY) $$f || exit 1; done
+
+# Needs the network (package registries): resolves binder/requirements.txt in a fresh venv.
+binder-check:
+	bash binder/check.sh
 
 lint: $(VENV)/.installed-dev
 	$(VENV)/bin/ruff check mm_widgets tests benchmarks

@@ -28,8 +28,11 @@ def efficiency_figure(table: pd.DataFrame, title: str = "Label efficiency per ro
                              marker_color=COLOURS["actions"], opacity=0.25), secondary_y=True)
     for col in ("efficiency", "recall", "precision"):
         if col in table:
+            # precision drawn thinner and dashed: where it equals recall both stay visible
+            line = dict(color=COLOURS[col], width=2, dash="dash") if col == "precision" else \
+                dict(color=COLOURS[col], width=3)
             fig.add_trace(go.Scatter(x=rounds, y=table[col], name=col, mode="lines+markers",
-                                     line=dict(color=COLOURS[col], width=3)), secondary_y=False)
+                                     line=line), secondary_y=False)
         if f"interp_{col}" in table and table[f"interp_{col}"].notna().any():
             fig.add_trace(go.Scatter(x=rounds, y=table[f"interp_{col}"], mode="lines+markers",
                                      name=f"{col} (interpolation)",

@@ -376,3 +376,14 @@ def test_names_are_escaped_in_every_html_piece(tmp_path):
     assert "&lt;b&gt;clip" in w._header.value
     # Button descriptions are plain text in the browser (text nodes), so they carry the name as is
     assert w._class_buttons[1].description.endswith(EVIL)
+
+
+def test_counter_and_filmstrip_follow_edits_on_other_frames(bunny, bunny_truth):
+    from mm_widgets.widgets.labeller import label
+
+    lab = label(bunny, ["bunny"], suggest=[3, 40, 90])
+    lab.go_to(3)
+    lab.set_boxes(40, bunny_truth.boxes(40))  # not the frame on screen
+    lab.set_boxes(90, bunny_truth.boxes(90))
+    assert "2 of 3" in lab._counter.value
+    assert [lab._strip_buttons[s].icon for s in (3, 40, 90)] == ["", "check", "check"]

@@ -17,6 +17,8 @@ NOTEBOOKS = sorted((Path(__file__).resolve().parents[1] / "notebooks").glob("*.i
 
 # A line each notebook must print when it ran as its lesson says (beyond "no error").
 EXPECTED_TEXT = {
+    # unattended: 5 frames labelled by the truth, then 10 answered by the oracle in review
+    "01_quickstart.ipynb": "15 frames reviewed",
     "04_feasibility_check.ipynb": "efficiency",
     "05_spline_explorer.ipynb": "local fits that moved: [6]",
 }

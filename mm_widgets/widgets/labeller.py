@@ -551,7 +551,8 @@ class Labeller(widgets.VBox):
             if displayed is None or edits or not _same_boxes(boxes, displayed):
                 self._show_boxes(boxes)
             self._shown = list(boxes)
-            self._refresh_text()
+        # The counter and filmstrip marks cover every frame, not just the one shown.
+        self._refresh_text()
         self._notify(i)
         return recorded
 
@@ -561,8 +562,7 @@ class Labeller(widgets.VBox):
         changed = self.labels.frame_class(i) != label
         self.labels.set_class(i, label, source=self.drawn_source, round=r)
         recorded = [self.actions.record("set_class", i, r, label)] if changed else []
-        if i == self.frame:
-            self._refresh_text()
+        self._refresh_text()
         self._notify(i)
         return recorded
 
