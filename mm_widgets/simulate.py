@@ -24,6 +24,7 @@ from .errors import MMError
 from .labels import Box, LabelSet
 from .metrics import boxes_by_frame, evaluate, truth_boxes
 from .rounds import train_model
+from .temporal import predict_settings
 
 TABLE_COLUMNS = [
     "round", "frames_reviewed", "human_actions", "cumulative_actions", "labels", "recall",
@@ -133,7 +134,8 @@ def review_order(frames, strategy, candidates: list[int], *, predictions, labels
 def simulate(frames, truth, *, first_labels: int | Sequence[int] = 5, rounds: int = 3,
              strategy="uncertain", review_budget: int | None = None, match_iou: float = 0.5,
              tight_iou: float = 0.75, model="auto", first_strategy="diverse", seed: int = 0,
-             progress: bool = False, domains=None, **fit_settings) -> SimulationReport:
+             progress: bool = False, domains=None, temporal="auto",
+             **fit_settings) -> SimulationReport:
     """Run the micro-model loop with an oracle that corrects from ground truth.
 
     Parameters
@@ -155,6 +157,9 @@ def simulate(frames, truth, *, first_labels: int | Sequence[int] = 5, rounds: in
         evenly so the last round reviews what is left.
     model
         ``"auto"`` (the micro-model overfit() picks), a registered kind, or ``"interpolate"``.
+    temporal
+        Temporal consistency of the model's predictions (see :mod:`mm_widgets.temporal`):
+        ``"auto"`` (on for video frames), True or False; ignored by models without it.
     domains
         ``"shots"`` (found with :func:`mm_widgets.split_shots`) or a list of frame ranges:
         one micro-model per domain (an assembly line), ``first_labels`` frames labelled in
@@ -175,7 +180,8 @@ def simulate(frames, truth, *, first_labels: int | Sequence[int] = 5, rounds: in
         return simulate_domains(
             frames, truth, domains, first_labels=first_labels, rounds=rounds, strategy=strategy,
             review_budget=review_budget, match_iou=match_iou, tight_iou=tight_iou, model=model,
-            first_strategy=first_strategy, seed=seed, progress=progress, **fit_settings)
+            first_strategy=first_strategy, seed=seed, progress=progress, temporal=temporal,
+            **fit_settings)
     truth = as_truth(truth, frames)
     n = len(frames)
     labels = LabelSet(truth.classes, "boxes", size=frames.size, n_frames=n)
@@ -200,7 +206,8 @@ def simulate(frames, truth, *, first_labels: int | Sequence[int] = 5, rounds: in
                              **fit_settings)
         train_seconds = time.perf_counter() - start
         start = time.perf_counter()
-        predictions = fitted.predict(frames, indices=remaining)
+        predictions = fitted.predict(frames, indices=remaining,
+                                     **predict_settings(fitted, temporal))
         predict_seconds = time.perf_counter() - start
         proposed = boxes_by_frame(predictions)
         quality = evaluate(proposed, truth, remaining, match_iou=match_iou, tight_iou=tight_iou)

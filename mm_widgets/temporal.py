@@ -121,3 +121,21 @@ def _smooth(t: pd.DataFrame) -> pd.DataFrame:
             smoothed[i] = (xyxy[i - 1] + 2 * xyxy[i] + xyxy[i + 1]) / 4
     t[["x1", "y1", "x2", "y2"]] = smoothed
     return t
+
+
+def temporal_wanted(temporal, frames) -> bool:
+    """``temporal="auto"`` means on for frames decoded from a video, off otherwise."""
+    if temporal == "auto":
+        return bool(getattr(frames, "is_video", False))
+    return bool(temporal)
+
+
+def predict_settings(model, temporal) -> dict:
+    """``{"temporal": temporal}`` for models whose ``predict`` takes it, else nothing."""
+    import inspect
+
+    try:
+        takes = "temporal" in inspect.signature(model.predict).parameters
+    except (TypeError, ValueError):
+        takes = False
+    return {"temporal": temporal} if takes else {}
