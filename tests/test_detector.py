@@ -163,6 +163,26 @@ def test_weights_from_own_checkpoint(fitted, clip, tmp_path):
         YoloMicroModel(epochs=1, **{**FAST, "weights": tmp_path / "missing.pt"}).fit(frames, labels)
 
 
+def test_weights_auto_uses_cached_pretrained_weights(clip, tmp_path, monkeypatch):
+    import torch
+
+    from mm_widgets.models.detector import architecture, build_network
+
+    frames, labels = clip
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path))
+    # An ultralytics-style checkpoint (a pickled DetectionModel, 80 classes) in our cache.
+    net = build_network(architecture(80, 0.25))
+    del net.args
+    (tmp_path / "mm_widgets" / "weights").mkdir(parents=True)
+    torch.save({"model": net}, tmp_path / "mm_widgets" / "weights" / "yolo11n.pt")
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # no "from scratch" warning
+        model = YoloMicroModel(epochs=1, lr=0.0, **{**FAST, "weights": "auto"}).fit(frames, labels)
+    assert model.start_ == "pretrained" and model.cfg_["scales"]["n"][1] == 0.25
+    first_conv = "model.0.conv.weight"  # lr=0: the pretrained weights are still there
+    assert torch.equal(model.net_.state_dict()[first_conv], net.state_dict()[first_conv])
+
+
 def test_ctrl_c_returns_best_model_so_far(clip):
     frames, labels = clip
 

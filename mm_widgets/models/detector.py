@@ -342,8 +342,9 @@ class YoloMicroModel(MicroModel):
     device
         ``"auto"`` (CUDA when available, else CPU), or a torch device string.
     weights
-        ``"auto"``: pretrained YOLO11n weights when already on disk (never downloaded),
-        else train from scratch and warn once. A path: an mm_widgets model file or an
+        ``"auto"``: pretrained YOLO11n weights when already on disk (never downloaded:
+        ``yolo11n.pt`` in ``~/.cache/mm_widgets/weights/`` or in ultralytics' own
+        ``weights_dir``), else train from scratch and warn once. A path: an mm_widgets model file or an
         ultralytics ``.pt`` to start from. ``None``: from scratch, silently.
     seed
         Seeds weight initialisation and augmentation: the same seed gives the same model.
@@ -360,7 +361,9 @@ class YoloMicroModel(MicroModel):
     patience
         Stop when the smoothed epoch loss has not improved by 1% for this many epochs.
     conf, iou, max_det
-        Prediction defaults: confidence threshold, NMS IoU, boxes per frame.
+        Prediction defaults: confidence threshold, NMS IoU, boxes per frame. The NMS IoU
+        is stricter than ultralytics' 0.7 because a micro-model's false positives are
+        mostly second, looser boxes on the object it did find.
     callback
         Called as ``callback(model, epoch, loss)`` after every epoch (may raise
         ``KeyboardInterrupt`` to stop training, like Ctrl-C).
