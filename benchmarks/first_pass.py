@@ -34,7 +34,7 @@ def newcomer(frames, labels, seconds: float, workdir: Path) -> tuple[pd.DataFram
     """
     from PIL import Image
 
-    from mm_widgets.models.detector import import_ultralytics
+    from mm_widgets.models.detector import import_ultralytics, quiet_ultralytics
 
     import_ultralytics()  # offline settings first, as for our own model
     from ultralytics import YOLO
@@ -55,8 +55,9 @@ def newcomer(frames, labels, seconds: float, workdir: Path) -> tuple[pd.DataFram
     # Defaults everywhere except where this offline, shared machine needs otherwise:
     # the time budget, the CPU, a temporary project folder, and no plots (their font
     # would be downloaded).
-    model.train(data=str(data), time=seconds / 3600, device="cpu", project=str(workdir / "runs"),
-                name="newcomer", plots=False, verbose=False)
+    with quiet_ultralytics():  # its log lines would bury our figures; the work is the same
+        model.train(data=str(data), time=seconds / 3600, device="cpu",
+                    project=str(workdir / "runs"), name="newcomer", plots=False)
     trained = time.perf_counter() - started
     epochs = int(getattr(model.trainer, "epoch", -1)) + 1
     rows = []
@@ -124,10 +125,13 @@ def main() -> None:
     print(f"\nultralytics newcomer: YOLO('yolo11n.yaml').train(defaults, time={train_s:.0f} s)")
     print(f"  seconds to train            {seconds:8.1f}  ({epochs} epochs)")
     print(f"  recall    @ IoU 0.5         {theirs['recall']:8.3f}")
-    print(f"  precision @ IoU 0.5         {theirs['precision']:8.3f}")
+    print(f"  precision @ IoU 0.5         {theirs['precision']:8.3f}   "
+          f"({theirs['predicted']} boxes predicted on {len(frames)} frames)")
     print(f"  mean IoU of matches         {theirs['mean_iou']:8.3f}")
-    ratio = ours["recall"] / theirs["recall"] if theirs["recall"] else float("inf")
-    print(f"\nrecall ratio, micro-model / newcomer: {ratio:.1f}x")
+    if theirs["recall"]:
+        print(f"\nrecall ratio, micro-model / newcomer: {ours['recall'] / theirs['recall']:.1f}x")
+    else:
+        print(f"\nrecall: micro-model {ours['recall']:.3f}, newcomer 0 (it found nothing)")
     print(f"load average at end: {', '.join(f'{v:.2f}' for v in os.getloadavg())}")
 
 

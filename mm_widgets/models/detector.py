@@ -632,7 +632,7 @@ class YoloMicroModel(MicroModel):
             reporter.close(stop_reason)
         if best_state is None:  # interrupted before one epoch finished
             best_state = {k: v.detach().clone() for k, v in ema.state_dict().items()}
-        return best_state, history, stop_reason or f"{len(history)} epochs"
+        return best_state, history, stop_reason or "reached the epoch maximum"
 
     @staticmethod
     def _step(net, opt, batch) -> float:
