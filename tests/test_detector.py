@@ -252,6 +252,8 @@ def test_image_size_rules():
     assert input_size((96, 64), 64) == (64, 32)
     big = np.array([[0, 0, 400, 500]], float)
     small = np.array([[0, 0, 40, 50]], float)
-    assert auto_imgsz(big, (1280, 720)) == 128
+    # the box's short side (400 px) keeps ~64 px at the input: 1280 * 64 / 400 -> 224
+    assert auto_imgsz(big, (1280, 720)) == 224
+    assert auto_imgsz(big, (1280, 720), min_side=40) == 128
     assert auto_imgsz(small, (1280, 720)) == 640
     assert auto_imgsz(small, (1280, 720)) % 32 == 0
