@@ -66,6 +66,14 @@ def frame_number(value) -> int:
     raise FrameIndexError(f"frame index must be an integer, got {value!r}")
 
 
+def frame_in_range(value, n: int) -> int:
+    """``value`` as a frame index in ``0..n-1``, else :class:`FrameIndexError` naming it."""
+    i = frame_number(value)
+    if not 0 <= i < n:
+        raise FrameIndexError(f"frame {i} is out of range ({n} frames)")
+    return i
+
+
 class FrameCache:
     """A thread-safe LRU of decoded frames, bounded in bytes."""
 

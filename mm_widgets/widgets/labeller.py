@@ -29,7 +29,7 @@ import numpy as np
 import traitlets
 from jupyter_bbox_widget import BBoxWidget
 
-from ..data import Frames
+from ..data import Frames, frame_in_range
 from ..errors import FrameIndexError, LabelError, MMError
 from ..labels import Box, LabelSet, box_iou
 from ..project import Project
@@ -477,12 +477,7 @@ class Labeller(widgets.VBox):
     # -- navigation ------------------------------------------------------------------------
     def go_to(self, i: int) -> None:
         """Show frame ``i``."""
-        try:
-            i = int(i)
-        except (TypeError, ValueError):
-            raise FrameIndexError(f"frame index must be an integer, got {i!r}") from None
-        if not 0 <= i < len(self.frames):
-            raise FrameIndexError(f"frame {i} is out of range ({len(self.frames)} frames)")
+        i = frame_in_range(i, len(self.frames))
         if i == self.frame and self._rendered:
             return
         self._rendered = True

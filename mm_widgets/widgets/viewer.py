@@ -22,7 +22,7 @@ import numpy as np
 import pandas as pd
 import traitlets
 
-from ..data import Frames
+from ..data import Frames, frame_in_range
 from ..errors import FrameIndexError, MMError
 from ..labels import Box, LabelSet
 from ..metrics import boxes_by_frame
@@ -302,13 +302,7 @@ class Viewer(widgets.VBox):
 
     # -- controls ------------------------------------------------------------------------
     def _check(self, i) -> int:
-        try:
-            i = int(i)
-        except (TypeError, ValueError):
-            raise FrameIndexError(f"frame index must be an integer, got {i!r}") from None
-        if not 0 <= i < len(self.frames):
-            raise FrameIndexError(f"frame {i} is out of range ({len(self.frames)} frames)")
-        return i
+        return frame_in_range(i, len(self.frames))
 
     def go_to(self, i: int) -> None:
         """Show frame ``i`` (what the slider and each play step do)."""
