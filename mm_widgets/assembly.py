@@ -6,6 +6,12 @@ prediction take any :class:`concurrent.futures.Executor` (a local process pool, 
 cluster through ``distributed.Client(...).get_executor()``); work travels as plain data
 (where the frames come from, the labels as records) and models come back as checkpoint
 bytes, never as pickled live objects.
+
+With a local process pool, start the workers with ``spawn`` once torch has run in the
+parent (``ProcessPoolExecutor(2, mp_context=multiprocessing.get_context("spawn"))``): a
+worker *forked* from a process whose torch thread pool is running can hang. Dask's
+workers are separate processes already. ``MM_WIDGETS_WORKER_THREADS=1`` in the
+environment gives each worker one torch thread (two workers on two cores).
 """
 
 from __future__ import annotations
