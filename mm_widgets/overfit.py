@@ -37,9 +37,9 @@ def progress_reporter(progress):
     ipywidgets, else a tqdm line. Other values pass through unchanged."""
     if progress is not True or not in_notebook():
         return progress
-    try:
-        import ipywidgets  # noqa: F401  (only to know whether the notebook display can work)
-    except ImportError:
+    import importlib.util
+
+    if importlib.util.find_spec("ipywidgets") is None:  # no notebook display possible
         return True
     # Imported here, not at module level: the core must run where ipywidgets is absent.
     from .widgets.progress import NotebookProgress
