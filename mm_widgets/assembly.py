@@ -19,7 +19,7 @@ from __future__ import annotations
 import os
 import tempfile
 import time
-from collections.abc import Iterable, Sequence
+from collections.abc import Sequence
 from concurrent.futures import Executor
 from dataclasses import dataclass, field
 
@@ -381,7 +381,3 @@ def model_from_bytes(blob: bytes, base):
             fh.write(blob)
         return base.load(path)
 
-
-def shot_domains(frames, shots: Iterable[range] | None = None) -> list[range]:
-    """The shots of ``frames`` (found with :func:`split_shots` unless given)."""
-    return list(shots) if shots is not None else split_shots(frames)
