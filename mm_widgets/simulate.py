@@ -24,6 +24,7 @@ from .errors import MMError
 from .labels import Box, LabelSet
 from .metrics import boxes_by_frame, evaluate, truth_boxes
 from .rounds import train_model
+from .select import rank_frames, select_frames
 from .temporal import predict_settings
 
 TABLE_COLUMNS = [
@@ -118,19 +119,6 @@ class SimulationReport:
         return self.table.to_html(index=False, float_format=lambda v: f"{v:.3f}")
 
 
-def review_order(frames, strategy, candidates: list[int], *, predictions, labels, seed) -> list[int]:
-    """``candidates`` in the order a strategy would show them to a reviewer."""
-    from .select import select_frames
-
-    if not candidates:
-        return []
-    order = select_frames(frames, k=len(frames), strategy=strategy, seed=seed,
-                          predictions=predictions, labels=labels)
-    wanted = set(candidates)
-    ranked = [f for f in order if f in wanted]
-    return ranked + [f for f in candidates if f not in set(ranked)]
-
-
 def simulate(frames, truth, *, first_labels: int | Sequence[int] = 5, rounds: int = 3,
              strategy="uncertain", review_budget: int | None = None, match_iou: float = 0.5,
              tight_iou: float = 0.75, model="auto", first_strategy="diverse", seed: int = 0,
@@ -174,7 +162,6 @@ def simulate(frames, truth, *, first_labels: int | Sequence[int] = 5, rounds: in
         train/predict seconds, and the same for keyframe interpolation (``interp_*``).
     """
     from .interpolate import interpolate
-    from .select import select_frames
 
     if domains is not None:
         return simulate_domains(
@@ -214,8 +201,9 @@ def simulate(frames, truth, *, first_labels: int | Sequence[int] = 5, rounds: in
         interp = boxes_by_frame(interpolate(labels, frames).predict(frames, indices=remaining))
         budget = review_budget if review_budget is not None else math.ceil(
             len(remaining) / (rounds - r + 1))
-        order = review_order(frames, strategy, remaining, predictions=predictions, labels=labels,
-                             seed=seed + r)
+        # every frame not looked at yet, least sure first (for the default strategy)
+        order = rank_frames(frames, strategy, seed=seed + r, predictions=predictions,
+                            labels=labels)
         reviewed = order[:budget]
         interp_quality = evaluate(interp, truth, remaining, match_iou=match_iou, tight_iou=tight_iou)
         interp_actions = evaluate(interp, truth, reviewed, match_iou=match_iou,

@@ -110,3 +110,14 @@ def test_uncertain_prefers_flicker_count_changes_and_mid_scores():
         rank_frames(frames, "uncertain", predictions=preds, seed=3)
     assert mm.select_frames(frames, 3, "uncertain", predictions=preds) == sorted(
         rank_frames(frames, "uncertain", predictions=preds)[:3])
+
+
+def test_oracle_reviews_in_the_strategy_order_not_clip_order():
+    frames, truth = square_clip(12)
+
+    def prefer(frames, k, **kw):
+        return [9, 3, 7]
+
+    report = mm.simulate(frames, truth, first_labels=[0], rounds=1, review_budget=2,
+                         model="interpolate", strategy=prefer)
+    assert report.labels.looked_at == [0, 3, 9]
