@@ -33,6 +33,7 @@ from ..data import Frames, frame_in_range
 from ..errors import FrameIndexError, LabelError, MMError
 from ..labels import Box, LabelSet, box_iou
 from ..project import Project
+from ..select import select_frames
 
 MODES = ("boxes", "classes")
 MAX_FRAME_BYTES = 150_000  # budget for one frame sent to the browser
@@ -193,23 +194,13 @@ class KeyShortcuts(anywidget.AnyWidget):
     shortcuts = traitlets.List(traitlets.Unicode(), help="KeyboardEvent.key values to forward.").tag(sync=True)
 
 
-def _evenly_spaced(n: int, k: int) -> list[int]:
-    if k <= 0 or n <= 0:
-        return []
-    return sorted({int(round(v)) for v in np.linspace(0, n - 1, min(k, n))})
-
-
 def suggest_frames(frames: Frames, suggest: int | Iterable[int]) -> list[int]:
     """The frames to suggest: ``suggest`` chosen by :func:`mm_widgets.select.select_frames`
-    (evenly spaced until that module exists), or the given frame indices."""
+    ("diverse"), or the given frame indices."""
     n = len(frames)
     if isinstance(suggest, (int, np.integer)) and not isinstance(suggest, bool):
         if suggest < 0:
             raise LabelError(f"suggest must be >= 0 or a list of frame indices, got {suggest}")
-        try:
-            from ..select import select_frames
-        except ImportError:  # the selection module is not built yet
-            return _evenly_spaced(n, int(suggest))
         return sorted({int(i) for i in select_frames(frames, k=int(suggest), strategy="diverse", seed=0)})
     try:
         chosen = sorted({int(i) for i in suggest})

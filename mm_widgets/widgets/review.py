@@ -30,6 +30,7 @@ from ..errors import LabelError, MMError
 from ..labels import BOX_COLUMNS, Box, LabelSet
 from ..metrics import boxes_by_frame
 from ..project import Project
+from ..select import rank_frames
 from .labeller import Labeller
 from .viewer import bins, cursor_html, strip_html
 
@@ -38,29 +39,6 @@ REVIEW_COLOURS = {"reviewed": "#2ca02c", "boxes": "#1f77b4", "empty": "#d0d0d0"}
 REVIEW_TEXT = {"reviewed": "reviewed", "boxes": "to review: model boxes",
                "empty": "to review: model found nothing"}
 ACCEPT_KEY = "Enter"
-
-
-def review_order(frames, strategy: str | Callable, *, predictions=None, labels=None,
-                 seed: int = 0) -> list[int]:
-    """The frames not looked at yet, in the order ``strategy`` ranks them (best first).
-
-    Uses :func:`mm_widgets.select.rank_frames`; with an older ``select`` module that has no
-    ranking, :func:`~mm_widgets.select.select_frames` over the whole clip. Frames the
-    strategy leaves out follow in clip order, so a reviewer who keeps going sees them all.
-    """
-    looked = set(labels.looked_at) if labels is not None else set()
-    try:
-        from ..select import rank_frames
-    except (ImportError, AttributeError):
-        from ..select import select_frames
-
-        ranked = select_frames(frames, k=len(frames), strategy=strategy, seed=seed,
-                               predictions=predictions, labels=labels)
-    else:
-        ranked = rank_frames(frames, strategy, seed=seed, predictions=predictions, labels=labels)
-    order = list(dict.fromkeys(int(i) for i in ranked if int(i) not in looked))
-    seen = set(order)
-    return order + [i for i in range(len(frames)) if i not in seen and i not in looked]
 
 
 class Review(Labeller):
@@ -133,7 +111,7 @@ class Review(Labeller):
         predicted = model.predict(frames, indices=todo) if todo else pd.DataFrame(columns=BOX_COLUMNS)
         self.predictions = predicted
         self._predicted = self._clip(boxes_by_frame(predicted), frames.size)
-        self.order = review_order(frames, strategy, predictions=predicted, labels=base, seed=seed)
+        self.order = rank_frames(frames, strategy, seed=seed, predictions=predicted, labels=base)
         self._strip_key = None
         super().__init__(frames, base.classes, project=project, suggest=[], mode="boxes", width=width)
         self.add_class("mm-review")
