@@ -31,6 +31,7 @@ $(VENV)/.browser: | $(VENV)/.installed-dev
 	touch $@
 
 test: $(VENV)/.installed-dev $(VENV)/.browser
+	$(VENV)/bin/lint-imports
 	MM_FAST=1 scripts/offline $(PY) -m pytest
 
 bench: $(VENV)/.installed-dev
@@ -42,6 +43,7 @@ binder-check:
 
 lint: $(VENV)/.installed-dev
 	$(VENV)/bin/ruff check mm_widgets tests benchmarks
+	$(VENV)/bin/lint-imports
 
 clean:
 	rm -rf $(VENV) build *.egg-info

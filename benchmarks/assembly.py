@@ -72,7 +72,7 @@ def scaling(epochs: int) -> None:
         built = mm.AssemblyLine(epochs=epochs)
         for d in domains:
             sub = bunny[d.start:d.stop]
-            for off in mm.select_frames(sub, k=3):
+            for off in mm.select_frames(sub, count=3):
                 labels.set_boxes(d.start + off, btruth.boxes(d.start + off))
             built.add(d, labels, frames=bunny)
         return built

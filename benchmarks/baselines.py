@@ -57,7 +57,7 @@ def main() -> None:
             runs = {
                 "micro-model": dict(temporal=False),
                 "micro-model + temporal": dict(temporal=True),
-                "interpolation": dict(model="interpolate"),
+                "interpolation": dict(kind="interpolate"),
             }
             if len(shots) > 1:
                 per_shot = max(1, math.ceil(n / len(shots)))

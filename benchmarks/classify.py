@@ -34,7 +34,7 @@ For k = 1, 3, 5 labelled frames per shot (evenly spaced inside the shot: the fra
 defaults (``epochs="auto"``, ``imgsz="auto"``) and classifies all 250 frames. Accuracy is
 over the frames that were *not* labelled. Then one review round is simulated for k=1:
 the least confident frame of each shot (by the model's own score) gets its true class,
-and a warm-started model (``init=`` the k=1 model) is trained on the 12 labels.
+and a warm-started model (``warm_start=`` the k=1 model) is trained on the 12 labels.
 ``predict fps`` includes decoding the video (a fresh ``Frames`` each time). ``train s`` is
 the whole ``fit`` (decoding the labelled frames included), after a one-time warm-up fit
 that the table leaves out and the script prints.
@@ -147,7 +147,7 @@ def main(argv=None) -> None:
         shot = pred[(truth[pred.index] == c) & ~pred.index.isin(labels.frames)]
         f = int(shot["score"].idxmin())
         review.set_class(f, truth[f], round=1)
-    warm = make_model("timm", seed=args.seed, progress=False, init=model).fit(frames, review)
+    warm = make_model("timm", seed=args.seed, progress=False, warm_start=model).fit(frames, review)
     print(row(f"{k} per shot + 1 least sure", warm, review, evaluate(warm, truth, review)))
 
 

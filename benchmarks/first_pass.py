@@ -34,7 +34,7 @@ def newcomer(frames, labels, seconds: float, workdir: Path) -> tuple[pd.DataFram
     """
     from PIL import Image
 
-    from mm_widgets.models.detector import import_ultralytics, quiet_ultralytics
+    from mm_widgets.models.yolo_net import import_ultralytics, quiet_ultralytics
 
     import_ultralytics()  # offline settings first, as for our own model
     from ultralytics import YOLO
@@ -81,12 +81,12 @@ def main() -> None:
           f"({os.cpu_count()} CPUs)")
     frames = mm.load_sample("bunny")
     truth = mm.load_sample_truth("bunny")
-    picks = mm.select_frames(frames, k=5, strategy="diverse", seed=args.seed)
+    picks = mm.select_frames(frames, count=5, strategy="diverse", seed=args.seed)
     labels = truth.subset(picks)
     print(f"labelled frames (diverse): {picks}")
 
     started = time.perf_counter()
-    model = mm.overfit(labels, frames, seed=args.seed, progress=False)
+    model = mm.overfit(frames, labels, seed=args.seed, progress=False)
     train_s = time.perf_counter() - started
     started = time.perf_counter()
     predictions = model.predict(frames)
@@ -97,10 +97,10 @@ def main() -> None:
     model_only_s = time.perf_counter() - started
     ours = evaluate(predictions, truth, range(len(frames)))
     unseen = evaluate(predictions, truth, [f for f in range(len(frames)) if f not in picks])
-    keyframes = evaluate(interpolate(labels, frames).predict(frames), truth, range(len(frames)))
+    keyframes = evaluate(interpolate(frames, labels).predict(frames), truth, range(len(frames)))
 
     w, h = model.input_size_
-    print(f"\nmm_widgets micro-model ({model.start_} start, {w}x{h} input, {len(model.history_)} "
+    print(f"\nmm_widgets micro-model ({model.started_from_} start, {w}x{h} input, {len(model.history_)} "
           f"epochs, {model.stop_reason_})")
     print(f"  seconds to train            {train_s:8.1f}")
     print(f"  seconds to predict {len(frames)} frames {predict_s:8.1f}  "

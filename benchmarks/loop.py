@@ -44,7 +44,7 @@ def classical(frames, truth, budget: int, seed: int = 0) -> dict:
     if len(labels) == 0:
         return {"frames_labelled": len(labels.looked_at), "human_actions": actions}
     start = time.perf_counter()
-    model = mm.overfit(labels, frames, progress=False)
+    model = mm.overfit(frames, labels, progress=False)
     train = time.perf_counter() - start
     rest = [f for f in range(len(frames)) if f not in labels]
     q = evaluate(model.predict(frames, indices=rest), truth, rest)

@@ -9,7 +9,7 @@ from __future__ import annotations
 import importlib
 
 from .actions import ActionLog, corrections, efficiency, labels_per_action
-from .data import Frames, load_sample, load_sample_truth
+from .data import Frames
 from .errors import (
     FrameIndexError,
     LabelError,
@@ -23,12 +23,36 @@ from .errors import (
 from .interpolate import interpolate
 from .labels import Box, LabelSet
 from .models.base import MicroModel
+from .models.progress import register_display
 from .overfit import overfit
 from .project import Project
+from .rounds import next_round
+from .samples import load_sample, load_sample_truth
 from .select import select_frames
 from .simulate import simulate
 
-__version__ = "0.1.0"
+__version__ = "0.2.0"
+
+
+@register_display
+def _notebook_progress():
+    """In a Jupyter kernel with ipywidgets, ``progress=True`` shows a bar and a live loss
+    curve in the cell. Wired here, at the top of the house, so that no lower layer imports
+    a widget: training only calls the reporter it is given."""
+    import importlib.util
+    import sys
+
+    if "IPython" not in sys.modules or importlib.util.find_spec("ipywidgets") is None:
+        return None
+    from IPython import get_ipython
+
+    shell = get_ipython()
+    if shell is None or not hasattr(shell, "kernel"):
+        return None
+    from .widgets.progress import NotebookProgress
+
+    return NotebookProgress()
+
 
 # Functions named like their own module (overfit, simulate, interpolate) are bound above:
 # a lazy name would be replaced by the module itself as soon as anything imports it.
@@ -47,7 +71,7 @@ __all__ = [
     "ActionLog", "Box", "FrameIndexError", "Frames", "LabelError", "LabelSet", "MMError",
     "NoLabelsError", "NotFittedError", "Project", "ProjectError", "UnknownClassError",
     "VideoError", "corrections", "efficiency", "labels_per_action", "load_sample", "load_sample_truth",
-    "MicroModel", "interpolate", "overfit", "select_frames", "simulate",
+    "MicroModel", "interpolate", "next_round", "overfit", "select_frames", "simulate",
     *_LAZY,
 ]
 

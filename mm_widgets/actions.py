@@ -15,12 +15,13 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable, Iterable, Sequence
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 
 import numpy as np
 import pandas as pd
 
 from .errors import MMError
+from .labels import Box, box_iou
 
 ACTION_KINDS = ("draw", "adjust", "delete", "set_class")
 ACTION_COLUMNS = ["kind", "frame", "round", "label", "time"]
@@ -137,7 +138,6 @@ def match_boxes(proposed: Sequence, truth: Sequence, match_iou: float = 0.5,
     Returns ``(pairs, unmatched_proposed, unmatched_truth)`` with ``pairs`` as
     ``(proposed_index, truth_index, iou)``.
     """
-    from .labels import box_iou
 
     if not len(proposed) or not len(truth):
         return [], list(range(len(proposed))), list(range(len(truth)))
@@ -174,3 +174,65 @@ def corrections(proposed: Sequence, truth: Sequence, match_iou: float = 0.5,
     accepted = [(i, j) for i, j, v in pairs if v >= tight_iou]
     adjusted = [(i, j) for i, j, v in pairs if v < tight_iou]
     return Corrections(accepted, adjusted, lone_p, lone_t, [v for _, _, v in pairs])
+
+
+# -- a person's edit on one frame, counted -----------------------------------------------
+#: Coordinates closer than this (full-frame pixels) are the same box.
+SAME_COORD = 1e-6
+
+
+def same_box(a: Box, b: Box) -> bool:
+    return a.label == b.label and all(abs(p - q) < SAME_COORD for p, q in zip(a.xyxy, b.xyxy, strict=True))
+
+
+def same_boxes(a: Sequence[Box], b: Sequence[Box]) -> bool:
+    return len(a) == len(b) and all(same_box(p, q) for p, q in zip(a, b, strict=True))
+
+
+def diff_boxes(old: Sequence[Box], new: Sequence[Box]) -> tuple[list[Box], list[tuple[str, str]]]:
+    """What a person did to turn the boxes ``old`` into ``new`` on one frame.
+
+    Returns the boxes to store and the human actions, as ``(kind, label)`` pairs. A box
+    equal to an old one is untouched (free; it keeps its source and score). The remaining
+    boxes are paired old-to-new by overlap (highest IoU first), then in list order (the
+    bbox widget keeps a moved box in its place, so a box dragged clear of where it was is
+    still the same box): each pair is one ``adjust``. What is left is a ``delete`` (old)
+    or a ``draw`` (new). An adjusted model box becomes ``"corrected"``; a drawn one
+    ``"human"``.
+    """
+    old, new = list(old), list(new)
+    result: list[Box | None] = [None] * len(new)
+    free_old = list(range(len(old)))
+    for j, b in enumerate(new):
+        i = next((i for i in free_old if same_box(old[i], b)), None)
+        if i is not None:
+            free_old.remove(i)
+            result[j] = old[i]
+    free_new = [j for j in range(len(new)) if result[j] is None]
+    pairs: list[tuple[int, int]] = []
+    if free_old and free_new:
+        iou = box_iou([old[i].xyxy for i in free_old], [new[j].xyxy for j in free_new])
+        for flat in np.argsort(-iou, axis=None, kind="stable"):
+            a, b = np.unravel_index(flat, iou.shape)
+            if iou[a, b] <= 0:
+                break
+            i, j = free_old[a], free_new[b]
+            if any(i == p or j == q for p, q in pairs):
+                continue
+            pairs.append((i, j))
+        paired_old = {i for i, _ in pairs}
+        paired_new = {j for _, j in pairs}
+        pairs += zip([i for i in free_old if i not in paired_old],
+                     [j for j in free_new if j not in paired_new], strict=False)
+    actions: list[tuple[str, str]] = []
+    for i, j in sorted(pairs, key=lambda p: p[1]):
+        source = "corrected" if old[i].source == "model" else old[i].source
+        result[j] = replace(new[j], score=None, source=source)
+        actions.append(("adjust", new[j].label))
+    paired_old = {i for i, _ in pairs}
+    actions += [("delete", old[i].label) for i in free_old if i not in paired_old]
+    for j, b in enumerate(new):
+        if result[j] is None:
+            result[j] = replace(b, score=None, source="human")
+            actions.append(("draw", b.label))
+    return [b for b in result if b is not None], actions

@@ -29,6 +29,8 @@ import pandas as pd
 from .actions import ActionLog, efficiency
 from .errors import MMError, NoLabelsError
 from .labels import LabelSet
+from .models.base import MicroModel
+from .rounds import train_model
 
 # -- shot splitting ---------------------------------------------------------------------------
 
@@ -156,15 +158,15 @@ class AssemblyLine:
 
     Parameters
     ----------
-    model
+    kind
         The micro-model kind for every station (``"auto"``, a registered kind, or
         ``"interpolate"``).
     **fit_settings
         Passed to :func:`mm_widgets.overfit` for every domain (epochs, imgsz, seed, ...).
     """
 
-    def __init__(self, model: str = "auto", **fit_settings):
-        self.model = model
+    def __init__(self, kind: str = "auto", **fit_settings):
+        self.kind = kind
         self.fit_settings = fit_settings
         self.domains: list[Domain] = []
 
@@ -209,9 +211,7 @@ class AssemblyLine:
     # -- training ---------------------------------------------------------------------------
     def fit(self, executor: Executor | None = None) -> AssemblyLine:
         """Train one micro-model per domain (in parallel on ``executor`` when given)."""
-        from .models.base import MicroModel
-
-        jobs = [fit_job(d, self.model, self.fit_settings) for d in self.domains]
+        jobs = [fit_job(d, self.kind, self.fit_settings) for d in self.domains]
         if executor is None:
             results = [run_fit_job(j) for j in jobs]
         else:
@@ -295,7 +295,8 @@ def frames_spec(frames, indices: Sequence[int]) -> dict:
 
 
 def open_spec(spec: dict):
-    from .data import Frames, open_frames
+    from .data import Frames
+    from .samples import open_frames
 
     if "origin" in spec:
         return open_frames(spec["origin"])
@@ -324,10 +325,10 @@ def open_labels(spec: dict) -> LabelSet:
                             n_frames=spec["n_frames"])
 
 
-def fit_job(d: Domain, model: str, settings: dict) -> dict:
+def fit_job(d: Domain, kind: str, settings: dict) -> dict:
     own = d.domain_labels()
     return {"frames": frames_spec(d.frames, own.looked_at), "labels": labels_spec(own),
-            "model": model, "settings": dict(settings), "name": d.name}
+            "kind": kind, "settings": dict(settings), "name": d.name}
 
 
 def run_fit_job(job: dict) -> tuple[bytes, float]:
@@ -340,10 +341,8 @@ def run_fit_job(job: dict) -> tuple[bytes, float]:
     frames = open_spec(job["frames"])
     labels = open_labels(job["labels"])
     start = time.perf_counter()
-    from .rounds import train_model
-
     settings = {"progress": False, **job["settings"]}
-    model = train_model(labels, frames, job["model"], **settings)
+    model = train_model(frames, labels, job["kind"], **settings)
     seconds = time.perf_counter() - start
     return model_to_bytes(model), seconds
 
@@ -357,7 +356,6 @@ def predict_job(d: Domain, frames=None) -> dict:
 
 def run_predict_job(job: dict) -> tuple[list[str], list[dict]]:
     """Predict one domain's frames; returns the table's columns and its rows as plain data."""
-    from .models.base import MicroModel
 
     frames = open_spec(job["frames"])
     model = model_from_bytes(job["model"], MicroModel)

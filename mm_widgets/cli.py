@@ -21,15 +21,15 @@ STRIP_FRAMES = 8
 PRED_COLOUR, TRUTH_COLOUR, LABELLED_COLOUR = "#e4572e", "#17bebb", "#ffc914"
 
 
-def run_demo(out: str | Path, *, k: int = 5, seed: int = 0, progress: bool = True) -> dict:
+def run_demo(out: str | Path, *, first_labels: int = 5, seed: int = 0, progress: bool = True) -> dict:
     """Run the demo and write the report to ``out``.
 
     Parameters
     ----------
     out
         Path of the HTML report to write.
-    k
-        Number of frames "labelled" (boxes taken from the ground truth).
+    first_labels
+        Number of frames "labelled" first (boxes taken from the ground truth).
     seed
         Seed for frame selection and training.
     progress
@@ -40,19 +40,19 @@ def run_demo(out: str | Path, *, k: int = 5, seed: int = 0, progress: bool = Tru
     dict
         The measured figures (recall, precision, mean IoU, seconds, ...) and the summary.
     """
-    from . import load_sample, load_sample_truth
     from .interpolate import interpolate
     from .metrics import evaluate
     from .overfit import overfit
+    from .samples import load_sample, load_sample_truth
     from .select import select_frames
 
     frames = load_sample("bunny")
     truth = load_sample_truth("bunny")
-    picks = select_frames(frames, k=k, strategy="diverse", seed=seed)
+    picks = select_frames(frames, first_labels, strategy="diverse", seed=seed)
     labels = truth.subset(picks)
 
     started = time.perf_counter()
-    model = overfit(labels, frames, seed=seed, progress=progress)
+    model = overfit(frames, labels, seed=seed, progress=progress)
     trained = time.perf_counter()
     predictions = model.predict(frames)
     predicted = time.perf_counter()
@@ -60,7 +60,7 @@ def run_demo(out: str | Path, *, k: int = 5, seed: int = 0, progress: bool = Tru
     unseen = [f for f in range(len(frames)) if f not in set(picks)]
     figures = evaluate(predictions, truth, range(len(frames)))
     figures_unseen = evaluate(predictions, truth, unseen)
-    keyframes = evaluate(interpolate(labels, frames).predict(frames), truth, range(len(frames)))
+    keyframes = evaluate(interpolate(frames, labels).predict(frames), truth, range(len(frames)))
     result = {
         "frames": len(frames), "labelled": picks, "train_seconds": trained - started,
         "predict_seconds": predicted - trained,
@@ -69,7 +69,7 @@ def run_demo(out: str | Path, *, k: int = 5, seed: int = 0, progress: bool = Tru
         "mean_iou": figures["mean_iou"], "actions": figures["actions"],
         "recall_unseen": figures_unseen["recall"], "precision_unseen": figures_unseen["precision"],
         "interpolation": keyframes, "model": repr(model), "epochs": len(model.history_),
-        "input_size": model.input_size_, "start": model.start_,
+        "input_size": model.input_size_, "started_from": model.started_from_,
     }
     result["summary"] = summary(result)
     write_report(out, frames, truth, predictions, model, result)
@@ -82,7 +82,7 @@ def summary(r: dict) -> str:
     return (
         f"Labelled {len(r['labelled'])} of {r['frames']} bunny frames (frames "
         f"{', '.join(map(str, r['labelled']))}, chosen for diversity; boxes from the shipped "
-        f"ground truth). A YOLO micro-model ({r['start']} start, {w}x{h} input) trained for "
+        f"ground truth). A YOLO micro-model ({r['started_from']} start, {w}x{h} input) trained for "
         f"{r['epochs']} epochs in {r['train_seconds']:.1f} s and labelled all {r['frames']} "
         f"frames in {r['predict_seconds']:.1f} s ({r['frames_per_second']:.0f} frames/s, "
         f"decoding included). Against the truth at IoU 0.5: recall {r['recall']:.3f}, "
@@ -206,12 +206,12 @@ def main(argv: list[str] | None = None) -> int:
     sub = parser.add_subparsers(dest="command", required=True)
     demo = sub.add_parser("demo", help="label 5 bunny frames, overfit, predict, write a report")
     demo.add_argument("--out", default="mm_demo_report.html", help="HTML report to write")
-    demo.add_argument("--k", type=int, default=5, help="frames to label (default 5)")
+    demo.add_argument("--first-labels", type=int, default=5, help="frames to label first (default 5)")
     demo.add_argument("--seed", type=int, default=0)
     demo.add_argument("--quiet", action="store_true", help="no progress line")
     args = parser.parse_args(argv)
     if args.command == "demo":
-        result = run_demo(args.out, k=args.k, seed=args.seed, progress=not args.quiet)
+        result = run_demo(args.out, first_labels=args.first_labels, seed=args.seed, progress=not args.quiet)
         print(result["summary"])
         print(f"Report: {Path(args.out).resolve()}")
     return 0

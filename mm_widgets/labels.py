@@ -7,7 +7,6 @@ no boxes is a negative ("nothing here"), not a gap.
 
 from __future__ import annotations
 
-import json
 import math
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, replace
@@ -16,8 +15,8 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from .errors import LabelError, UnknownClassError
-from .storage import write_atomic
+from .data import frame_number
+from .errors import FrameIndexError, LabelError, UnknownClassError
 
 BOX_COLUMNS = ["frame", "x1", "y1", "x2", "y2", "label", "score", "source", "round"]
 CLASS_COLUMNS = ["frame", "label", "score", "source", "round"]
@@ -266,9 +265,6 @@ class LabelSet:
 
     # -- validation ----------------------------------------------------------------------
     def check_frame(self, frame) -> int:
-        from .data import frame_number
-        from .errors import FrameIndexError
-
         f = frame_number(frame)
         if f < 0 or (self.n_frames is not None and f >= self.n_frames):
             limit = f" (the clip has {self.n_frames} frames)" if self.n_frames is not None else ""
@@ -303,12 +299,14 @@ class LabelSet:
         self._looked_at.add(frame)
         self._changed(frame)
 
-    def add_box(self, frame: int, box: Box, *, round: int = 0) -> None:
+    def add_box(self, frame: int, box: Box, *, round: int = 0, looked_at: bool = True) -> None:
+        """Add one box to ``frame`` (which becomes looked at unless ``looked_at=False``)."""
         self._need("boxes")
         frame = self.check_frame(frame)
         self._check_box(box, frame)
         self._boxes[frame] = [*self._boxes.get(frame, []), (box, int(round))]
-        self._looked_at.add(frame)
+        if looked_at:
+            self._looked_at.add(frame)
         self._changed(frame)
 
     def remove_box(self, frame: int, index: int) -> Box:
@@ -324,6 +322,10 @@ class LabelSet:
 
     def boxes(self, frame: int) -> list[Box]:
         return [b for b, _ in self._boxes.get(self.check_frame(frame), [])]
+
+    def boxes_with_rounds(self, frame: int) -> list[tuple[Box, int]]:
+        """The boxes of ``frame``, each with the round it was labelled in."""
+        return list(self._boxes.get(self.check_frame(frame), []))
 
     # -- frame classes ------------------------------------------------------------------
     def set_class(self, frame: int, label: str, *, score: float | None = None,
@@ -506,129 +508,6 @@ class LabelSet:
         except (pd.errors.ParserError, pd.errors.EmptyDataError, UnicodeDecodeError) as e:
             raise LabelError(f"cannot read {path} as CSV: {e}") from e
         return cls.from_df(df, classes, **kw)
-
-    # -- COCO -------------------------------------------------------------------------------
-    def to_coco(self, path: str | Path | None = None, *, file_names: Sequence[str] | None = None) -> dict:
-        """COCO detection JSON (written to ``path`` when given). Looked-at frames without
-        boxes are images without annotations."""
-        self._need("boxes")
-        categories = {c: i + 1 for i, c in enumerate(self.classes)}
-        w, h = self.size if self.size is not None else (None, None)
-        frames = sorted(self._looked_at | set(self._boxes))
-        images = []
-        for f in frames:
-            img = {"id": f, "file_name": file_names[f] if file_names else f"{f:06d}.jpg",
-                   "looked_at": f in self._looked_at}
-            if w is not None:
-                img.update(width=w, height=h)
-            images.append(img)
-        annotations = []
-        for f in frames:
-            for b, r in self._boxes.get(f, []):
-                annotations.append({"id": len(annotations) + 1, "image_id": f, "round": r,
-                                    **b.to_coco(categories)})
-        coco = {"images": images, "annotations": annotations,
-                "categories": [{"id": i, "name": c} for c, i in categories.items()]}
-        if path is not None:
-            write_atomic(path, json.dumps(coco).encode())
-        return coco
-
-    @classmethod
-    def from_coco(cls, source: str | Path | dict, *, n_frames: int | None = None) -> LabelSet:
-        if isinstance(source, dict):
-            coco = source
-        else:
-            path = Path(source)
-            if not path.exists():
-                raise LabelError(f"COCO file not found: {path}")
-            try:
-                coco = json.loads(path.read_text())
-            except (json.JSONDecodeError, UnicodeDecodeError) as e:
-                raise LabelError(f"{path} is not valid JSON: {e}") from e
-        if not isinstance(coco, dict):
-            raise LabelError("COCO data must be a JSON object with images, annotations, categories")
-        images, anns, raw_cats = (coco.get(k, []) for k in ("images", "annotations", "categories"))
-        if not all(isinstance(v, list) for v in (images, anns, raw_cats)):
-            raise LabelError("COCO images, annotations and categories must be lists")
-        cats = {}
-        for c in raw_cats:
-            if not (isinstance(c, dict) and isinstance(c.get("id"), int)
-                    and isinstance(c.get("name"), str)):
-                raise LabelError(f"malformed COCO category {c!r:.60}: needs an integer id and a name")
-            cats[c["id"]] = c["name"]
-        if not cats:
-            raise LabelError("COCO data has no categories")
-        ordered = [cats[k] for k in sorted(cats)]
-        size = None
-        if images and isinstance(images[0], dict) and "width" in images[0]:
-            try:
-                size = (int(images[0]["width"]), int(images[0]["height"]))
-            except (KeyError, TypeError, ValueError):
-                raise LabelError(f"malformed COCO image size in {images[0]!r:.80}") from None
-        labels = cls(ordered, "boxes", size=size, n_frames=n_frames)
-        for img in images:
-            if not isinstance(img, dict):
-                raise LabelError(f"a COCO image must be an object, got {img!r:.60}")
-            f = labels.check_frame(img.get("id"))
-            if img.get("looked_at", True):
-                labels._looked_at.add(f)
-        for ann in anns:
-            if not isinstance(ann, dict):
-                raise LabelError(f"a COCO annotation must be an object, got {ann!r:.60}")
-            f = labels.check_frame(ann.get("image_id"))
-            box = labels._check_box(Box.from_coco(ann, cats), f)
-            try:
-                r = int(ann.get("round", 0))
-            except (TypeError, ValueError):
-                raise LabelError(f"COCO annotation round must be an integer: {ann!r:.80}") from None
-            labels._boxes.setdefault(f, []).append((box, r))
-        return labels
-
-    # -- YOLO -------------------------------------------------------------------------------
-    def to_yolo(self, folder: str | Path, *, with_score: bool = False) -> Path:
-        """One ``NNNNNN.txt`` per looked-at frame (empty for negatives) plus ``classes.txt``."""
-        self._need("boxes")
-        if self.size is None:
-            raise LabelError("YOLO export needs the frame size: build the LabelSet with size=(w, h)")
-        folder = Path(folder)
-        folder.mkdir(parents=True, exist_ok=True)
-        write_atomic(folder / "classes.txt", ("\n".join(self.classes) + "\n").encode())
-        for f in sorted(self._looked_at | set(self._boxes)):
-            lines = [b.to_yolo(self.classes, self.size, with_score) for b, _ in self._boxes.get(f, [])]
-            write_atomic(folder / f"{f:06d}.txt", "".join(line + "\n" for line in lines).encode())
-        return folder
-
-    @classmethod
-    def from_yolo(cls, folder: str | Path, size: tuple[int, int], classes: Sequence[str] | None = None,
-                  *, n_frames: int | None = None) -> LabelSet:
-        folder = Path(folder)
-        if not folder.is_dir():
-            raise LabelError(f"YOLO label folder not found: {folder}")
-        if classes is None:
-            names = folder / "classes.txt"
-            if not names.exists():
-                raise LabelError(f"{folder} has no classes.txt; pass classes=[...]")
-            classes = [c for c in names.read_text().splitlines() if c]
-        labels = cls(classes, "boxes", size=size, n_frames=n_frames)
-        for txt in sorted(folder.glob("*.txt")):
-            if txt.name == "classes.txt":
-                continue
-            try:
-                f = labels.check_frame(int(txt.stem))
-            except ValueError:
-                raise LabelError(f"YOLO label file name must be a frame number: {txt.name}") from None
-            boxes = []
-            for n, line in enumerate(txt.read_text().splitlines(), 1):
-                if line.strip():
-                    try:
-                        box = Box.from_yolo(line, labels.classes, size)
-                    except LabelError as e:
-                        raise type(e)(f"{txt.name} line {n}: {e}") from None
-                    boxes.append((labels._check_box(box, f), 0))
-            if boxes:
-                labels._boxes[f] = boxes
-            labels._looked_at.add(f)
-        return labels
 
     def equals(self, other: LabelSet) -> bool:
         """Same classes, task, looked-at frames and labels (rounds included)."""

@@ -14,37 +14,8 @@ from .errors import MMError, NoLabelsError, UnknownClassError
 from .labels import TASKS, LabelSet
 from .models.base import MicroModel, make_model, model_class
 
-#: Which registered model kind learns which task when ``model="auto"``.
-DEFAULT_MODEL = {"boxes": "yolo", "classes": "timm"}
-
-
-def in_notebook() -> bool:
-    """True inside a Jupyter kernel (where widgets can be shown), False in scripts/terminals."""
-    import sys
-
-    if "IPython" not in sys.modules:
-        return False
-    try:
-        from IPython import get_ipython
-    except ImportError:
-        return False
-    shell = get_ipython()
-    return shell is not None and hasattr(shell, "kernel")
-
-
-def progress_reporter(progress):
-    """The display for ``progress=True``: the notebook bar + loss curve in a kernel with
-    ipywidgets, else a tqdm line. Other values pass through unchanged."""
-    if progress is not True or not in_notebook():
-        return progress
-    import importlib.util
-
-    if importlib.util.find_spec("ipywidgets") is None:  # no notebook display possible
-        return True
-    # Imported here, not at module level: the core must run where ipywidgets is absent.
-    from .widgets.progress import NotebookProgress
-
-    return NotebookProgress()
+#: Which registered model kind learns which task when ``kind="auto"``.
+DEFAULT_KIND = {"boxes": "yolo", "classes": "timm"}
 
 
 def _as_labelset(labels, frames) -> LabelSet:
@@ -56,24 +27,25 @@ def _as_labelset(labels, frames) -> LabelSet:
     raise MMError(f"labels must be a LabelSet or a DataFrame, got {type(labels).__name__}")
 
 
-def overfit(labels, frames, *, task="auto", model="auto", epochs="auto", imgsz="auto",
-            device="auto", weights="auto", seed=0, progress=True, init=None) -> MicroModel:
+def overfit(frames, labels, *, task="auto", kind="auto", epochs="auto", imgsz="auto",
+            device="auto", weights="auto", seed=0, progress=True, warm_start=None,
+            **settings) -> MicroModel:
     """Train a micro-model on a few labelled frames of one scene.
 
     Parameters
     ----------
+    frames
+        The :class:`~mm_widgets.data.Frames` the labels refer to.
     labels
         A :class:`~mm_widgets.labels.LabelSet` (or a DataFrame with its columns). Its
         looked-at frames are the training set; looked-at frames without boxes are
         negatives, which keep the model from firing on look-alikes.
-    frames
-        The :class:`~mm_widgets.data.Frames` the labels refer to.
     task
         ``"boxes"`` or ``"classes"``; ``"auto"`` takes it from the labels.
-    model
-        A registered model kind (``"yolo"``, ``"timm"``) or an unfitted
-        :class:`~mm_widgets.models.base.MicroModel`; ``"auto"`` picks by task (or the
-        kind of ``init``).
+    kind
+        A registered model kind (``"yolo"``, ``"timm"``, see
+        :data:`mm_widgets.models.MODEL_KINDS`); ``"auto"`` picks by task (or the kind of
+        ``warm_start``).
     epochs, imgsz, device, weights, seed
         Passed to the model; ``"auto"`` lets it choose (see the model's docs). Without
         weights on disk the model trains from scratch and says so once.
@@ -81,8 +53,11 @@ def overfit(labels, frames, *, task="auto", model="auto", epochs="auto", imgsz="
         ``True``: a progress bar and live loss curve in a notebook, one tqdm line in a
         script; ``False``: silent; or a reporter object (see
         :mod:`mm_widgets.models.progress`).
-    init
-        A previous micro-model to warm-start from (later retraining rounds).
+    warm_start
+        A fitted micro-model of the same kind to start from (later retraining rounds).
+    **settings
+        Any other setting of the model kind (``conf=``, ``batch_size=``, ...). A setting
+        the kind does not take is refused, never dropped.
 
     Returns
     -------
@@ -96,6 +71,8 @@ def overfit(labels, frames, *, task="auto", model="auto", epochs="auto", imgsz="
     UnknownClassError
         When a label names a class the label set does not declare.
     """
+    if isinstance(frames, (LabelSet, pd.DataFrame)) and not isinstance(labels, (LabelSet, pd.DataFrame)):
+        raise MMError("overfit(frames, labels): frames come first, then the labels")
     labels = _as_labelset(labels, frames)
     if task == "auto":
         task = labels.task
@@ -110,39 +87,35 @@ def overfit(labels, frames, *, task="auto", model="auto", epochs="auto", imgsz="
     unknown = sorted(set(table["label"]) - set(labels.classes))
     if unknown:
         raise UnknownClassError(f"labels use unknown class(es) {unknown}; known: {labels.classes}")
+    if isinstance(kind, MicroModel):
+        raise MMError("kind= names a registered model kind; to train a model object you made, "
+                      "call its fit(frames, labels)")
 
-    settings = {"epochs": epochs, "imgsz": imgsz, "device": device, "weights": weights,
-                "seed": seed, "progress": progress_reporter(progress)}
-    if init is not None:
-        if not isinstance(init, MicroModel):
-            raise MMError(f"init must be a fitted MicroModel, got {type(init).__name__}")
-        init.check_fitted()
-        settings["init"] = init
-
-    if isinstance(model, MicroModel):
-        learner = model
-        if getattr(learner, "task", task) != task:
-            raise MMError(f"a {type(learner).__name__} learns {learner.task}, not {task}")
-    else:
-        if model == "auto":
-            model = getattr(init, "kind", None) or DEFAULT_MODEL[task]
-        cls = model_class(model)
-        if getattr(cls, "task", task) != task:
-            raise MMError(f"model kind {model!r} learns {cls.task}, not {task}")
-        learner = make_model(model, **_accepted(cls, settings))
-    return learner.fit(frames, labels)
+    chosen = {"epochs": epochs, "imgsz": imgsz, "device": device, "weights": weights,
+              "seed": seed, "progress": progress, **settings}
+    if warm_start is not None:
+        if not isinstance(warm_start, MicroModel):
+            raise MMError(f"warm_start must be a fitted MicroModel, got {type(warm_start).__name__}")
+        warm_start.check_fitted()
+        chosen["warm_start"] = warm_start
+    if kind == "auto":
+        kind = getattr(warm_start, "kind", None) or DEFAULT_KIND[task]
+    cls = model_class(kind)
+    if getattr(cls, "task", task) != task:
+        raise MMError(f"model kind {kind!r} learns {cls.task}, not {task}")
+    return make_model(kind, **_accepted(cls, chosen, explicit=set(settings))).fit(frames, labels)
 
 
-def _accepted(cls: type, settings: dict) -> dict:
-    """The settings ``cls`` takes; refuse a non-default one it would silently ignore."""
+def _accepted(cls: type, settings: dict, explicit: set[str]) -> dict:
+    """The settings ``cls`` takes; refuse one it would silently ignore (a setting passed by
+    name, or a common one given a value other than its default)."""
     params = inspect.signature(cls).parameters
-    if any(p.kind is inspect.Parameter.VAR_KEYWORD for p in params.values()):
-        return settings
     defaults = {"epochs": "auto", "imgsz": "auto", "device": "auto", "weights": "auto",
-                "seed": 0}
-    # A model without a progress setting simply shows none; anything else must not vanish.
-    dropped = [k for k in settings
-               if k not in params and k != "progress" and settings[k] != defaults.get(k)]
+                "seed": 0, "progress": True}
+    # A kind that takes no progress setting simply shows none; nothing else may vanish.
+    dropped = [k for k in settings if k not in params and k != "progress"
+               and (k in explicit or settings[k] != defaults.get(k))]
     if dropped:
-        raise MMError(f"{cls.__name__} does not take the setting(s) {dropped}")
+        raise MMError(f"model kind {getattr(cls, 'kind', cls.__name__)!r} does not take the "
+                      f"setting(s) {dropped}")
     return {k: v for k, v in settings.items() if k in params}

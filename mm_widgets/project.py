@@ -251,7 +251,7 @@ class Project:
             if origin is None:
                 raise ProjectError(f"{self.path} does not know where its frames come from "
                                    "(they were in-memory arrays); pass frames=... when opening")
-            from .data import open_frames
+            from .samples import open_frames
 
             self._frames = open_frames(origin)
         return self._frames
@@ -289,13 +289,6 @@ class Project:
                      keep=True)
         self.save()
         return record
-
-    def next_round(self, frames=None, **settings):
-        """Retrain on every accepted label, warm-started from the last round's model, predict
-        the frames not looked at yet, and record the round (see :mod:`mm_widgets.rounds`)."""
-        from .rounds import next_round
-
-        return next_round(self, frames, **settings)
 
     def model_path(self, round: int | None = None) -> Path:
         """Where the model of ``round`` (default: the current one) is stored."""

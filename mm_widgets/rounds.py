@@ -1,5 +1,8 @@
 """Rounds of the loop on a project folder: retrain, predict the rest, record the round.
 
+``mm.next_round(project)`` is the one place a round is run; a project folder stores, it
+does not train.
+
 A round trains on every accepted label in the project (predictions a person accepted count:
 they are labels now), warm-starts from the previous round's model file, saves the new
 model beside it, predicts the frames nobody has looked at yet, and records what it cost.
@@ -11,53 +14,55 @@ import time
 
 import pandas as pd
 
-from .errors import NoLabelsError
+from .errors import MMError, NoLabelsError
+from .interpolate import interpolate
+from .models.base import MicroModel
+from .overfit import overfit
 
 
-def train_model(labels, frames, model="auto", init=None, *, seed: int = 0, progress: bool = True,
-                **settings):
-    """A fitted micro-model of kind ``model`` (``"auto"``, a registered kind, or
-    ``"interpolate"`` for the no-training baseline), warm-started from ``init``.
+def train_model(frames, labels, kind="auto", warm_start=None, *, seed: int = 0,
+                progress: bool = True, **settings):
+    """A fitted micro-model of kind ``kind`` (``"auto"``, a registered kind, or
+    ``"interpolate"`` for the no-training baseline), warm-started from ``warm_start``.
 
     Labels that are all confirmed negatives (frames looked at, no boxes: a shot without the
     object) leave nothing to learn; they get the interpolation model, which predicts
     nothing there, instead of a detector trained on no objects at all.
     """
     nothing_to_learn = labels.task == "boxes" and labels.looked_at and len(labels) == 0
-    if model == "interpolate" or nothing_to_learn:
-        from .interpolate import interpolate
-
-        return interpolate(labels, frames)
-    from .overfit import overfit
-
-    return overfit(labels, frames, model=model, init=init, seed=seed, progress=progress,
-                   **settings)
+    if kind == "interpolate" and settings:
+        raise MMError(f"keyframe interpolation trains nothing: it takes no {sorted(settings)}")
+    if kind == "interpolate" or nothing_to_learn:
+        return interpolate(frames, labels)
+    return overfit(frames, labels, kind=kind, warm_start=warm_start, seed=seed,
+                   progress=progress, **settings)
 
 
 def previous_model(project):
     """The model the last finished round saved, or None."""
-    from .models.base import MicroModel
-
     if project.round == 0:
         return None
     path = project.model_path(project.round - 1)
     return MicroModel.load(path) if path.exists() else None
 
 
-def next_round(project, frames=None, *, model="auto", warm_start: bool = True, seed: int = 0,
+def next_round(project, frames=None, *, kind="auto", warm_start: bool = True, seed: int = 0,
                progress: bool = True, **settings):
     """Close the project's current round with a new micro-model; returns it.
 
-    The model's predictions for the frames not looked at yet are in
-    ``model.predictions_`` (ready for :func:`mm_widgets.review`).
+    Trains on every accepted label in the project, starting from the previous round's
+    model when ``warm_start`` (and there is one), saves the model in the project folder,
+    predicts the frames nobody has looked at yet and records the round. The predictions
+    are in ``model.predictions_`` (ready for :func:`mm_widgets.review`).
     """
     frames = project.frames if frames is None else frames
     labels = project.labels
     if not labels.looked_at or len(labels) == 0:
         raise NoLabelsError(f"{project.path} has no labels yet: label a few frames first")
-    init = previous_model(project) if warm_start else None
+    start_from = previous_model(project) if warm_start else None
     start = time.perf_counter()
-    fitted = train_model(labels, frames, model, init, seed=seed, progress=progress, **settings)
+    fitted = train_model(frames, labels, kind, start_from, seed=seed, progress=progress,
+                         **settings)
     train_seconds = time.perf_counter() - start
     path = fitted.save(project.model_path())
     rest = [f for f in range(len(frames)) if f not in labels]
@@ -67,5 +72,5 @@ def next_round(project, frames=None, *, model="auto", warm_start: bool = True, s
     fitted.predictions_ = predictions
     project.record_round(model_file=path.name, train_seconds=round(train_seconds, 3),
                          predict_seconds=round(predict_seconds, 3), predicted_frames=len(rest),
-                         predicted_boxes=len(predictions), warm_start=init is not None)
+                         predicted_boxes=len(predictions), warm_start=start_from is not None)
     return fitted

@@ -1,7 +1,7 @@
 """Which frames a person should look at next.
 
 Strategies are registered by name in :data:`STRATEGIES` and called as
-``strategy(frames, k, *, seed, predictions=None, labels=None) -> list[int]``. A strategy
+``strategy(frames, count, *, seed, predictions=None, labels=None) -> list[int]``. A strategy
 never proposes a frame the labels already show as looked at.
 """
 
@@ -31,15 +31,15 @@ def register_strategy(name: str) -> Callable[[Callable], Callable]:
     return wrap
 
 
-def select_frames(frames, k: int = 5, strategy: str | Callable = "diverse", seed: int = 0, *,
-                  predictions=None, labels=None) -> list[int]:
-    """Pick ``k`` frames for a person to label next.
+def select_frames(frames, count: int = 5, strategy: str | Callable = "diverse", seed: int = 0,
+                  *, predictions=None, labels=None) -> list[int]:
+    """Pick ``count`` frames for a person to label next.
 
     Parameters
     ----------
     frames
         :class:`~mm_widgets.data.Frames` (or any sequence of RGB arrays).
-    k
+    count
         How many frames to propose (fewer if fewer are left).
     strategy
         A registered name (``"diverse"``, ``"random"``, see :data:`STRATEGIES`) or a
@@ -56,10 +56,10 @@ def select_frames(frames, k: int = 5, strategy: str | Callable = "diverse", seed
     list of int
         Frame indices, sorted.
     """
-    if int(k) < 0:
-        raise MMError(f"k must be >= 0, got {k}")
+    if int(count) < 0:
+        raise MMError(f"count must be >= 0, got {count}")
     return sorted(rank_frames(frames, strategy, seed=seed, predictions=predictions,
-                              labels=labels, k=int(k))[: int(k)])
+                              labels=labels, count=int(count))[: int(count)])
 
 
 def strategy_function(strategy: str | Callable) -> Callable:
@@ -74,17 +74,17 @@ def strategy_function(strategy: str | Callable) -> Callable:
 
 
 def rank_frames(frames, strategy: str | Callable = "uncertain", *, seed: int = 0,
-                predictions=None, labels=None, k: int | None = None) -> list[int]:
+                predictions=None, labels=None, count: int | None = None) -> list[int]:
     """Frames not yet looked at, in the order ``strategy`` would show them (best first).
 
-    The strategy ranks its first ``k`` (default: all); the frames it did not rank follow in
+    The strategy ranks its first ``count`` (default: all); the frames it did not rank follow in
     clip order, so a reviewer who keeps going sees every frame once.
     """
     fn = strategy_function(strategy)
     if len(frames) == 0:
         raise MMError("cannot select frames from an empty clip")
     n = len(frames)
-    chosen = [int(i) for i in fn(frames, n if k is None else int(k), seed=seed,
+    chosen = [int(i) for i in fn(frames, n if count is None else int(count), seed=seed,
                                  predictions=predictions, labels=labels)]
     bad = [i for i in chosen if not 0 <= i < n]
     if bad:
@@ -102,11 +102,11 @@ def candidates(n: int, labels=None) -> np.ndarray:
 
 
 @register_strategy("random")
-def random_frames(frames, k, *, seed=0, predictions=None, labels=None) -> list[int]:
-    """``k`` frames drawn uniformly at random (without replacement) from those not looked at."""
+def random_frames(frames, count, *, seed=0, predictions=None, labels=None) -> list[int]:
+    """``count`` frames drawn uniformly at random (without replacement) from those not looked at."""
     pool = candidates(len(frames), labels)
     rng = np.random.default_rng(seed)
-    return rng.choice(pool, size=min(k, len(pool)), replace=False).tolist()
+    return rng.choice(pool, size=min(count, len(pool)), replace=False).tolist()
 
 
 def appearance(frames, indices, side: int = 24) -> np.ndarray:
@@ -130,7 +130,7 @@ def appearance(frames, indices, side: int = 24) -> np.ndarray:
 
 
 @register_strategy("diverse")
-def diverse_frames(frames, k, *, seed=0, predictions=None, labels=None) -> list[int]:
+def diverse_frames(frames, count, *, seed=0, predictions=None, labels=None) -> list[int]:
     """k-center greedy on appearance: each new frame is the one least like any chosen yet.
 
     Frames already looked at count as chosen, so a second call spreads over what is
@@ -144,8 +144,8 @@ def diverse_frames(frames, k, *, seed=0, predictions=None, labels=None) -> list[
         pool = np.arange(n, dtype=np.int64)
     done = sorted(set(labels.looked_at)) if labels is not None else []
     todo = np.array([i for i in pool if i not in set(done)], dtype=np.int64)
-    k = min(k, len(todo))
-    if k == 0:
+    count = min(count, len(todo))
+    if count == 0:
         return []
     feats = appearance(frames, todo)
     rng = np.random.default_rng(seed)
@@ -158,7 +158,7 @@ def diverse_frames(frames, k, *, seed=0, predictions=None, labels=None) -> list[
         first = int(np.argmin(((feats - feats.mean(0)) ** 2).sum(1) + jitter))
         chosen = [first]
         dist = ((feats - feats[first]) ** 2).sum(1)
-    while len(chosen) < k:
+    while len(chosen) < count:
         nxt = int(np.argmax(dist + jitter))
         chosen.append(nxt)
         dist = np.minimum(dist, ((feats - feats[nxt]) ** 2).sum(1))
@@ -207,15 +207,15 @@ def frame_uncertainty(predictions, n: int, labels=None, conf_mid: float = 0.5) -
 
 
 @register_strategy("uncertain")
-def uncertain_frames(frames, k, *, seed=0, predictions=None, labels=None) -> list[int]:
+def uncertain_frames(frames, count, *, seed=0, predictions=None, labels=None) -> list[int]:
     """The frames whose predictions look least sure (see :func:`frame_uncertainty`).
 
     Without predictions there is nothing to be unsure about yet: falls back to "diverse".
     """
     if predictions is None:
-        return diverse_frames(frames, k, seed=seed, labels=labels)
+        return diverse_frames(frames, count, seed=seed, labels=labels)
     pool = candidates(len(frames), labels)
     u = frame_uncertainty(predictions, len(frames), labels)[pool]
     jitter = np.random.default_rng(seed).random(len(pool)) * 1e-9  # repeatable tie-breaks
     order = np.lexsort((jitter, -u))
-    return pool[order[:k]].tolist()
+    return pool[order[:count]].tolist()

@@ -21,6 +21,7 @@ import pandas as pd
 
 from .actions import ActionLog, corrections, efficiency, labels_per_action
 from .errors import MMError
+from .interpolate import interpolate
 from .labels import Box, LabelSet
 from .metrics import boxes_by_frame, evaluate, truth_boxes
 from .rounds import train_model
@@ -121,7 +122,7 @@ class SimulationReport:
 
 def simulate(frames, truth, *, first_labels: int | Sequence[int] = 5, rounds: int = 3,
              strategy="uncertain", review_budget: int | None = None, match_iou: float = 0.5,
-             tight_iou: float = 0.75, model="auto", first_strategy="diverse", seed: int = 0,
+             tight_iou: float = 0.75, kind="auto", first_strategy="diverse", seed: int = 0,
              progress: bool = False, domains=None, temporal="auto",
              **fit_settings) -> SimulationReport:
     """Run the micro-model loop with an oracle that corrects from ground truth.
@@ -143,7 +144,7 @@ def simulate(frames, truth, *, first_labels: int | Sequence[int] = 5, rounds: in
     review_budget
         Frames reviewed per round; by default the frames not yet reviewed are shared out
         evenly so the last round reviews what is left.
-    model
+    kind
         ``"auto"`` (the micro-model overfit() picks), a registered kind, or ``"interpolate"``.
     temporal
         Temporal consistency of the model's predictions (see :mod:`mm_widgets.temporal`):
@@ -161,12 +162,10 @@ def simulate(frames, truth, *, first_labels: int | Sequence[int] = 5, rounds: in
         model on frames it had not seen, efficiency and labels_per_action (cumulative),
         train/predict seconds, and the same for keyframe interpolation (``interp_*``).
     """
-    from .interpolate import interpolate
-
     if domains is not None:
         return simulate_domains(
             frames, truth, domains, first_labels=first_labels, rounds=rounds, strategy=strategy,
-            review_budget=review_budget, match_iou=match_iou, tight_iou=tight_iou, model=model,
+            review_budget=review_budget, match_iou=match_iou, tight_iou=tight_iou, kind=kind,
             first_strategy=first_strategy, seed=seed, progress=progress, temporal=temporal,
             **fit_settings)
     truth = as_truth(truth, frames)
@@ -177,7 +176,8 @@ def simulate(frames, truth, *, first_labels: int | Sequence[int] = 5, rounds: in
     if isinstance(first_labels, int):
         if first_labels < 1:
             raise MMError("first_labels must be at least 1")
-        first = list(select_frames(frames, k=min(first_labels, n), strategy=first_strategy, seed=seed))
+        first = list(select_frames(frames, min(first_labels, n), strategy=first_strategy,
+                                   seed=seed))
     else:
         first = [labels.check_frame(f) for f in first_labels]
     for f in first:
@@ -189,7 +189,7 @@ def simulate(frames, truth, *, first_labels: int | Sequence[int] = 5, rounds: in
         if not remaining:
             break
         start = time.perf_counter()
-        fitted = train_model(labels, frames, model, fitted, seed=seed, progress=progress,
+        fitted = train_model(frames, labels, kind, fitted, seed=seed, progress=progress,
                              **fit_settings)
         train_seconds = time.perf_counter() - start
         start = time.perf_counter()
@@ -198,7 +198,7 @@ def simulate(frames, truth, *, first_labels: int | Sequence[int] = 5, rounds: in
         predict_seconds = time.perf_counter() - start
         proposed = boxes_by_frame(predictions)
         quality = evaluate(proposed, truth, remaining, match_iou=match_iou, tight_iou=tight_iou)
-        interp = boxes_by_frame(interpolate(labels, frames).predict(frames, indices=remaining))
+        interp = boxes_by_frame(interpolate(frames, labels).predict(frames, indices=remaining))
         budget = review_budget if review_budget is not None else math.ceil(
             len(remaining) / (rounds - r + 1))
         # every frame not looked at yet, least sure first (for the default strategy)

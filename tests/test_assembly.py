@@ -59,12 +59,12 @@ def test_split_shots_on_real_clips():
     assert mm.split_shots(mm.load_sample("carphone")) == [range(0, 120)]
 
 
-def labelled_line(frames, boxes, keys, model="interpolate"):
+def labelled_line(frames, boxes, keys, kind="interpolate"):
     labels = LabelSet(["obj"], size=frames.size, n_frames=len(frames))
     for f, x1, y1, x2, y2 in boxes:
         if f in keys:
             labels.set_boxes(f, [Box(x1, y1, x2, y2, "obj")])
-    line = mm.AssemblyLine(model=model)
+    line = mm.AssemblyLine(kind=kind)
     for shot in mm.split_shots(frames)[:2]:
         line.add(shot, labels, frames=frames)
     return line, labels
@@ -102,7 +102,7 @@ def test_zero_label_domain_names_the_domain():
     frames = Frames.from_arrays(arrays)
     labels = LabelSet(["obj"], size=frames.size, n_frames=36)
     labels.set_boxes(0, [Box(*boxes[0][1:], "obj")])
-    line = mm.AssemblyLine(model="interpolate")
+    line = mm.AssemblyLine(kind="interpolate")
     line.add(range(0, 12), labels, frames=frames, name="shot A")
     line.add(range(12, 24), labels, frames=frames, name="shot B")
     with pytest.raises(mm.NoLabelsError, match="'shot B'"):
@@ -141,7 +141,7 @@ def test_simulate_per_shot_totals_add_up():
     frames = Frames.from_arrays(arrays)
     truth = pd.DataFrame(boxes, columns=["frame", "x1", "y1", "x2", "y2"])
     report = mm.simulate(frames, truth, domains="shots", first_labels=2, rounds=1,
-                         model="interpolate", strategy="random")
+                         kind="interpolate", strategy="random")
     per = report.domains
     assert sorted(per["domain"].unique()) == ["frames 0-11", "frames 12-23", "frames 24-35"]
     total = report.table.set_index("round")
@@ -162,6 +162,6 @@ def test_all_negative_domain_predicts_nothing():
     labels = LabelSet(["obj"], size=frames.size, n_frames=36)
     for f in (24, 30, 35):
         labels.set_boxes(f, [])  # looked at: no object in shot C
-    line = mm.AssemblyLine(model="auto")
+    line = mm.AssemblyLine(kind="auto")
     line.add(range(24, 36), labels, frames=frames, name="shot C")
     assert len(line.fit().predict()) == 0

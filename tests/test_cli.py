@@ -26,7 +26,7 @@ def quick_overfit(monkeypatch):
 
 def test_demo_writes_an_offline_report_and_prints_figures(tmp_path, quick_overfit, capsys):
     out = tmp_path / "report" / "demo.html"
-    assert main(["demo", "--out", str(out), "--k", "3", "--quiet"]) == 0
+    assert main(["demo", "--out", str(out), "--first-labels", "3", "--quiet"]) == 0
     printed = capsys.readouterr().out
     assert re.search(r"recall \d\.\d{3}, precision \d\.\d{3}, mean IoU \d\.\d{3}", printed)
     assert "Keyframe interpolation" in printed and str(out) in printed

@@ -10,7 +10,8 @@ import pytest
 from PIL import Image
 
 import mm_widgets as mm
-from mm_widgets.data import Frames, sample_path
+from mm_widgets.data import Frames
+from mm_widgets.samples import sample_path
 
 from .conftest import moving_square_frames, write_video
 

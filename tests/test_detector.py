@@ -14,12 +14,12 @@ import pytest
 from mm_widgets import Frames, LabelSet, MicroModel, NoLabelsError, NotFittedError
 from mm_widgets.errors import MMError, UnknownClassError
 from mm_widgets.labels import BOX_COLUMNS, Box
-from mm_widgets.models.detector import YoloMicroModel, auto_imgsz, input_size
+from mm_widgets.models.detector import YoloMicroModel, auto_imgsz, input_size, is_class_row
 
 from .conftest import moving_square_frames
 
 # Small and quick: 2 steps of 8 images per epoch at 64x32 pixels.
-FAST = dict(imgsz=64, batch=8, steps_per_epoch=2, weights=None, progress=False)
+FAST = dict(imgsz=64, batch_size=8, steps_per_epoch=2, weights=None, progress=False)
 
 
 @pytest.fixture(scope="module")
@@ -132,13 +132,16 @@ def test_warm_start_keeps_weights_and_adds_class(fitted, clip):
     for f in labels.looked_at:
         more.set_boxes(f, labels.boxes(f))
     more.set_boxes(10, [Box(2, 2, 20, 20, "blob")])
-    warm = YoloMicroModel(init=fitted, epochs=1, lr=0.0, **FAST).fit(frames, more)
-    assert warm.start_ == "warm" and warm.round_ == 1
+    warm = YoloMicroModel(warm_start=fitted, epochs=1, lr=0.0, **FAST).fit(frames, more)
+    assert warm.started_from_ == "warm_start" and warm.round_ == 1
     assert warm.classes_ == ["square", "blob"]  # old class ids stay as they were
     assert warm.input_size_ == fitted.input_size_
     old, new = fitted.net_.state_dict(), warm.net_.state_dict()
     conv = [k for k in old if k.endswith("conv.weight") and old[k].shape == new[k].shape]
     assert conv and all(np.allclose(old[k], new[k]) for k in conv)  # lr=0: nothing moved
+    # The new class got new head rows; the old class kept what it learned.
+    rows = [k for k in old if is_class_row(k)]
+    assert rows and all(new[k].shape[0] == 2 and np.allclose(new[k][:1], old[k]) for k in rows)
     assert set(warm.predict(frames, conf=0.0)["round"]) == {1}
 
 
@@ -158,7 +161,7 @@ def test_weights_from_own_checkpoint(fitted, clip, tmp_path):
     frames, labels = clip
     path = fitted.save(tmp_path / "m.pt")
     model = YoloMicroModel(epochs=1, **{**FAST, "weights": path}).fit(frames, labels)
-    assert model.start_ == "checkpoint"
+    assert model.started_from_ == "file"
     with pytest.raises(MMError, match="not found"):
         YoloMicroModel(epochs=1, **{**FAST, "weights": tmp_path / "missing.pt"}).fit(frames, labels)
 
@@ -166,7 +169,7 @@ def test_weights_from_own_checkpoint(fitted, clip, tmp_path):
 def test_weights_auto_uses_cached_pretrained_weights(clip, tmp_path, monkeypatch):
     import torch
 
-    from mm_widgets.models.detector import architecture, build_network
+    from mm_widgets.models.yolo_net import architecture, build_network
 
     frames, labels = clip
     monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path))
@@ -178,7 +181,7 @@ def test_weights_auto_uses_cached_pretrained_weights(clip, tmp_path, monkeypatch
     with warnings.catch_warnings():
         warnings.simplefilter("error")  # no "from scratch" warning
         model = YoloMicroModel(epochs=1, lr=0.0, **{**FAST, "weights": "auto"}).fit(frames, labels)
-    assert model.start_ == "pretrained" and model.cfg_["scales"]["n"][1] == 0.25
+    assert model.started_from_ == "pretrained" and model.cfg_["scales"]["n"][1] == 0.25
     first_conv = "model.0.conv.weight"  # lr=0: the pretrained weights are still there
     assert torch.equal(model.net_.state_dict()[first_conv], net.state_dict()[first_conv])
 
@@ -186,28 +189,30 @@ def test_weights_auto_uses_cached_pretrained_weights(clip, tmp_path, monkeypatch
 def test_ctrl_c_returns_best_model_so_far(clip):
     frames, labels = clip
 
-    def interrupt(model, epoch, loss):
+    def interrupt(epoch, loss):
         if epoch == 1:
             raise KeyboardInterrupt
 
     with pytest.warns(UserWarning, match="interrupted after 1 epochs"):
-        model = YoloMicroModel(epochs=3, callback=interrupt, **FAST).fit(frames, labels)
+        model = YoloMicroModel(epochs=3, on_epoch=interrupt, **FAST).fit(frames, labels)
     assert len(model.history_) == 1
     assert list(model.predict(frames, indices=[0], conf=0.0).columns) == BOX_COLUMNS
 
 
 def test_ctrl_c_inside_a_step(clip, monkeypatch):
+    from mm_widgets.models import detector
+
     frames, labels = clip
-    real_step = YoloMicroModel._step
+    real_loss = detector.detection_loss
     calls = []
 
-    def step(net, opt, batch):
+    def loss(net, batch):
         calls.append(1)
         if len(calls) == 3:  # in the middle of epoch 2
             raise KeyboardInterrupt
-        return real_step(net, opt, batch)
+        return real_loss(net, batch)
 
-    monkeypatch.setattr(YoloMicroModel, "_step", staticmethod(step))
+    monkeypatch.setattr(detector, "detection_loss", loss)
     with pytest.warns(UserWarning, match="interrupted"):
         model = YoloMicroModel(epochs=3, **FAST).fit(frames, labels)
     assert len(model.history_) == 1 and model.is_fitted

@@ -14,13 +14,9 @@ from PIL import Image
 import mm_widgets as mm
 from mm_widgets.errors import FrameIndexError, LabelError, ProjectError
 from mm_widgets.labels import Box
-from mm_widgets.widgets.labeller import (
-    MAX_FRAME_BYTES,
-    DisplayScale,
-    Labeller,
-    diff_boxes,
-    encode_jpeg,
-)
+from mm_widgets.actions import diff_boxes
+from mm_widgets.widgets.display import MAX_FRAME_BYTES, DisplayScale, encode_jpeg
+from mm_widgets.widgets.labeller import Labeller
 
 EVIL = "<img src=x onerror=alert(1)>"
 
@@ -140,7 +136,7 @@ def test_diff_boxes_keeps_untouched_predictions_and_marks_corrections():
 # -- widget state: the bbox widget's traits set as the front end sets them ------------------------
 @pytest.fixture
 def boxes_widget(tmp_path):
-    return mm.label(clip(), ["cat", "dog"], project=tmp_path / "p", suggest=[2, 5, 9])
+    return mm.label(clip(), ["cat", "dog"], project=tmp_path / "p", first_labels=[2, 5, 9])
 
 
 def test_initial_payload(boxes_widget):
@@ -297,12 +293,12 @@ def test_keys_choose_class_and_navigate(boxes_widget):
 
 def test_reopening_the_project_resumes(tmp_path):
     frames = clip()
-    w = mm.label(frames, ["cat", "dog"], project=tmp_path / "p", suggest=[2, 5, 9])
+    w = mm.label(frames, ["cat", "dog"], project=tmp_path / "p", first_labels=[2, 5, 9])
     front_end_draw(w, {"x": 40, "y": 30, "width": 100, "height": 60, "label": "dog"})
     w.next_suggested()
     w.set_boxes(5, [])
     del w
-    w2 = mm.label(frames, None, project=tmp_path / "p", suggest=[2, 5, 9])
+    w2 = mm.label(frames, None, project=tmp_path / "p", first_labels=[2, 5, 9])
     assert w2.frame == 9                                         # first suggested frame not done
     assert len(w2.labels.boxes(2)) == 1 and w2.labels.looked_at == [2, 5]
     assert [a.kind for a in w2.actions] == ["draw"]
@@ -310,34 +306,34 @@ def test_reopening_the_project_resumes(tmp_path):
     with pytest.raises(ProjectError):
         mm.label(frames, ["other"], project=tmp_path / "p")
     with pytest.raises(LabelError):
-        mm.label(frames, None, project=tmp_path / "p", mode="classes")
+        mm.label(frames, None, project=tmp_path / "p", task="classes")
 
 
 def test_bad_arguments():
     with pytest.raises(LabelError):
-        mm.label(clip(), ["a"], mode="polygons")
+        mm.label(clip(), ["a"], task="polygons")
     with pytest.raises(LabelError):
         mm.label(clip(), None)
     with pytest.raises(FrameIndexError):
-        mm.label(clip(), ["a"], suggest=[0, 99])
+        mm.label(clip(), ["a"], first_labels=[0, 99])
     with pytest.raises(LabelError):
-        mm.label(clip(), ["a"], suggest=-1)
+        mm.label(clip(), ["a"], first_labels=-1)
 
 
 def test_suggestions_come_from_select_frames(bunny):
-    w = mm.label(bunny, ["bunny"], suggest=5)
+    w = mm.label(bunny, ["bunny"], first_labels=5)
     assert len(w.suggested) == 5 and len(w._strip_buttons) == 5
     assert all(0 <= i < len(bunny) for i in w.suggested)
     assert w.scale.shown == (800, 450)
     assert max(len(w.frame_jpeg(i)) for i in w.suggested) <= MAX_FRAME_BYTES
-    w0 = mm.label(bunny, ["bunny"], suggest=0)
+    w0 = mm.label(bunny, ["bunny"], first_labels=0)
     assert w0.suggested == [] and "frames labelled" in w0._counter.value
 
 
 # -- classes mode -----------------------------------------------------------------------------------
 @pytest.fixture
 def classes_widget(tmp_path):
-    return mm.label(clip(), ["day", EVIL], project=tmp_path / "c", suggest=[1, 4], mode="classes")
+    return mm.label(clip(), ["day", EVIL], project=tmp_path / "c", first_labels=[1, 4], task="classes")
 
 
 def test_class_button_labels_the_frame_and_moves_on(classes_widget, tmp_path):
@@ -366,8 +362,8 @@ def test_class_button_labels_the_frame_and_moves_on(classes_widget, tmp_path):
 def test_names_are_escaped_in_every_html_piece(tmp_path):
     frames = clip()
     frames.name = "<b>clip</b>"
-    w = mm.label(frames, ["day", EVIL], project=tmp_path / EVIL.replace("/", ""), suggest=[1],
-                 mode="classes")
+    w = mm.label(frames, ["day", EVIL], project=tmp_path / EVIL.replace("/", ""), first_labels=[1],
+                 task="classes")
     w.set_class(1, EVIL)
     w.go_to(1)
     html_bits = [c.value for c in (w._header, w._counter, w._status, w._message)]
@@ -381,7 +377,7 @@ def test_names_are_escaped_in_every_html_piece(tmp_path):
 def test_counter_and_filmstrip_follow_edits_on_other_frames(bunny, bunny_truth):
     from mm_widgets.widgets.labeller import label
 
-    lab = label(bunny, ["bunny"], suggest=[3, 40, 90])
+    lab = label(bunny, ["bunny"], first_labels=[3, 40, 90])
     lab.go_to(3)
     lab.set_boxes(40, bunny_truth.boxes(40))  # not the frame on screen
     lab.set_boxes(90, bunny_truth.boxes(90))

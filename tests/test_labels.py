@@ -10,6 +10,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 import mm_widgets as mm
+from mm_widgets import formats
 from mm_widgets.labels import Box, LabelSet, box_iou
 
 SIZE = (1280, 720)
@@ -73,8 +74,8 @@ def label_sets(draw):
 @given(label_sets())
 def test_coco_round_trip_is_lossless(tmp_path_factory, ls):
     path = tmp_path_factory.mktemp("coco") / "labels.json"
-    ls.to_coco(path)
-    back = LabelSet.from_coco(path, n_frames=500)
+    formats.to_coco(ls, path)
+    back = formats.from_coco(path, n_frames=500)
     assert back.equals(ls)
     assert json.loads(path.read_text())["categories"][2]["name"] == "<b>x</b>"
 
@@ -83,8 +84,8 @@ def test_coco_round_trip_is_lossless(tmp_path_factory, ls):
 @given(label_sets())
 def test_yolo_round_trip_keeps_boxes_and_negatives(tmp_path_factory, ls):
     folder = tmp_path_factory.mktemp("yolo")
-    ls.to_yolo(folder)
-    back = LabelSet.from_yolo(folder, SIZE, n_frames=500)
+    formats.to_yolo(ls, folder)
+    back = formats.from_yolo(folder, SIZE, n_frames=500)
     assert back.looked_at == ls.looked_at
     assert back.classes == ls.classes
     for f in ls.looked_at:
@@ -99,11 +100,11 @@ def test_negatives_survive_exports(tmp_path):
     ls = LabelSet(["bunny"], size=SIZE)
     ls.set_boxes(3, [Box(1, 2, 30, 40, "bunny")])
     ls.set_boxes(7, [])  # looked at, nothing there
-    coco = ls.to_coco()
+    coco = formats.to_coco(ls)
     assert {im["id"] for im in coco["images"]} == {3, 7}
-    ls.to_yolo(tmp_path)
+    formats.to_yolo(ls, tmp_path)
     assert (tmp_path / "000007.txt").read_text() == ""
-    assert LabelSet.from_yolo(tmp_path, SIZE).looked_at == [3, 7]
+    assert formats.from_yolo(tmp_path, SIZE).looked_at == [3, 7]
     assert len(ls) == 1 and ls.frames == [3] and ls.looked_at == [3, 7]
 
 
@@ -159,9 +160,9 @@ def test_bad_coco_and_yolo_files(tmp_path):
     bad = tmp_path / "bad.json"
     bad.write_text("{not json")
     with pytest.raises(mm.LabelError, match="bad.json"):
-        LabelSet.from_coco(bad)
+        formats.from_coco(bad)
     (tmp_path / "y").mkdir()
     (tmp_path / "y" / "classes.txt").write_text("a\n")
     (tmp_path / "y" / "000001.txt").write_text("3 0.5 0.5 0.1 0.1\n")
     with pytest.raises(mm.UnknownClassError, match="000001.txt line 1"):
-        LabelSet.from_yolo(tmp_path / "y", (100, 100))
+        formats.from_yolo(tmp_path / "y", (100, 100))

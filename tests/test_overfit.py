@@ -28,7 +28,7 @@ def clip():
 @pytest.fixture(scope="module")
 def model(clip):
     frames, labels = clip
-    return overfit(labels, frames, **TINY)
+    return overfit(frames, labels, **TINY)
 
 
 def test_boxes_make_a_yolo_model(model, clip):
@@ -41,7 +41,7 @@ def test_boxes_make_a_yolo_model(model, clip):
 
 def test_dataframe_labels_are_accepted(clip):
     frames, labels = clip
-    m = overfit(labels.df, frames, **TINY)
+    m = overfit(frames, labels.df, **TINY)
     assert m.classes_ == ["square"] and m.domain_ == labels.looked_at
 
 
@@ -49,10 +49,10 @@ def test_zero_labels(clip):
     frames, _ = clip
     empty = LabelSet(["square"], size=frames.size, n_frames=len(frames))
     with pytest.raises(NoLabelsError):
-        overfit(empty, frames, **TINY)
+        overfit(frames, empty, **TINY)
     empty.set_boxes(0, [])  # a negative alone teaches nothing either
     with pytest.raises(NoLabelsError):
-        overfit(empty, frames, **TINY)
+        overfit(frames, empty, **TINY)
 
 
 def test_unknown_class(clip):
@@ -61,19 +61,19 @@ def test_unknown_class(clip):
     bad.apply_frame_state({"frame": 1, "looked_at": True,
                            "boxes": [[1, 1, 9, 9, "dog", None, "human", 0]]}, notify=False)
     with pytest.raises(UnknownClassError, match="dog"):
-        overfit(bad, frames, **TINY)
+        overfit(frames, bad, **TINY)
 
 
 def test_task_and_model_mismatch(clip):
     frames, labels = clip
     with pytest.raises(MMError, match="labels hold boxes"):
-        overfit(labels, frames, task="classes", **TINY)
+        overfit(frames, labels, task="classes", **TINY)
     with pytest.raises(MMError, match="task must be"):
-        overfit(labels, frames, task="masks", **TINY)
+        overfit(frames, labels, task="masks", **TINY)
     with pytest.raises(MMError, match="unknown model kind"):
-        overfit(labels, frames, model="nope", **TINY)
-    with pytest.raises(MMError, match="init must be"):
-        overfit(labels, frames, init="previous", **TINY)
+        overfit(frames, labels, kind="nope", **TINY)
+    with pytest.raises(MMError, match="warm_start must be"):
+        overfit(frames, labels, warm_start="previous", **TINY)
 
 
 def test_classes_go_to_the_timm_kind(clip, monkeypatch):
@@ -84,8 +84,9 @@ def test_classes_go_to_the_timm_kind(clip, monkeypatch):
         kind, task = "timm", "classes"
 
         def __init__(self, epochs="auto", imgsz="auto", device="auto", weights="auto", seed=0,
-                     progress=True, init=None):
-            seen["settings"] = dict(epochs=epochs, seed=seed, progress=progress, init=init)
+                     progress=True, warm_start=None):
+            seen["settings"] = dict(epochs=epochs, seed=seed, progress=progress,
+                                    warm_start=warm_start)
 
         def fit(self, frames, labels):
             seen["labels"] = labels
@@ -96,9 +97,9 @@ def test_classes_go_to_the_timm_kind(clip, monkeypatch):
     labels = LabelSet(["day", "night"], task="classes", n_frames=len(frames))
     labels.set_class(0, "day")
     labels.set_class(5, "night")
-    m = overfit(labels, frames, epochs=3, seed=7, progress=False)
+    m = overfit(frames, labels, epochs=3, seed=7, progress=False)
     assert isinstance(m, FakeClassifier) and seen["labels"] is labels
-    assert seen["settings"] == {"epochs": 3, "seed": 7, "progress": False, "init": None}
+    assert seen["settings"] == {"epochs": 3, "seed": 7, "progress": False, "warm_start": None}
 
 
 def test_setting_a_model_ignores_is_refused(clip, monkeypatch):
@@ -117,25 +118,37 @@ def test_setting_a_model_ignores_is_refused(clip, monkeypatch):
     monkeypatch.setitem(base.MODEL_KINDS, "timm", Minimal)
     labels = LabelSet(["a"], task="classes", n_frames=len(frames))
     labels.set_class(0, "a")
-    assert overfit(labels, frames).is_fitted  # progress it cannot show is simply not shown
+    assert overfit(frames, labels).is_fitted  # progress it cannot show is simply not shown
     with pytest.raises(MMError, match="epochs"):
-        overfit(labels, frames, epochs=5)
+        overfit(frames, labels, epochs=5)
 
 
-def test_a_model_instance_is_fitted_as_given(clip):
+def test_a_model_object_is_refused_as_kind_and_extra_settings_reach_the_model(clip):
     frames, labels = clip
-    learner = YoloMicroModel(epochs=1, imgsz=64, batch=4, steps_per_epoch=1, weights=None,
-                             progress=False)
-    assert overfit(labels, frames, model=learner) is learner and learner.is_fitted
+    learner = YoloMicroModel(epochs=1, imgsz=64, batch_size=4, steps_per_epoch=1,
+                             weights=None, progress=False)
+    with pytest.raises(MMError, match="fit"):
+        overfit(frames, labels, kind=learner)
+    m = overfit(frames, labels, epochs=1, imgsz=64, batch_size=4, steps_per_epoch=1,
+                weights=None, progress=False, conf=0.4)
+    assert m.conf == 0.4 and m.batch_size == 4
+    with pytest.raises(MMError, match="no_such_setting"):
+        overfit(frames, labels, epochs=1, no_such_setting=3)
 
 
-def test_warm_start_through_init(model, clip):
+def test_swapped_arguments_are_named(clip):
+    frames, labels = clip
+    with pytest.raises(MMError, match="frames come first"):
+        overfit(labels, frames)
+
+
+def test_warm_start(model, clip):
     frames, labels = clip
     more = labels.copy()
     more.set_boxes(2, [])  # a reviewed negative joins the training set
-    warm = overfit(more, frames, init=model, epochs=1, weights=None, progress=False)
+    warm = overfit(frames, more, warm_start=model, epochs=1, weights=None, progress=False)
     assert isinstance(warm, YoloMicroModel)
-    assert warm.start_ == "warm" and warm.round_ == 1 and 2 in warm.domain_
+    assert warm.started_from_ == "warm_start" and warm.round_ == 1 and 2 in warm.domain_
     assert warm.input_size_ == model.input_size_
 
 
@@ -153,14 +166,14 @@ def test_progress_reporter_receives_every_epoch(clip):
         def close(self, message=None):
             calls.append(("close", message))
 
-    overfit(labels, frames, **{**TINY, "epochs": 2, "progress": Recorder()})
+    overfit(frames, labels, **{**TINY, "epochs": 2, "progress": Recorder()})
     assert calls[0] == ("start", 2) and calls[1:3] == [("update", 1), ("update", 2)]
     assert calls[-1][0] == "close"
 
 
 def test_progress_false_is_silent(clip, capsys):
     frames, labels = clip
-    overfit(labels, frames, **TINY)
+    overfit(frames, labels, **TINY)
     out = capsys.readouterr()
     assert out.out == "" and out.err == ""
 
@@ -184,7 +197,16 @@ def test_notebook_progress_state():
 
 
 def test_script_progress_is_not_the_notebook_one():
-    from mm_widgets.overfit import in_notebook, progress_reporter
+    from mm_widgets.models.progress import ConsoleProgress, SilentProgress, as_progress
 
-    assert not in_notebook()
-    assert progress_reporter(True) is True and progress_reporter(False) is False
+    # The package root registers the notebook display; outside a kernel it declines.
+    assert isinstance(as_progress(True), ConsoleProgress)
+    assert isinstance(as_progress(False), SilentProgress)
+
+
+def test_a_registered_display_serves_progress_true(monkeypatch):
+    from mm_widgets.models import progress
+
+    made = []
+    monkeypatch.setattr(progress, "DISPLAYS", [*progress.DISPLAYS, lambda: made.append(1) or "mine"])
+    assert progress.as_progress(True) == "mine" and made == [1]

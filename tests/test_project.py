@@ -111,11 +111,11 @@ def test_next_round_bookkeeping_survives_reopening(tmp_path):
     frames = mm.Frames.from_arrays(arrays)
     p = mm.Project(tmp_path / "p", ["sq"], frames=frames)
     with pytest.raises(mm.NoLabelsError):
-        p.next_round(frames, model="interpolate")
+        mm.next_round(p, frames, kind="interpolate")
     for f, x1, y1, x2, y2 in boxes[::6]:
         p.labels.set_boxes(f, [Box(x1, y1, x2, y2, "sq")])
         p.actions.record("draw", f, label="sq")
-    model = p.next_round(frames, model="interpolate")
+    model = mm.next_round(p, frames, kind="interpolate")
     assert p.round == 1 and p.model_path(0).exists()
     assert set(model.predictions_.frame) == set(range(20)) - {0, 6, 12, 18}
     rec = mm.Project(tmp_path / "p", frames=frames).rounds.iloc[0]
@@ -127,7 +127,7 @@ def test_next_round_bookkeeping_survives_reopening(tmp_path):
                            model.predictions_[model.predictions_.frame == f].itertuples(index=False)],
                        round=1)
     p2 = mm.Project(tmp_path / "p", frames=frames)
-    p2.next_round(frames, model="interpolate")
+    mm.next_round(p2, frames, kind="interpolate")
     rounds = mm.Project(tmp_path / "p").rounds
     assert rounds["round"].tolist() == [0, 1] and rounds["labels"].tolist() == [4, 5]
     assert rounds["human_actions"].tolist() == [4, 0] and bool(rounds["warm_start"].iloc[1])

@@ -112,7 +112,7 @@ CASES = {
 @pytest.mark.parametrize("name", list(CASES))
 def test_edits_count_as_the_oracle_counts(name, tmp_path):
     proposed, truth, edit, expected = CASES[name]
-    w = review(FixedModel({3: proposed}), clip(), project=tmp_path / "p",
+    w = review(clip(), FixedModel({3: proposed}), project=tmp_path / "p",
                strategy=lambda frames, k, **kw: [3])
     assert w.frame == 3
     assert len(w._bbox.bboxes) == len(proposed)                  # pre-filled
@@ -155,7 +155,7 @@ def model():
 
 
 def test_accepting_is_free_and_keeps_the_models_boxes(model, tmp_path):
-    w = review(model, clip(), project=tmp_path / "p", strategy=lambda frames, k, **kw: [1, 4])
+    w = review(clip(), model, project=tmp_path / "p", strategy=lambda frames, k, **kw: [1, 4])
     assert w.frame == 1
     # the dog box scores 0.2, below conf=0.25: not pre-filled
     assert [d["label"] for d in w._bbox.bboxes] == ["cat"]
@@ -179,7 +179,7 @@ def test_accepting_is_free_and_keeps_the_models_boxes(model, tmp_path):
 
 
 def test_counter_measures_efficiency(model):
-    w = review(model, clip(), strategy=lambda frames, k, **kw: [0, 4])
+    w = review(clip(), model, strategy=lambda frames, k, **kw: [0, 4])
     w.accept()                                                   # frame 0: 1 label, free
     front_end_set(w, [])                                         # frame 4: delete the box
     w.go_to(6)
@@ -193,7 +193,7 @@ def test_counter_measures_efficiency(model):
 
 
 def test_class_change_and_resize_are_counted(model):
-    w = review(model, clip(), strategy=lambda frames, k, **kw: [0])
+    w = review(clip(), model, strategy=lambda frames, k, **kw: [0])
     (d,) = w._bbox.bboxes
     front_end_set(w, [{**d, "label": "dog"}])                   # class changed
     front_end_set(w, [{**d, "label": "dog", "width": d["width"] + 20}])  # resized
@@ -205,7 +205,7 @@ def test_class_change_and_resize_are_counted(model):
 @pytest.mark.parametrize("strategy", sorted(STRATEGIES))
 def test_order_follows_each_registered_strategy(strategy, model):
     frames = clip()
-    w = review(model, frames, strategy=strategy, seed=3)
+    w = review(frames, model, strategy=strategy, seed=3)
     expected = rank_frames(frames, strategy, seed=3, predictions=w.predictions, labels=w.labels)
     assert w.order == expected and sorted(w.order) == list(range(len(frames)))
     assert w.frame == w.order[0]
@@ -216,7 +216,7 @@ def test_order_follows_each_registered_strategy(strategy, model):
 
 
 def test_callable_strategy_order_and_skipping(model):
-    w = review(model, clip(), strategy=lambda frames, k, **kw: [5, 2, 7])
+    w = review(clip(), model, strategy=lambda frames, k, **kw: [5, 2, 7])
     assert w.order[:3] == [5, 2, 7] and sorted(w.order) == list(range(8))
     assert w.frame == 5
     assert "#1 of 8 in review order" in w._status.value
@@ -232,14 +232,14 @@ def test_callable_strategy_order_and_skipping(model):
 def test_reopening_the_project_resumes(model, tmp_path):
     frames = clip()
     order = lambda frames, k, **kw: [4, 1, 0]  # noqa: E731
-    w = review(model, frames, project=tmp_path / "p", strategy=order)
+    w = review(frames, model, project=tmp_path / "p", strategy=order)
     w.accept()
     front_end_set(w, [])                                         # frame 1: delete
     w.accept()
     assert w.frame == 0
     w.project.close()
     del w
-    w2 = review(model, frames, project=tmp_path / "p", strategy=order)
+    w2 = review(frames, model, project=tmp_path / "p", strategy=order)
     assert w2.frame == 0                                         # the first frame not reviewed
     assert w2.order[:1] == [0] and 4 not in w2.order and 1 not in w2.order
     assert model.asked[-1] == [0, 2, 3, 5, 6, 7]                 # reviewed frames not predicted again
@@ -253,11 +253,11 @@ def test_reopening_the_project_resumes(model, tmp_path):
 def test_round_is_the_projects_unless_given(model, tmp_path):
     project = mm.Project(tmp_path / "p", ["cat", "dog"], frames=clip())
     project.record_round(note="first model")
-    w = review(model, clip(), project=project, strategy=lambda frames, k, **kw: [4])
+    w = review(clip(), model, project=project, strategy=lambda frames, k, **kw: [4])
     assert w.round == project.round == 1
     front_end_set(w, [])
     assert [a.round for a in w.actions] == [1]
-    w2 = review(model, clip(), round=5, strategy=lambda frames, k, **kw: [4])
+    w2 = review(clip(), model, round=5, strategy=lambda frames, k, **kw: [4])
     front_end_set(w2, [])
     assert [a.round for a in w2.actions] == [5]
     assert w2.labels.boxes(4) == [] and 4 in w2.labels.looked_at
@@ -268,18 +268,18 @@ def test_labels_so_far_are_not_offered_again_and_stay_unchanged(model):
     first = LabelSet(["cat", "dog"], size=SIZE, n_frames=len(frames))
     first.set_boxes(0, [Box(10, 10, 60, 60, "cat")])
     first.set_boxes(3, [])
-    w = review(model, frames, labels=first, strategy="random")
+    w = review(frames, model, labels=first, strategy="random")
     assert 0 not in w.order and 3 not in w.order and w.frame not in (0, 3)
     assert w.labels.looked_at[:2] == [0, 3] and len(w.labels) == 1
     w.accept()
     assert len(first.looked_at) == 2                             # the caller's labels untouched
     assert len(w.labels.looked_at) == 3
     with pytest.raises(LabelError, match="not both"):
-        review(model, frames, labels=first, project="somewhere")
+        review(frames, model, labels=first, project="somewhere")
 
 
 def test_conf_decides_what_is_prefilled(model):
-    w = review(model, clip(), strategy=lambda frames, k, **kw: [1], conf=0.1)
+    w = review(clip(), model, strategy=lambda frames, k, **kw: [1], conf=0.1)
     assert len(w._bbox.bboxes) == 2
     w.set_conf(0.7)
     assert w._bbox.bboxes == []                                 # both boxes score below 0.7
@@ -288,7 +288,7 @@ def test_conf_decides_what_is_prefilled(model):
 
 
 def test_efficiency_curve_follows_the_review(model, tmp_path):
-    w = review(model, clip(), project=tmp_path / "p", strategy=lambda frames, k, **kw: [0, 4, 5])
+    w = review(clip(), model, project=tmp_path / "p", strategy=lambda frames, k, **kw: [0, 4, 5])
     chart = w.efficiency_curve()
     import plotly.graph_objects as go
 
@@ -314,8 +314,8 @@ def test_efficiency_curve_follows_the_review(model, tmp_path):
 
 
 def test_works_with_interpolation_on_the_bunny(bunny, bunny_truth, tmp_path):
-    model = mm.interpolate(bunny_truth.subset([0, 66, 131]), bunny)
-    w = review(model, bunny, project=tmp_path / "bunny")
+    model = mm.interpolate(bunny, bunny_truth.subset([0, 66, 131]))
+    w = review(bunny, model, project=tmp_path / "bunny")
     assert w.strategy == "uncertain" and w.frame == w.order[0]
     assert len(w._bbox.bboxes) == 1 and w._bbox.bboxes[0]["label"] == "bunny"
     w.accept()
@@ -326,24 +326,24 @@ def test_bad_arguments(model):
     unfitted = FixedModel({})
     del unfitted.classes_
     with pytest.raises(NotFittedError):
-        review(unfitted, clip())
+        review(clip(), unfitted)
     with pytest.raises(MMError):
-        review(object(), clip())
+        review(clip(), object())
     with pytest.raises(MMError, match="conf"):
-        review(model, clip(), conf=2)
+        review(clip(), model, conf=2)
     with pytest.raises(MMError, match="unknown selection strategy"):
-        review(model, clip(), strategy="nope")
+        review(clip(), model, strategy="nope")
     with pytest.raises(LabelError, match="frames"):
-        review(model, None)
+        review(None, model)
     other = LabelSet(["bird"], size=SIZE, n_frames=8)
     with pytest.raises(LabelError, match="classes"):
-        review(model, clip(), labels=other)
+        review(clip(), model, labels=other)
 
 
 def test_names_are_escaped(tmp_path):
     frames = clip()
     frames.name = EVIL
-    w = review(FixedModel({0: [model_box(10, 10, 60, 60, EVIL)]}, classes=[EVIL]), frames,
+    w = review(frames, FixedModel({0: [model_box(10, 10, 60, 60, EVIL)]}, classes=[EVIL]),
                strategy=lambda frames, k, **kw: [0])
     assert isinstance(w, Review)
     for child in (w._header, w._counter, w._status, w._message, w._review_strip, w._legend):

@@ -48,7 +48,7 @@ def square_clip(n=40):
 def test_simulate_with_interpolation_counts_every_action():
     frames, truth = square_clip()
     report = mm.simulate(frames, truth, first_labels=[0, 13, 26, 39], rounds=2,
-                         model="interpolate", strategy="random")
+                         kind="interpolate", strategy="random")
     t = report.table
     assert t["round"].tolist() == [0, 1, 2]
     assert t.loc[0, "human_actions"] == 4 and t.loc[0, "labels"] == 4
@@ -75,17 +75,17 @@ def test_simulate_with_interpolation_counts_every_action():
 def test_simulate_review_budget_and_errors():
     frames, truth = square_clip(30)
     report = mm.simulate(frames, truth, first_labels=[0, 29], rounds=2, review_budget=5,
-                         model="interpolate", strategy="uncertain")
+                         kind="interpolate", strategy="uncertain")
     assert report.table["frames_reviewed"].tolist() == [2, 5, 5]
     with pytest.raises(mm.MMError, match="LabelSet or a DataFrame"):
-        mm.simulate(frames, [1, 2], model="interpolate")
+        mm.simulate(frames, [1, 2], kind="interpolate")
     with pytest.raises(mm.MMError, match="at least 1"):
-        mm.simulate(frames, truth, first_labels=0, model="interpolate")
+        mm.simulate(frames, truth, first_labels=0, kind="interpolate")
 
 
 def test_simulate_plot_has_the_seed_marks():
     frames, truth = square_clip(20)
-    fig = mm.simulate(frames, truth, first_labels=[0, 19], rounds=1, model="interpolate",
+    fig = mm.simulate(frames, truth, first_labels=[0, 19], rounds=1, kind="interpolate",
                       strategy="random").plot()
     names = {t.name for t in fig.data}
     assert {"efficiency", "recall", "human actions"} <= names
@@ -119,5 +119,5 @@ def test_oracle_reviews_in_the_strategy_order_not_clip_order():
         return [9, 3, 7]
 
     report = mm.simulate(frames, truth, first_labels=[0], rounds=1, review_budget=2,
-                         model="interpolate", strategy=prefer)
+                         kind="interpolate", strategy=prefer)
     assert report.labels.looked_at == [0, 3, 9]

@@ -12,8 +12,8 @@ from PIL import Image
 import mm_widgets as mm
 from mm_widgets.errors import FrameIndexError, MMError
 from mm_widgets.labels import BOX_COLUMNS
-from mm_widgets.widgets.labeller import DisplayScale
-from mm_widgets.widgets.viewer import STATUS_COLOURS, Viewer, bins, draw_boxes, show
+from mm_widgets.widgets.display import DisplayScale, bins, draw_boxes
+from mm_widgets.widgets.viewer import STATUS_COLOURS, Viewer, show
 
 EVIL = "<img src=x onerror=alert(1)>"
 
@@ -39,7 +39,7 @@ def viewer():
         # frame 3: nothing at all
         (4, 20, 20, 80, 90, "dog", 0.2),      # below the default threshold
     ] + [(f, 10, 10, 60, 60, "cat", 0.8) for f in range(5, 10)])
-    return show(preds, clip(), conf=0.25)
+    return show(clip(), preds, conf=0.25)
 
 
 def decoded(data):
@@ -149,13 +149,13 @@ def test_scrubbing_back_reuses_rendered_frames(viewer):
 
 
 def test_model_show_and_labelset(bunny, bunny_truth):
-    model = mm.interpolate(bunny_truth.subset([0, 60, 131]), bunny)
-    v = model.show(bunny)
+    model = mm.interpolate(bunny, bunny_truth.subset([0, 60, 131]))
+    v = mm.show(bunny, model)
     assert isinstance(v, Viewer) and v.classes == ["bunny"]
     assert v.empty_frames == []
     assert v.scale.shown == (800, 450)
     assert max(v.bytes_sent) <= 150_000
-    w = mm.show(bunny_truth, bunny)          # truth has no scores: always shown
+    w = mm.show(bunny, bunny_truth)          # truth has no scores: always shown
     assert len(w.boxes(10)) == 1
 
 
@@ -167,17 +167,17 @@ def test_long_clip_strip_stays_small():
 
 def test_bad_input_is_named():
     with pytest.raises(MMError, match="columns"):
-        show(pd.DataFrame({"frame": [0]}), clip())
+        show(clip(), pd.DataFrame({"frame": [0]}))
     with pytest.raises(MMError, match="DataFrame"):
-        show([1, 2], clip())
+        show(clip(), [1, 2])
     with pytest.raises(FrameIndexError):
-        show(predictions([(20, 1, 1, 5, 5, "a", 0.9)]), clip())
+        show(clip(), predictions([(20, 1, 1, 5, 5, "a", 0.9)]))
 
 
 def test_names_are_escaped():
     frames = clip()
     frames.name = EVIL
-    v = show(predictions([(0, 10, 10, 60, 60, EVIL, 0.9)]), frames)
+    v = show(frames, predictions([(0, 10, 10, 60, 60, EVIL, 0.9)]))
     assert EVIL not in v._header.value and "&lt;img" in v._header.value
     for child in (v._strip, v._legend, v._status):
         assert "<img" not in child.value

@@ -45,6 +45,22 @@ def model_class(name: str) -> type:
     return entry
 
 
+#: What ``weights=`` may say besides a file path, for every model kind.
+WEIGHTS_CHOICES = ("auto", "pretrained", "scratch")
+
+
+def weights_choice(weights) -> str | Path:
+    """``weights=`` normalised: ``"auto"``, ``"pretrained"``, ``"scratch"`` (``None`` says the
+    same) or a ``Path`` to a weights file."""
+    if weights is None or weights is False:
+        return "scratch"
+    if isinstance(weights, str) and weights in WEIGHTS_CHOICES:
+        return weights
+    if isinstance(weights, (str, Path)):
+        return Path(weights)
+    raise MMError(f"weights must be one of {WEIGHTS_CHOICES}, None or a file path; got {weights!r}")
+
+
 def make_model(name: str, **settings) -> MicroModel:
     """A new, unfitted micro-model of the kind registered as ``name``."""
     return model_class(name)(**settings)
@@ -93,9 +109,3 @@ class MicroModel:
                 f"this {type(self).__name__} is not trained yet: call fit(frames, labels) "
                 "or MicroModel.load(path) first"
             )
-
-    def show(self, frames, **kwargs):
-        """Predictions drawn on every frame, browsable in the notebook cell."""
-        from ..widgets.viewer import show
-
-        return show(self.predict(frames), frames, **kwargs)

@@ -9,7 +9,6 @@ backbone is trained from scratch and a single ``UserWarning`` says so.
 
 from __future__ import annotations
 
-import copy
 import math
 import os
 import time
@@ -22,7 +21,8 @@ import pandas as pd
 
 from ..errors import LabelError, MMError, NoLabelsError, UnknownClassError
 from ..labels import CLASS_COLUMNS, LabelSet
-from .base import MicroModel, register_model
+from .base import MicroModel, register_model, weights_choice
+from .training import Plateau, copy_weights, resolve_device, train
 
 #: Backbone used for ``backbone="auto"``: the smallest timm ResNet, which learns a scene
 #: from a handful of frames from scratch in seconds on two CPU cores.
@@ -77,9 +77,9 @@ class TimmMicroModel(MicroModel):
         ``True``: one tqdm progress line while training; ``False``: silent; or a reporter
         with ``start(total, desc)``, ``update(epoch, loss, seconds)`` and
         ``close(message)`` (see :mod:`mm_widgets.models.progress`).
-    init
-        A fitted :class:`TimmMicroModel` to warm-start from (its backbone weights, and
-        its classifier rows for the classes both models share).
+    warm_start
+        A fitted :class:`TimmMicroModel` to start from (its backbone weights, and its
+        classifier rows for the classes both models share).
     on_epoch
         Called as ``on_epoch(epoch, loss)`` after every epoch (``epoch`` counts from 1);
         the hook for notebook progress displays. Raising ``KeyboardInterrupt`` in it
@@ -102,7 +102,7 @@ class TimmMicroModel(MicroModel):
     def __init__(self, backbone: str = "auto", epochs: int | str = "auto",
                  imgsz: int | str = "auto", batch_size: int | str = "auto",
                  lr: float | str = "auto", device: str = "auto", weights: str | Path | None = "auto",
-                 seed: int = 0, progress: bool = True, init: TimmMicroModel | None = None,
+                 seed: int = 0, progress: bool = True, warm_start: TimmMicroModel | None = None,
                  on_epoch: Callable[[int, float], object] | None = None):
         self.backbone = backbone
         self.epochs = epochs
@@ -113,7 +113,7 @@ class TimmMicroModel(MicroModel):
         self.weights = weights
         self.seed = seed
         self.progress = progress
-        self.init = init
+        self.warm_start = warm_start
         self.on_epoch = on_epoch
 
     # -- training --------------------------------------------------------------------------
@@ -143,21 +143,19 @@ class TimmMicroModel(MicroModel):
         """
         import torch
 
-        from .progress import as_progress
-
         start = time.perf_counter()
         labels = self._check_labels(labels)
         classes = list(labels.classes)
         domain = labels.frames
         targets = [classes.index(labels.frame_class(f)) for f in domain]
-        device = torch.device(_resolve_device(self.device))
-        init_payload = self._init_payload()
-        backbone = self._resolve_backbone(init_payload)
-        size = self._resolve_size(frames, init_payload)
+        device = resolve_device(self.device)
+        warm_payload = self._warm_payload()
+        backbone = self._resolve_backbone(warm_payload)
+        size = self._resolve_size(frames, warm_payload)
 
         with torch.random.fork_rng(devices=[]):  # leave the caller's global RNG alone
             torch.manual_seed(int(self.seed))
-            net, started_from = _build_net(backbone, len(classes), self.weights, init_payload,
+            net, started_from = _build_net(backbone, len(classes), self.weights, warm_payload,
                                            classes)
         net.to(device)
         images = _frames_to_tensor(frames, domain, size)  # uint8, N x 3 x H x W, on CPU
@@ -176,61 +174,32 @@ class TimmMicroModel(MicroModel):
         mean = torch.tensor(MEAN, device=device).view(1, 3, 1, 1) * 255
         std = torch.tensor(STD, device=device).view(1, 3, 1, 1) * 255
 
-        history: list[float] = []
-        best_loss, best_state = math.inf, None
-        since_gain = 0
-        reporter = as_progress(self.progress)
-        reporter.start(max_epochs, f"training {backbone} on {len(domain)} frames")
-        stopped = None  # why training ended before max_epochs, for the progress display
-        try:
-            for epoch in range(1, max_epochs + 1):
-                net.train()
-                order = _balanced_order(targets, len(classes), samples, gen)
-                total = 0.0
-                for s in range(0, samples, batch):
-                    idx = order[s:s + batch]
-                    xb = _augment(images[idx], gen).to(device)
-                    xb = (xb.float() - mean) / std
-                    loss = torch.nn.functional.cross_entropy(net(xb), y[idx].to(device))
-                    opt.zero_grad(set_to_none=True)
-                    loss.backward()
-                    opt.step()
-                    total += float(loss.detach()) * len(idx)
-                epoch_loss = total / samples
-                history.append(epoch_loss)
-                if epoch_loss < best_loss * (1 - PLATEAU_GAIN):
-                    since_gain = 0
-                else:
-                    since_gain += 1
-                if epoch_loss <= best_loss:
-                    best_loss = epoch_loss
-                    best_state = copy.deepcopy(net.state_dict())
-                reporter.update(epoch, epoch_loss, time.perf_counter() - start)
-                if self.on_epoch is not None:
-                    self.on_epoch(epoch, epoch_loss)
-                if auto and epoch >= MIN_AUTO_EPOCHS and (
-                        epoch_loss < LOSS_FLOOR or since_gain >= PATIENCE):
-                    if epoch < max_epochs:
-                        stopped = "loss plateaued"
-                    break
-        except KeyboardInterrupt:
-            stopped = "interrupted"
-            if best_state is None:
-                raise  # not one epoch finished: there is no trained model to hand back
-            warnings.warn(
-                f"training interrupted after {len(history)} epoch(s); keeping the weights "
-                f"with the lowest loss so far ({best_loss:.4f})", UserWarning, stacklevel=2)
-        finally:
-            reporter.close(stopped)
+        def batches(epoch):
+            order = _balanced_order(targets, len(classes), samples, gen)
+            for s in range(0, samples, batch):
+                idx = order[s:s + batch]
+                xb = (_augment(images[idx], gen).to(device).float() - mean) / std
+                yield xb, y[idx].to(device)
 
-        net.load_state_dict(best_state)
-        net.eval()
+        def loss(net, batch):
+            xb, yb = batch
+            value = torch.nn.functional.cross_entropy(net(xb), yb)
+            return value, float(value.detach())
+
+        result = train(
+            net, opt, batches=batches, loss=loss, epochs=max_epochs,
+            plateau=Plateau(patience=PATIENCE, min_gain=PLATEAU_GAIN, smoothing=1.0,
+                            min_epochs=MIN_AUTO_EPOCHS, floor=LOSS_FLOOR) if auto else None,
+            progress=self.progress, on_epoch=self.on_epoch,
+            desc=f"training {backbone} on {len(domain)} frames", interrupt_stacklevel=3)
+
         self.net_ = net
         self.backbone_ = backbone
         self.input_size_ = size
         self.started_from_ = started_from
+        self.stop_reason_ = result.stop_reason
         self.classes_ = classes
-        self.history_ = history
+        self.history_ = result.history
         self.domain_ = list(domain)
         self.train_seconds_ = time.perf_counter() - start
         return self
@@ -255,14 +224,15 @@ class TimmMicroModel(MicroModel):
                     f"classes {labels.classes}")
         return labels
 
-    def _init_payload(self) -> dict | None:
-        """Weights to warm-start from: ``init``, or an mm_widgets file given as ``weights``."""
-        if self.init is not None:
-            if not isinstance(self.init, TimmMicroModel):
-                raise MMError(f"init must be a fitted TimmMicroModel, got {type(self.init).__name__}")
-            self.init.check_fitted()
-            return self.init._payload()
-        if _is_path(self.weights):
+    def _warm_payload(self) -> dict | None:
+        """Weights to start from: ``warm_start``, or an mm_widgets file given as ``weights``."""
+        if self.warm_start is not None:
+            if not isinstance(self.warm_start, TimmMicroModel):
+                raise MMError(f"warm_start must be a fitted TimmMicroModel, got "
+                              f"{type(self.warm_start).__name__}")
+            self.warm_start.check_fitted()
+            return self.warm_start._payload()
+        if isinstance(weights_choice(self.weights), Path):
             from ..checkpoints import read_checkpoint
 
             path = Path(self.weights)
@@ -277,19 +247,19 @@ class TimmMicroModel(MicroModel):
             return payload
         return None
 
-    def _resolve_backbone(self, init_payload: dict | None) -> str:
-        if init_payload is not None:
-            if self.backbone not in ("auto", init_payload["backbone"]):
+    def _resolve_backbone(self, warm_payload: dict | None) -> str:
+        if warm_payload is not None:
+            if self.backbone not in ("auto", warm_payload["backbone"]):
                 raise MMError(
                     f"cannot warm-start a {self.backbone!r} backbone from a "
-                    f"{init_payload['backbone']!r} model")
-            return init_payload["backbone"]
+                    f"{warm_payload['backbone']!r} model")
+            return warm_payload["backbone"]
         return DEFAULT_BACKBONE if self.backbone == "auto" else str(self.backbone)
 
-    def _resolve_size(self, frames, init_payload: dict | None) -> tuple[int, int]:
+    def _resolve_size(self, frames, warm_payload: dict | None) -> tuple[int, int]:
         """Network input ``(height, width)``: aspect ratio kept, multiples of 8, >= 32."""
-        if self.imgsz == "auto" and init_payload is not None:
-            return tuple(init_payload["input_size"])
+        if self.imgsz == "auto" and warm_payload is not None:
+            return tuple(warm_payload["input_size"])
         side = DEFAULT_IMGSZ if self.imgsz == "auto" else int(self.imgsz)
         if side < 32:
             raise MMError(f"imgsz must be at least 32 pixels, got {self.imgsz!r}")
@@ -375,11 +345,12 @@ class TimmMicroModel(MicroModel):
             "train_seconds": float(self.train_seconds_),
             "domain": [int(f) for f in self.domain_],
             "started_from": self.started_from_,
+            "stop_reason": self.stop_reason_,
             "state_dict": {k: v.detach().cpu().clone() for k, v in self.net_.state_dict().items()},
         }
 
     def _plain_settings(self) -> dict:
-        # init, on_epoch and a progress reporter are live Python objects: a file keeps only
+        # warm_start, on_epoch and a progress reporter are live Python objects: a file keeps only
         # what it can hold.
         keys = ("backbone", "epochs", "imgsz", "batch_size", "lr", "device", "weights", "seed")
         return {**{k: getattr(self, k) for k in keys}, "progress": self.progress not in (False, None)}
@@ -408,7 +379,9 @@ class TimmMicroModel(MicroModel):
         model.net_ = net
         model.backbone_ = payload["backbone"]
         model.input_size_ = tuple(payload["input_size"])
-        model.started_from_ = payload.get("started_from", "scratch")
+        model.started_from_ = {"init": "warm_start"}.get(payload.get("started_from"),
+                                                         payload.get("started_from", "scratch"))
+        model.stop_reason_ = payload.get("stop_reason")
         model.classes_ = list(payload["classes"])
         model.history_ = list(payload["history"])
         model.train_seconds_ = float(payload["train_seconds"])
@@ -422,19 +395,6 @@ class TimmMicroModel(MicroModel):
 
 
 # -- private pieces ------------------------------------------------------------------------
-def _is_path(weights) -> bool:
-    return isinstance(weights, Path) or (
-        isinstance(weights, str) and weights not in ("auto", "scratch", "pretrained"))
-
-
-def _resolve_device(device: str) -> str:
-    if device != "auto":
-        return str(device)
-    import torch
-
-    return "cuda" if torch.cuda.is_available() else "cpu"
-
-
 def _frame_size(frames) -> tuple[int, int]:
     if hasattr(frames, "size") and not callable(frames.size):
         return tuple(frames.size)
@@ -537,21 +497,22 @@ def _cached_pretrained_file(backbone: str) -> str | None:
     return None
 
 
-def _build_net(backbone: str, n_classes: int, weights, init_payload: dict | None,
+def _build_net(backbone: str, n_classes: int, weights, warm_payload: dict | None,
                classes: list[str]):
     """The network to train and where its starting weights came from."""
-    if init_payload is not None:
+    if warm_payload is not None:
         net = _create_net(backbone, n_classes)
-        _warm_start(net, init_payload, classes)
-        return net, "init"
-    if _is_path(weights):  # a timm/torch weights file (ours were handled as init_payload)
+        head = net.get_classifier()
+        head_names = tuple(n + "." for n, m in net.named_modules() if m is head)
+        copy_weights(net, warm_payload["state_dict"], old_classes=list(warm_payload["classes"]),
+                     classes=classes, is_head=lambda name: name.startswith(head_names))
+        return net, "warm_start"
+    weights = weights_choice(weights)
+    if isinstance(weights, Path):  # a timm/torch weights file (ours were handled above)
         return _create_net(backbone, n_classes, pretrained=True,
                            pretrained_cfg_overlay={"file": str(weights)}), "file"
-    if weights in (None, "scratch"):
+    if weights == "scratch":
         return _create_net(backbone, n_classes), "scratch"
-    if weights not in ("auto", "pretrained"):
-        raise MMError(f"weights must be 'auto', 'pretrained', 'scratch', None or a file path; "
-                      f"got {weights!r}")
     cached = _cached_pretrained_file(backbone)
     if cached is not None:
         return _create_net(backbone, n_classes, pretrained=True,
@@ -563,28 +524,3 @@ def _build_net(backbone: str, n_classes: int, weights, init_payload: dict | None
         f"no pretrained {backbone!r} weights on this machine (mm_widgets never downloads): "
         "training the classifier from scratch", UserWarning, stacklevel=3)
     return _create_net(backbone, n_classes), "scratch"
-
-
-def _warm_start(net, payload: dict, classes: list[str]) -> None:
-    """Copy a previous model's weights: every matching tensor, and the classifier rows of
-    the classes both models share (new classes keep their fresh initialisation)."""
-    import torch
-
-    old = payload["state_dict"]
-    old_classes = list(payload["classes"])
-    head = net.get_classifier()
-    head_names = {n for n, m in net.named_modules() if m is head}
-    new_state = net.state_dict()
-    for name, value in new_state.items():
-        if name not in old:
-            continue
-        is_head = any(name.startswith(h + ".") for h in head_names)
-        if is_head and old_classes != classes:
-            with torch.no_grad():
-                for row, c in enumerate(classes):
-                    if c in old_classes:
-                        value[row] = old[name][old_classes.index(c)]
-        elif old[name].shape == value.shape:
-            value.copy_(old[name])
-    net.load_state_dict(new_state)
-

@@ -1,30 +1,22 @@
 """A YOLO detection micro-model that learns one scene from a handful of labelled frames.
 
-Ultralytics supplies the network (``DetectionModel`` built from its YOLO11 yaml) and the
-detection loss; the training loop is our own. Ultralytics' Trainer is built for datasets
-of thousands of images: its setup, on-disk dataset, dataloader workers and validation
-cost far more than the learning itself when there are five frames, and its default
-``nbs=64`` makes the optimiser step only every few epochs. Here the few frames are
-decoded once, resized once and kept in memory; every step draws a batch of randomly
-scaled, shifted, flipped and recoloured copies of them, and training stops when the
-loss stops falling.
-
-Offline: ``YOLO_OFFLINE``, ``YOLO_AUTOINSTALL`` and a private ``YOLO_CONFIG_DIR`` are set
-before ultralytics is first imported, and nothing here calls the parts of ultralytics
-that download (weights, fonts, checks, hub).
+Ultralytics supplies the network (``DetectionModel`` built from its YOLO11 yaml, see
+:mod:`.yolo_net`) and the detection loss; training is the project's one loop
+(:mod:`.training`). Ultralytics' Trainer is built for datasets of thousands of images: its
+setup, on-disk dataset, dataloader workers and validation cost far more than the learning
+itself when there are five frames, and its default ``nbs=64`` makes the optimiser step only
+every few epochs. Here the few frames are decoded once, resized once and kept in memory;
+every step draws a batch of randomly scaled, shifted, flipped and recoloured copies of them
+(:mod:`.augment`), and training stops when the loss stops falling.
 """
 
 from __future__ import annotations
 
 import copy
-import logging
 import math
-import os
-import tempfile
 import time
 import warnings
 from collections.abc import Sequence
-from contextlib import contextmanager
 from pathlib import Path
 
 import numpy as np
@@ -33,120 +25,19 @@ import pandas as pd
 from ..errors import MMError, NoLabelsError, UnknownClassError
 from ..labels import BOX_COLUMNS
 from ..temporal import smooth_predictions, temporal_wanted
-from .base import MicroModel, register_model
-from .progress import as_progress
+from .augment import Augmenter
+from .base import MicroModel, register_model, weights_choice
+from .training import Plateau, Schedule, copy_weights, resolve_device, train
+from .yolo_net import (
+    architecture,
+    build_network,
+    find_pretrained,
+    pretrained_state,
+    prior_for_input_size,
+    quiet_ultralytics,
+)
 
 FORMAT_VERSION = 1
-GRAY = 114 / 255  # fill for pixels shifted in from outside the frame, as ultralytics pads
-LOSS_GAINS = {"box": 7.5, "cls": 0.5, "dfl": 1.5}  # ultralytics' default loss weights
-PRETRAINED_NAMES = ("yolo11n.pt",)
-
-
-# -- ultralytics, imported offline and quiet -------------------------------------------------
-
-def private_config_dir() -> Path:
-    """Where ultralytics may keep its settings file: a cache folder of ours, never the cwd."""
-    base = os.environ.get("XDG_CACHE_HOME") or str(Path.home() / ".cache")
-    path = Path(base) / "mm_widgets" / "ultralytics"
-    try:
-        path.mkdir(parents=True, exist_ok=True)
-        probe = path / ".write-test"
-        probe.touch()
-        probe.unlink()
-    except OSError:
-        path = Path(tempfile.gettempdir()) / f"mm_widgets-ultralytics-{os.getuid() if hasattr(os, 'getuid') else 0}"
-        path.mkdir(parents=True, exist_ok=True)
-    return path
-
-
-class _QuietFilter(logging.Filter):
-    """Drops ultralytics log records below ERROR while mm_widgets is working."""
-
-    depth = 0
-
-    def filter(self, record: logging.LogRecord) -> bool:
-        return self.depth == 0 or record.levelno >= logging.ERROR
-
-
-_QUIET = _QuietFilter()
-
-
-@contextmanager
-def quiet_ultralytics():
-    """Silence ultralytics' console chatter for the duration (errors still show)."""
-    _QUIET.depth += 1
-    try:
-        yield
-    finally:
-        _QUIET.depth -= 1
-
-
-def import_ultralytics():
-    """Import the ultralytics parts we use, offline and without console output.
-
-    The environment must be set before ultralytics' first import: it reads these
-    variables once, at import time. A value the user set already is respected.
-    """
-    os.environ.setdefault("YOLO_OFFLINE", "1")
-    os.environ.setdefault("YOLO_AUTOINSTALL", "false")
-    os.environ.setdefault("YOLO_CONFIG_DIR", str(private_config_dir()))
-    # A filter on the logger (set before import, kept by ultralytics' own set-up) hides the
-    # "Creating new Ultralytics Settings" banner and training chatter, but only in our calls.
-    logger = logging.getLogger("ultralytics")
-    if _QUIET not in logger.filters:
-        logger.addFilter(_QUIET)
-    with quiet_ultralytics():
-        from ultralytics.nn import tasks
-    return tasks
-
-
-# -- architecture --------------------------------------------------------------------------
-
-def architecture(nc: int, width: float = 0.25, depth: float = 0.5) -> dict:
-    """The YOLO11 detection config as plain data, scaled to ``width`` x ``depth``.
-
-    Width 0.25 is YOLO11n; from scratch on a few frames 0.125 learns as well and trains
-    about twice as fast on a CPU.
-    """
-    import yaml
-
-    import_ultralytics()
-    import ultralytics
-
-    path = Path(ultralytics.__file__).parent / "cfg" / "models" / "11" / "yolo11.yaml"
-    cfg = yaml.safe_load(path.read_text())
-    cfg["scales"] = {"n": [float(depth), float(width), 1024]}
-    cfg["scale"] = "n"
-    cfg["nc"] = int(nc)
-    return cfg
-
-
-def build_network(cfg: dict):
-    """An ultralytics ``DetectionModel`` from a config dict, with loss gains attached."""
-    from types import SimpleNamespace
-
-    tasks = import_ultralytics()
-    with quiet_ultralytics():
-        net = tasks.DetectionModel(copy.deepcopy(cfg), nc=cfg["nc"], verbose=False)
-    # v8DetectionLoss reads its gains from model.args (the Trainer puts its settings there).
-    net.args = SimpleNamespace(**LOSS_GAINS)
-    return net
-
-
-def prior_for_input_size(net, size: tuple[int, int]) -> None:
-    """Set the class-score prior of a fresh head for our input size.
-
-    Ultralytics starts every class logit at "about 5 objects in a 640 x 640 image", which
-    at ~160 px inputs is ~16x too pessimistic: scores then stay under any threshold for
-    most of a short training run.
-    """
-    import torch
-
-    head = net.model[-1]
-    cells_per_level = [size[0] * size[1] / float(s) ** 2 for s in head.stride]
-    with torch.no_grad():
-        for branch, cells in zip(head.cv3, cells_per_level):
-            branch[-1].bias[: head.nc] = math.log(2 / head.nc / cells)
 
 
 def input_size(frame_size: tuple[int, int], imgsz: int, stride: int = 32) -> tuple[int, int]:
@@ -188,150 +79,21 @@ def resize(frame: np.ndarray, size: tuple[int, int]) -> np.ndarray:
     return cv2.resize(frame, tuple(size), interpolation=cv2.INTER_AREA)
 
 
-def find_pretrained() -> Path | None:
-    """A YOLO11n checkpoint already on disk (never downloaded), or None."""
-    places = [private_config_dir().parent / "weights"]
-    settings = Path(os.environ.get("YOLO_CONFIG_DIR", "")) / "Ultralytics" / "settings.json"
-    if settings.exists():
-        import json
-
-        try:
-            weights_dir = json.loads(settings.read_text()).get("weights_dir")
-        except (OSError, ValueError):
-            weights_dir = None
-        if weights_dir:
-            places.append(Path(weights_dir))
-    for place in places:
-        for name in PRETRAINED_NAMES:
-            if (place / name).is_file():
-                return place / name
-    return None
-
-
-def pretrained_state(path: Path) -> dict:
-    """The float weights of an ultralytics ``.pt`` file, loaded without running its code."""
-    tasks = import_ultralytics()
-    with quiet_ultralytics():
-        ckpt, _ = tasks.torch_safe_load(str(path), safe_only=True)
-    model = ckpt.get("ema") or ckpt.get("model")
-    if model is None:
-        raise MMError(f"{path} holds no YOLO model weights")
-    return {k: v.float() for k, v in model.state_dict().items()}
-
-
-# -- augmentation --------------------------------------------------------------------------
-
-class Augmenter:
-    """Random batches of scaled, shifted, flipped and recoloured copies of a few images.
-
-    Images are ``(N, 3, H, W)`` float tensors in 0..1; ``boxes[i]`` are ``(k, 5)`` arrays
-    of ``class, x1, y1, x2, y2`` normalised to 0..1 (empty for negative frames).
-    """
-
-    def __init__(self, images, boxes: list[np.ndarray], generator, *, scale=(0.6, 1.5),
-                 translate=0.25, flip=0.5, colour=0.25, min_visible=0.3):
-        self.images = images
-        self.boxes = boxes
-        self.g = generator
-        self.scale, self.translate, self.flip = scale, translate, flip
-        self.colour, self.min_visible = colour, min_visible
-
-    def _uniform(self, n, lo, hi):
-        import torch
-
-        return lo + (hi - lo) * torch.rand(n, generator=self.g, dtype=torch.float64)
-
-    def batch(self, size: int) -> dict:
-        import torch
-        import torch.nn.functional as F
-
-        n = len(self.images)
-        pick = torch.randint(n, (size,), generator=self.g)
-        s = torch.exp(self._uniform(size, math.log(self.scale[0]), math.log(self.scale[1])))
-        tx = self._uniform(size, -self.translate, self.translate) * 2  # normalised -1..1 coords
-        ty = self._uniform(size, -self.translate, self.translate) * 2
-        f = torch.where(torch.rand(size, generator=self.g, dtype=torch.float64) < self.flip,
-                        -1.0, 1.0).double()
-        # Output point u maps to input point f * (u - t) / s (x), (u - t) / s (y).
-        theta = torch.zeros(size, 2, 3, dtype=torch.float64)
-        theta[:, 0, 0] = f / s
-        theta[:, 0, 2] = -f * tx / s
-        theta[:, 1, 1] = 1 / s
-        theta[:, 1, 2] = -ty / s
-        src = self.images[pick] - GRAY  # so that zero padding comes out gray
-        grid = F.affine_grid(theta.float(), list(src.shape), align_corners=False)
-        img = F.grid_sample(src, grid, mode="bilinear", padding_mode="zeros",
-                            align_corners=False) + GRAY
-        img = self._recolour(img)
-
-        idx, cls, xywh = [], [], []
-        for j in range(size):
-            b = self.boxes[int(pick[j])]
-            if not len(b):
-                continue
-            sj, fj, txj, tyj = float(s[j]), float(f[j]), float(tx[j]), float(ty[j])
-            # normalised 0..1 -> -1..1, transform, back to 0..1
-            x = (b[:, [1, 3]] * 2 - 1) * sj * fj + txj
-            y = (b[:, [2, 4]] * 2 - 1) * sj + tyj
-            x1, x2 = (np.minimum(x[:, 0], x[:, 1]) + 1) / 2, (np.maximum(x[:, 0], x[:, 1]) + 1) / 2
-            y1, y2 = (y[:, 0] + 1) / 2, (y[:, 1] + 1) / 2
-            full = (x2 - x1) * (y2 - y1)
-            cx1, cy1 = np.clip(x1, 0, 1), np.clip(y1, 0, 1)
-            cx2, cy2 = np.clip(x2, 0, 1), np.clip(y2, 0, 1)
-            seen = np.clip(cx2 - cx1, 0, None) * np.clip(cy2 - cy1, 0, None)
-            # A box mostly pushed out of view is dropped; its sliver stays unlabelled.
-            keep = seen >= self.min_visible * full
-            for k in np.flatnonzero(keep):
-                idx.append(j)
-                cls.append(b[k, 0])
-                xywh.append(((cx1[k] + cx2[k]) / 2, (cy1[k] + cy2[k]) / 2,
-                             cx2[k] - cx1[k], cy2[k] - cy1[k]))
-        return {
-            "img": img,
-            "batch_idx": torch.tensor(idx, dtype=torch.float32),
-            "cls": torch.tensor(cls, dtype=torch.float32).view(-1, 1),
-            "bboxes": torch.tensor(np.array(xywh, dtype=np.float32).reshape(-1, 4)),
-        }
-
-    def _recolour(self, img):
-        import torch
-
-        n = img.shape[0]
-        c = self.colour
-        bright = self._uniform(n, 1 - c, 1 + c).float().view(n, 1, 1, 1)
-        contrast = self._uniform(n, 1 - c, 1 + c).float().view(n, 1, 1, 1)
-        sat = self._uniform(n, 1 - 2 * c, 1 + 2 * c).float().view(n, 1, 1, 1)
-        gray = img.mean(1, keepdim=True)
-        img = gray + (img - gray) * sat
-        mean = img.mean((1, 2, 3), keepdim=True)
-        img = (img - mean) * contrast + mean
-        return torch.clamp(img * bright, 0, 1)
-
-
-def recalibrate_batchnorm(net, aug: Augmenter, device, batch: int, batches: int = 8) -> None:
-    """Recompute BatchNorm statistics for the final weights from fresh augmented batches.
-
-    The running statistics are averages over the whole (short) run with a slow momentum,
-    so they still remember the random start and lag the averaged weights; in eval mode
-    that shrinks every score. A few forward passes without gradients fix it.
-    """
-    import torch
-
-    norms = [m for m in net.modules() if isinstance(m, torch.nn.modules.batchnorm._BatchNorm)]
-    saved = [m.momentum for m in norms]
-    for m in norms:
-        m.reset_running_stats()
-        m.momentum = None  # cumulative average over the passes below
-    net.train()
-    with torch.no_grad():
-        for _ in range(batches):
-            net(aug.batch(batch)["img"].to(device))
-    for m, momentum in zip(norms, saved):
-        m.momentum = momentum
-    net.eval()
-
 
 # -- the micro-model -----------------------------------------------------------------------
+
+def detection_loss(net, batch):
+    """Ultralytics' detection loss (box, class, distribution focal) for one batch: the sum
+    to minimise and the loss per image."""
+    loss, _ = net.loss(batch)
+    loss = loss.sum()
+    return loss, float(loss.detach()) / batch["img"].shape[0]
+
+
+def is_class_row(name: str) -> bool:
+    """Head tensors with one row per class: the last layer of each class branch."""
+    return ".cv3." in name and name.endswith((".2.weight", ".2.bias"))
+
 
 @register_model("yolo")
 class YoloMicroModel(MicroModel):
@@ -351,28 +113,31 @@ class YoloMicroModel(MicroModel):
     weights
         ``"auto"``: pretrained YOLO11n weights when already on disk (never downloaded:
         ``yolo11n.pt`` in ``~/.cache/mm_widgets/weights/`` or in ultralytics' own
-        ``weights_dir``), else train from scratch and warn once. A path: an mm_widgets model file or an
-        ultralytics ``.pt`` to start from. ``None``: from scratch, silently.
+        ``weights_dir``), else train from scratch and warn once. ``"pretrained"``: those
+        weights or an error. ``"scratch"`` (or ``None``): from scratch, silently. A path:
+        an mm_widgets model file or an ultralytics ``.pt`` to start from.
     seed
         Seeds weight initialisation and augmentation: the same seed gives the same model.
     progress
         ``True`` (a tqdm line), ``False`` (silent), or a reporter with
         ``start``/``update``/``close`` (see :mod:`mm_widgets.models.progress`).
-    init
-        A fitted :class:`YoloMicroModel` to warm-start from (later retraining rounds).
+    warm_start
+        A fitted :class:`YoloMicroModel` to start from (later retraining rounds): its
+        weights, input size and class ids; classes new to this round get new head rows.
     width
         Width multiplier of the network; ``"auto"``: 0.125 from scratch, 0.25 (YOLO11n)
         when starting from pretrained weights.
-    batch, steps_per_epoch, lr
-        Optimiser settings: AdamW with ``lr``, warm-up and cosine decay.
+    batch_size, steps_per_epoch, lr
+        Optimiser settings: AdamW with ``lr`` (halved when not from scratch), warm-up and
+        cosine decay, an exponential moving average of the weights.
     patience
         Stop when the smoothed epoch loss has not improved by 1% for this many epochs.
     conf, iou, max_det
         Prediction defaults: confidence threshold, NMS IoU, boxes per frame. The NMS IoU
         is stricter than ultralytics' 0.7 because a micro-model's false positives are
         mostly second, looser boxes on the object it did find.
-    callback
-        Called as ``callback(model, epoch, loss)`` after every epoch (may raise
+    on_epoch
+        Called as ``on_epoch(epoch, loss)`` after every epoch (may raise
         ``KeyboardInterrupt`` to stop training, like Ctrl-C).
     """
 
@@ -380,24 +145,24 @@ class YoloMicroModel(MicroModel):
     task = "boxes"
 
     def __init__(self, *, epochs="auto", imgsz="auto", device="auto", weights="auto", seed=0,
-                 progress=True, init=None, width="auto", batch=16, steps_per_epoch=4,
-                 lr=0.004, patience=8, conf=0.25, iou=0.5, max_det=100, callback=None):
+                 progress=True, warm_start=None, width="auto", batch_size=16, steps_per_epoch=4,
+                 lr=0.004, patience=8, conf=0.25, iou=0.5, max_det=100, on_epoch=None):
         self.epochs = epochs
         self.imgsz = imgsz
         self.device = device
         self.weights = weights
         self.seed = seed
         self.progress = progress
-        self.init = init
+        self.warm_start = warm_start
         self.width = width
-        self.batch = batch
+        self.batch_size = batch_size
         self.steps_per_epoch = steps_per_epoch
         self.lr = lr
         self.patience = patience
         self.conf = conf
         self.iou = iou
         self.max_det = max_det
-        self.callback = callback
+        self.on_epoch = on_epoch
 
     def __repr__(self) -> str:
         if not self.is_fitted:
@@ -407,13 +172,6 @@ class YoloMicroModel(MicroModel):
                 f"epochs in {self.train_seconds_:.1f} s, trained on frames {self.domain_})")
 
     # -- fitting ------------------------------------------------------------------------------
-    def _device(self):
-        import torch
-
-        if self.device in (None, "auto"):
-            return torch.device("cuda" if torch.cuda.is_available() else "cpu")
-        return torch.device(self.device)
-
     def _training_set(self, frames, labels):
         """Looked-at frames and their boxes (frames without boxes are negatives)."""
         if getattr(labels, "task", "boxes") != "boxes":
@@ -426,9 +184,9 @@ class YoloMicroModel(MicroModel):
                 "help only as negatives)"
             )
         classes = list(labels.classes)
-        if self.init is not None:
+        if self.warm_start is not None:
             # Keep the old class ids stable so the warm-started head still means the same.
-            classes = list(self.init.classes_) + [c for c in classes if c not in self.init.classes_]
+            classes = list(self.warm_start.classes_) + [c for c in classes if c not in self.warm_start.classes_]
         unknown = sorted(set(table["label"]) - set(classes))
         if unknown:
             raise UnknownClassError(f"labels use unknown class(es) {unknown}; known: {classes}")
@@ -439,41 +197,48 @@ class YoloMicroModel(MicroModel):
         return looked, table, classes
 
     def _start_weights(self, nc: int):
-        """(config, state dict or None, how it starts) for a new network with ``nc`` classes."""
-        if self.init is not None:
-            self.init.check_fitted()
-            cfg = copy.deepcopy(self.init.cfg_)
+        """(config, state dict or None, where it starts from) for a network with ``nc`` classes."""
+        if self.warm_start is not None:
+            if not isinstance(self.warm_start, YoloMicroModel):
+                raise MMError(f"warm_start must be a fitted YoloMicroModel, got "
+                              f"{type(self.warm_start).__name__}")
+            self.warm_start.check_fitted()
+            cfg = copy.deepcopy(self.warm_start.cfg_)
             cfg["nc"] = nc
-            return cfg, self.init.net_.state_dict(), "warm"
-        weights = self.weights
-        if weights is None or weights is False or weights == "scratch":
-            return architecture(nc, 0.125 if self.width == "auto" else self.width), None, "scratch"
-        if weights == "auto":
+            return cfg, self.warm_start.net_.state_dict(), "warm_start"
+        scratch = architecture(nc, 0.125 if self.width == "auto" else self.width)
+        weights = weights_choice(self.weights)
+        if weights == "scratch":
+            return scratch, None, "scratch"
+        if weights in ("auto", "pretrained"):
             found = find_pretrained()
+            if found is None and weights == "pretrained":
+                raise MMError("no pretrained YOLO weights on disk, and mm_widgets never downloads:"
+                              " pass weights='path/to/yolo11n.pt' or weights='scratch'")
             if found is None:
                 warnings.warn(
                     "no pretrained YOLO weights on disk (and mm_widgets never downloads): "
                     "training a small YOLO from scratch. Pass weights='path/to/yolo11n.pt' to "
-                    "start from pretrained weights, or weights=None to silence this.",
+                    "start from pretrained weights, or weights='scratch' to silence this.",
                     UserWarning, stacklevel=4)
-                return architecture(nc, 0.125 if self.width == "auto" else self.width), None, "scratch"
+                return scratch, None, "scratch"
             weights = found
-        path = Path(weights)
-        if not path.is_file():
-            raise MMError(f"weights file not found: {path}")
+        if not weights.is_file():
+            raise MMError(f"weights file not found: {weights}")
         try:
             from ..checkpoints import read_checkpoint
 
-            payload = read_checkpoint(path)
+            payload = read_checkpoint(weights)
         except MMError:
             payload = None
         if payload is not None:
             if payload.get("kind") != "yolo":
-                raise MMError(f"{path} is a {payload.get('kind')!r} model, not a YOLO one")
+                raise MMError(f"{weights} is a {payload.get('kind')!r} model, not a YOLO one")
             cfg = copy.deepcopy(payload["cfg"])
             cfg["nc"] = nc
-            return cfg, payload["state_dict"], "checkpoint"
-        return architecture(nc, 0.25 if self.width == "auto" else self.width), pretrained_state(path), "pretrained"
+            return cfg, payload["state_dict"], "file"
+        width = 0.25 if self.width == "auto" else self.width
+        return architecture(nc, width), pretrained_state(weights), "pretrained"
 
     def fit(self, frames, labels) -> YoloMicroModel:
         """Train on the looked-at frames of ``labels`` (frames without boxes are negatives).
@@ -498,13 +263,13 @@ class YoloMicroModel(MicroModel):
         first = np.asarray(frames[looked[0]])
         frame_size = (first.shape[1], first.shape[0])
         xyxy = table[["x1", "y1", "x2", "y2"]].to_numpy(float)
-        if self.init is not None and self.imgsz == "auto":
-            size = tuple(self.init.input_size_)
+        if self.warm_start is not None and self.imgsz == "auto":
+            size = tuple(self.warm_start.input_size_)
             imgsz = max(size)
         else:
             imgsz = auto_imgsz(xyxy, frame_size) if self.imgsz == "auto" else int(self.imgsz)
             size = input_size(frame_size, imgsz)
-        device = self._device()
+        device = resolve_device(self.device)
 
         # Decode and resize the few frames once; every augmented batch is cut from these.
         images = np.stack([resize(np.asarray(frames[f]), size) for f in looked])
@@ -521,140 +286,74 @@ class YoloMicroModel(MicroModel):
 
         with torch.random.fork_rng(devices=[]):
             torch.manual_seed(self.seed)
-            cfg, state, how = self._start_weights(len(classes))
+            cfg, state, started_from = self._start_weights(len(classes))
             net = build_network(cfg)
             if state is not None:
-                own = net.state_dict()
-                usable = {k: v for k, v in state.items() if k in own and v.shape == own[k].shape}
-                net.load_state_dict(usable, strict=False)
-            if how in ("scratch", "pretrained"):
+                old_classes = (self.warm_start.classes_ if self.warm_start is not None
+                               else None)
+                copy_weights(net, state, old_classes=old_classes, classes=classes,
+                             is_head=is_class_row)
+            if started_from in ("scratch", "pretrained"):
                 prior_for_input_size(net, size)
             net.to(device)
             g = torch.Generator().manual_seed(self.seed)
             tensor = torch.from_numpy(images).permute(0, 3, 1, 2).float().div(255)
             aug = Augmenter(tensor, boxes, g)
-            max_epochs = self._max_epochs(how)
-            best_state, history, stop_reason = self._train(net, aug, device, max_epochs, how)
+            result = self._train(net, aug, device, started_from)
 
-        net.load_state_dict(best_state)
-        with torch.random.fork_rng(devices=[]):
-            recalibrate_batchnorm(net, aug, device, self.batch)
         self.net_ = net
         self.cfg_ = cfg
         self.classes_ = classes
-        self.history_ = history
+        self.history_ = result.history
         self.train_seconds_ = time.perf_counter() - started
         self.domain_ = list(looked)
         self.imgsz_ = int(max(size))
         self.input_size_ = (int(size[0]), int(size[1]))
         self.frame_size_ = (int(w), int(h))
-        self.start_ = how
-        self.stop_reason_ = stop_reason
-        self.round_ = (self.init.round_ + 1) if self.init is not None else 0
+        self.started_from_ = started_from
+        self.stop_reason_ = result.stop_reason
+        self.round_ = (self.warm_start.round_ + 1) if self.warm_start is not None else 0
         return self
 
-    def _max_epochs(self, how: str) -> int:
+    def _max_epochs(self, started_from: str) -> int:
         if self.epochs != "auto":
             if int(self.epochs) < 1:
                 raise MMError(f"epochs must be >= 1, got {self.epochs}")
             return int(self.epochs)
         # Box edges keep sharpening long after the object is found: cap at 60 epochs from
         # scratch (the plateau rule stops earlier when the loss is flat).
-        return {"scratch": 60, "pretrained": 30}.get(how, 20)
+        return {"scratch": 60, "pretrained": 30}.get(started_from, 20)
 
-    def _train(self, net, aug, device, max_epochs: int, how: str):
-        """The training loop: returns (best weights, loss per epoch, why it stopped)."""
+    def _train(self, net, aug: Augmenter, device, started_from: str):
+        """AdamW (no weight decay on biases and norms), warm-up from scratch, cosine decay,
+        averaged weights, BatchNorm re-estimated on fresh augmented batches."""
         import torch
 
         decay, no_decay = [], []
         for name, p in net.named_parameters():
             (no_decay if p.ndim <= 1 or name.endswith(".bias") else decay).append(p)
-        lr = self.lr if how == "scratch" else self.lr / 2
+        lr = self.lr if started_from == "scratch" else self.lr / 2
         opt = torch.optim.AdamW([{"params": decay, "weight_decay": 5e-4},
                                  {"params": no_decay, "weight_decay": 0.0}],
                                 lr=lr, betas=(0.9, 0.999))
+        max_epochs = self._max_epochs(started_from)
         total_steps = max_epochs * self.steps_per_epoch
-        warmup = min(20, total_steps // 5) if how == "scratch" else 0
+        warmup = min(20, total_steps // 5) if started_from == "scratch" else 0
 
-        def lr_at(step):
-            if step < warmup:
-                return lr * (step + 1) / warmup
-            t = (step - warmup) / max(total_steps - warmup, 1)
-            return lr * (0.05 + 0.95 * 0.5 * (1 + math.cos(math.pi * t)))
+        def batches(epoch):
+            for _ in range(self.steps_per_epoch):
+                yield {k: v.to(device) for k, v in aug.batch(self.batch_size).items()}
 
-        # An exponential moving average of the weights smooths out the noise of tiny
-        # batches; it is what gets kept and used for prediction.
-        ema = copy.deepcopy(net).eval()
-        for p in ema.parameters():
-            p.requires_grad_(False)
+        def bn_batches():
+            return (aug.batch(self.batch_size)["img"].to(device) for _ in range(8))
 
-        reporter = as_progress(self.progress)
-        reporter.start(max_epochs, "overfit YOLO")
-        history: list[float] = []
-        best_loss, best_state = math.inf, None
-        smooth, best_smooth, since_best = None, math.inf, 0
-        stop_reason = None
-        started = time.perf_counter()
-        step = 0
-        try:
-            with quiet_ultralytics():
-                net.train()
-                for epoch in range(1, max_epochs + 1):
-                    total = 0.0
-                    for _ in range(self.steps_per_epoch):
-                        for group in opt.param_groups:
-                            group["lr"] = lr_at(step)
-                        batch = aug.batch(self.batch)
-                        batch = {k: v.to(device) for k, v in batch.items()}
-                        loss = self._step(net, opt, batch)
-                        total += loss
-                        step += 1
-                        d = min(0.9, (1 + step) / (10 + step))
-                        with torch.no_grad():
-                            for e, v in zip(ema.state_dict().values(), net.state_dict().values()):
-                                if e.dtype.is_floating_point:
-                                    e.mul_(d).add_(v.detach(), alpha=1 - d)
-                                else:
-                                    e.copy_(v)
-                    epoch_loss = total / self.steps_per_epoch
-                    history.append(epoch_loss)
-                    if epoch_loss < best_loss:
-                        best_loss = epoch_loss
-                        best_state = {k: v.detach().clone() for k, v in ema.state_dict().items()}
-                    reporter.update(epoch, epoch_loss, time.perf_counter() - started)
-                    if self.callback is not None:
-                        self.callback(self, epoch, epoch_loss)
-                    # Plateau: the smoothed loss has not improved by 1% for `patience` epochs.
-                    smooth = epoch_loss if smooth is None else 0.7 * smooth + 0.3 * epoch_loss
-                    if smooth < 0.99 * best_smooth:
-                        best_smooth, since_best = smooth, 0
-                    else:
-                        since_best += 1
-                    if self.epochs == "auto" and since_best >= self.patience:
-                        stop_reason = f"loss plateaued after {epoch} epochs"
-                        break
-        except KeyboardInterrupt:
-            stop_reason = f"interrupted after {len(history)} epochs"
-            warnings.warn(f"training {stop_reason}: keeping the best model so far",
-                          UserWarning, stacklevel=3)
-        finally:
-            reporter.close(stop_reason)
-        if best_state is None:  # interrupted before one epoch finished
-            best_state = {k: v.detach().clone() for k, v in ema.state_dict().items()}
-        return best_state, history, stop_reason or "reached the epoch maximum"
-
-    @staticmethod
-    def _step(net, opt, batch) -> float:
-        """One optimiser step; returns the loss per image."""
-        import torch
-
-        loss, _ = net.loss(batch)
-        loss = loss.sum()
-        opt.zero_grad(set_to_none=True)
-        loss.backward()
-        torch.nn.utils.clip_grad_norm_(net.parameters(), max_norm=10.0)
-        opt.step()
-        return float(loss.detach()) / batch["img"].shape[0]
+        with quiet_ultralytics():
+            return train(
+                net, opt, batches=batches, loss=detection_loss, epochs=max_epochs,
+                schedule=Schedule(total_steps, warmup=warmup, final=0.05), average=True,
+                plateau=Plateau(patience=self.patience) if self.epochs == "auto" else None,
+                clip_grad=10.0, bn_batches=bn_batches, progress=self.progress,
+                on_epoch=self.on_epoch, desc="overfit YOLO", interrupt_stacklevel=4)
 
     # -- prediction ---------------------------------------------------------------------------
     def predict(self, frames, indices: Sequence[int] | None = None, conf: float | None = None,
@@ -750,7 +449,7 @@ class YoloMicroModel(MicroModel):
             "imgsz": int(self.imgsz_),
             "input_size": list(self.input_size_),
             "frame_size": list(self.frame_size_),
-            "start": self.start_,
+            "started_from": self.started_from_,
             "stop_reason": self.stop_reason_,
             "round": int(self.round_),
             "settings": {"conf": float(self.conf), "iou": float(self.iou),
@@ -776,7 +475,7 @@ class YoloMicroModel(MicroModel):
         model.imgsz_ = int(payload["imgsz"])
         model.input_size_ = tuple(payload["input_size"])
         model.frame_size_ = tuple(payload["frame_size"])
-        model.start_ = payload.get("start", "checkpoint")
+        model.started_from_ = payload.get("started_from", payload.get("start", "file"))
         model.stop_reason_ = payload.get("stop_reason")
         model.round_ = int(payload.get("round", 0))
         return model

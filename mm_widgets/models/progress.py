@@ -1,8 +1,9 @@
 """Training progress reporters: one tqdm line in a script, silence, or a notebook display.
 
-Every micro-model reports through the same three calls, so :func:`mm_widgets.overfit` can
-hand it whichever display suits the place it runs in (the notebook one lives in
-``mm_widgets.widgets.progress``; this module never imports ipywidgets)::
+Every micro-model reports through the same three calls. ``progress=True`` asks the
+registered displays (:func:`register_display`) for a reporter, newest first, and falls back
+to a tqdm line. The package root registers the notebook display (a bar and a live loss
+curve, in ``mm_widgets.widgets.progress``), so the core never imports a widget::
 
     reporter.start(total_epochs, desc)
     reporter.update(epoch, loss, elapsed_seconds)   # once per finished epoch
@@ -10,6 +11,19 @@ hand it whichever display suits the place it runs in (the notebook one lives in
 """
 
 from __future__ import annotations
+
+from collections.abc import Callable
+
+#: Factories tried for ``progress=True``, newest first; each returns a reporter, or None
+#: when it does not fit the place the code runs in.
+DISPLAYS: list[Callable[[], object | None]] = []
+
+
+def register_display(factory: Callable[[], object | None]) -> Callable[[], object | None]:
+    """Offer ``factory`` as the display for ``progress=True`` (returns it, so it decorates)."""
+    if factory not in DISPLAYS:
+        DISPLAYS.append(factory)
+    return factory
 
 
 class SilentProgress:
@@ -55,9 +69,13 @@ class ConsoleProgress:
 
 
 def as_progress(progress):
-    """A reporter for ``progress``: ``True`` -> tqdm line, ``False``/``None`` -> silent,
+    """A reporter for ``progress``: ``True`` -> a registered display or a tqdm line, ``False``/``None`` -> silent,
     anything with ``start``/``update``/``close`` -> used as given."""
     if progress is True:
+        for factory in reversed(DISPLAYS):
+            reporter = factory()
+            if reporter is not None:
+                return reporter
         return ConsoleProgress()
     if progress is False or progress is None:
         return SilentProgress()

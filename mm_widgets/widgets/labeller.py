@@ -17,10 +17,8 @@ box coordinates are converted between shown and full-frame pixels only at that e
 from __future__ import annotations
 
 import html
-import math
 from collections import OrderedDict
 from collections.abc import Callable, Iterable, Sequence
-from dataclasses import dataclass, replace
 from pathlib import Path
 
 import anywidget
@@ -29,161 +27,19 @@ import numpy as np
 import traitlets
 from jupyter_bbox_widget import BBoxWidget
 
+from ..actions import diff_boxes, same_boxes
 from ..data import Frames, frame_in_range
 from ..errors import FrameIndexError, LabelError, MMError
-from ..labels import Box, LabelSet, box_iou
+from ..labels import TASKS, Box, LabelSet
 from ..project import Project
 from ..select import select_frames
+from .display import DisplayScale, encode_jpeg
 
-MODES = ("boxes", "classes")
 MAX_FRAME_BYTES = 150_000  # budget for one frame sent to the browser
 JPEG_QUALITIES = (85, 75, 65, 55, 45)  # tried in turn until a frame fits the budget
 THUMB_SIDE = 96
 SAME_COORD = 1e-6  # coordinates closer than this (full-frame pixels) are the same box
 STATIC = Path(__file__).parent / "static"
-
-
-# -- the widget edge: shown pixels <-> full-frame pixels ------------------------------------
-@dataclass(frozen=True)
-class DisplayScale:
-    """A frame of ``size`` pixels shown as an image of ``shown`` pixels (both ``(w, h)``).
-
-    jupyter-bbox-widget reports boxes in pixels of the image it was sent, so the only
-    conversion needed is the ratio of the two sizes, per axis.
-    """
-
-    size: tuple[int, int]
-    shown: tuple[int, int]
-
-    @classmethod
-    def fit(cls, size: tuple[int, int], max_width: int, max_height: int | None = None) -> DisplayScale:
-        """The largest shown size within ``max_width x max_height``, never enlarged.
-
-        Where the frame's aspect ratio allows it the shown size keeps it exactly (both axes
-        share one scale, e.g. 1280x720 -> 800x450), so a box keeps its shape on screen.
-        """
-        w, h = (int(v) for v in size)
-        if w <= 0 or h <= 0:
-            raise LabelError(f"frame size must be positive, got {size}")
-        if max_width <= 0 or (max_height is not None and max_height <= 0):
-            raise LabelError(f"display size must be positive, got {max_width}x{max_height}")
-        s = min(1.0, max_width / w, (max_height / h) if max_height else 1.0)
-        g = math.gcd(w, h)
-        unit_w, unit_h = w // g, h // g
-        k = math.floor(g * s + 1e-9)
-        if k >= 1 and k * unit_w >= 0.9 * s * w:
-            return cls((w, h), (k * unit_w, k * unit_h))
-        return cls((w, h), (max(1, round(w * s)), max(1, round(h * s))))
-
-    @property
-    def uniform(self) -> bool:
-        """True when both axes are scaled by the same factor."""
-        return self.shown[0] * self.size[1] == self.shown[1] * self.size[0]
-
-    def to_widget(self, box: Box) -> dict:
-        """A bbox-widget dict in shown pixels for a full-frame ``box``."""
-        (w, h), (sw, sh) = self.size, self.shown
-        return {"x": box.x1 * sw / w, "y": box.y1 * sh / h, "width": box.width * sw / w,
-                "height": box.height * sh / h, "label": box.label}
-
-    def from_widget(self, d: dict, source: str = "human", *, clip: bool = True) -> Box:
-        """A full-frame :class:`Box` from a bbox-widget dict in shown pixels.
-
-        With ``clip`` the box is cut to the frame (a drag may end outside the image).
-        Raises :class:`~mm_widgets.errors.LabelError` for a dict that is not a box or has no
-        area inside the frame (a click without a drag makes a 0 x 0 box).
-        """
-        (w, h), (sw, sh) = self.size, self.shown
-        try:
-            full = {"x": float(d["x"]) * w / sw, "y": float(d["y"]) * h / sh,
-                    "width": float(d["width"]) * w / sw, "height": float(d["height"]) * h / sh,
-                    "label": d.get("label", "")}
-        except (KeyError, TypeError, ValueError) as e:
-            raise LabelError(f"not a bounding-box dict: {d!r}") from e
-        box = Box.from_widget(full, 1.0, source)
-        if not clip:
-            return box
-        clipped = box.clipped(self.size)
-        if clipped is None:
-            raise LabelError(f"box {d!r} lies outside the {w}x{h} frame")
-        return clipped
-
-
-def encode_jpeg(frame: np.ndarray, shown: tuple[int, int], max_bytes: int = MAX_FRAME_BYTES) -> bytes:
-    """``frame`` resized to ``shown`` ``(w, h)`` as JPEG, at the best quality within ``max_bytes``."""
-    import io
-
-    from PIL import Image
-
-    image = Image.fromarray(frame)
-    if image.size != tuple(shown):
-        image = image.resize(tuple(shown), Image.BILINEAR, reducing_gap=2.0)
-    data = b""
-    for quality in JPEG_QUALITIES:
-        buffer = io.BytesIO()
-        image.save(buffer, format="JPEG", quality=quality)
-        data = buffer.getvalue()
-        if len(data) <= max_bytes:
-            break
-    return data
-
-
-# -- counting edits ---------------------------------------------------------------------------
-def _same(a: Box, b: Box) -> bool:
-    return a.label == b.label and all(abs(p - q) < SAME_COORD for p, q in zip(a.xyxy, b.xyxy, strict=True))
-
-
-def _same_boxes(a: Sequence[Box], b: Sequence[Box]) -> bool:
-    return len(a) == len(b) and all(_same(p, q) for p, q in zip(a, b, strict=True))
-
-
-def diff_boxes(old: Sequence[Box], new: Sequence[Box]) -> tuple[list[Box], list[tuple[str, str]]]:
-    """What a person did to turn the boxes ``old`` into ``new`` on one frame.
-
-    Returns the boxes to store and the human actions, as ``(kind, label)`` pairs. A box
-    equal to an old one is untouched (free; it keeps its source and score). The remaining
-    boxes are paired old-to-new by overlap (highest IoU first), then in list order (the
-    bbox widget keeps a moved box in its place, so a box dragged clear of where it was is
-    still the same box): each pair is one ``adjust``. What is left is a ``delete`` (old)
-    or a ``draw`` (new). An adjusted model box becomes ``"corrected"``; a drawn one
-    ``"human"``.
-    """
-    old, new = list(old), list(new)
-    result: list[Box | None] = [None] * len(new)
-    free_old = list(range(len(old)))
-    for j, b in enumerate(new):
-        i = next((i for i in free_old if _same(old[i], b)), None)
-        if i is not None:
-            free_old.remove(i)
-            result[j] = old[i]
-    free_new = [j for j in range(len(new)) if result[j] is None]
-    pairs: list[tuple[int, int]] = []
-    if free_old and free_new:
-        iou = box_iou([old[i].xyxy for i in free_old], [new[j].xyxy for j in free_new])
-        for flat in np.argsort(-iou, axis=None, kind="stable"):
-            a, b = np.unravel_index(flat, iou.shape)
-            if iou[a, b] <= 0:
-                break
-            i, j = free_old[a], free_new[b]
-            if any(i == p or j == q for p, q in pairs):
-                continue
-            pairs.append((i, j))
-        paired_old = {i for i, _ in pairs}
-        paired_new = {j for _, j in pairs}
-        pairs += zip([i for i in free_old if i not in paired_old],
-                     [j for j in free_new if j not in paired_new], strict=False)
-    actions: list[tuple[str, str]] = []
-    for i, j in sorted(pairs, key=lambda p: p[1]):
-        source = "corrected" if old[i].source == "model" else old[i].source
-        result[j] = replace(new[j], score=None, source=source)
-        actions.append(("adjust", new[j].label))
-    paired_old = {i for i, _ in pairs}
-    actions += [("delete", old[i].label) for i in free_old if i not in paired_old]
-    for j, b in enumerate(new):
-        if result[j] is None:
-            result[j] = replace(b, score=None, source="human")
-            actions.append(("draw", b.label))
-    return [b for b in result if b is not None], actions
 
 
 # -- small pieces ----------------------------------------------------------------------------
@@ -194,19 +50,20 @@ class KeyShortcuts(anywidget.AnyWidget):
     shortcuts = traitlets.List(traitlets.Unicode(), help="KeyboardEvent.key values to forward.").tag(sync=True)
 
 
-def suggest_frames(frames: Frames, suggest: int | Iterable[int]) -> list[int]:
-    """The frames to suggest: ``suggest`` chosen by :func:`mm_widgets.select.select_frames`
+def suggest_frames(frames: Frames, first_labels: int | Iterable[int]) -> list[int]:
+    """The frames to suggest: ``first_labels`` of them chosen by :func:`mm_widgets.select.select_frames`
     ("diverse"), or the given frame indices."""
     n = len(frames)
-    if isinstance(suggest, (int, np.integer)) and not isinstance(suggest, bool):
-        if suggest < 0:
-            raise LabelError(f"suggest must be >= 0 or a list of frame indices, got {suggest}")
-        return sorted({int(i) for i in select_frames(frames, k=int(suggest), strategy="diverse", seed=0)})
+    if isinstance(first_labels, (int, np.integer)) and not isinstance(first_labels, bool):
+        if first_labels < 0:
+            raise LabelError(f"first_labels must be >= 0 or a list of frame indices, got {first_labels}")
+        return sorted({int(i) for i in select_frames(frames, int(first_labels), strategy="diverse",
+                                                     seed=0)})
     try:
-        chosen = sorted({int(i) for i in suggest})
+        chosen = sorted({int(i) for i in first_labels})
     except (TypeError, ValueError):
-        raise LabelError(f"suggest must be a number of frames or a list of frame indices, "
-                         f"got {suggest!r}") from None
+        raise LabelError(f"first_labels must be a number of frames or a list of frame indices, "
+                         f"got {first_labels!r}") from None
     bad = [i for i in chosen if not 0 <= i < n]
     if bad:
         raise FrameIndexError(f"suggested frames {bad} are out of range ({n} frames)")
@@ -252,19 +109,20 @@ class Labeller(widgets.VBox):
     drawn_source = "human"
 
     def __init__(self, frames: Frames, classes: Sequence[str] | None = None, *,
-                 project: Project | str | Path | None = None, suggest: int | Iterable[int] = 5,
-                 mode: str = "boxes", width: int = 800, height: int = 540):
-        if mode not in MODES:
-            raise LabelError(f"mode must be one of {MODES}, got {mode!r}")
+                 project: Project | str | Path | None = None,
+                 first_labels: int | Iterable[int] = 5, task: str = "boxes", width: int = 800,
+                 height: int = 540):
+        if task not in TASKS:
+            raise LabelError(f"task must be one of {TASKS}, got {task!r}")
         if not isinstance(frames, Frames):
             frames = Frames.from_arrays(frames) if frames is not None else None
         if frames is None and project is None:
             raise LabelError("label() needs frames (or a project that knows its frames)")
         if project is not None and not isinstance(project, Project):
-            project = Project(project, classes, frames=frames, task=mode)
+            project = Project(project, classes, frames=frames, task=task)
         if project is not None:
-            if project.task != mode:
-                raise LabelError(f"{project.path} holds {project.task}; open it with mode={project.task!r}")
+            if project.task != task:
+                raise LabelError(f"{project.path} holds {project.task}; open it with task={project.task!r}")
             if frames is None:
                 frames = project.frames
             labels, actions = project.labels, project.actions
@@ -273,7 +131,7 @@ class Labeller(widgets.VBox):
 
             if classes is None:
                 raise LabelError("label() needs classes=[...] (or a project that has them)")
-            labels = LabelSet(classes, mode, size=frames.size, n_frames=len(frames))
+            labels = LabelSet(classes, task, size=frames.size, n_frames=len(frames))
             actions = ActionLog()
         if len(frames) == 0:
             raise LabelError("there are no frames to label")
@@ -282,10 +140,10 @@ class Labeller(widgets.VBox):
         self.project = project
         self.labels = labels
         self.actions = actions
-        self.mode = mode
+        self.task = task
         self.classes = list(labels.classes)
         self.scale = DisplayScale.fit(frames.size, width, height)
-        self.suggested = suggest_frames(frames, suggest)
+        self.suggested = suggest_frames(frames, first_labels)
         self._listeners: list[Callable[[int], None]] = []
         self._jpegs: OrderedDict[int, bytes] = OrderedDict()
         self._shown: list[Box] = []  # the boxes the browser was last told about (full frame)
@@ -311,7 +169,7 @@ class Labeller(widgets.VBox):
         self._status = widgets.HTML()
         self._message = widgets.HTML()
         shown_w, shown_h = self.scale.shown
-        if self.mode == "boxes":
+        if self.task == "boxes":
             self._bbox = BBoxWidget(classes=self.classes, hide_buttons=True,
                                     layout=widgets.Layout(width=f"{shown_w + 12}px"))
             self._bbox.observe(self._on_widget_boxes, names="bboxes")
@@ -363,7 +221,7 @@ class Labeller(widgets.VBox):
         self._keys = KeyShortcuts(shortcuts=keys)
         self._keys.on_msg(self._on_key)
 
-        nav = [self._prev, self._next, self._next_sugg] + ([self._confirm] if self.mode == "boxes" else [])
+        nav = [self._prev, self._next, self._next_sugg] + ([self._confirm] if self.task == "boxes" else [])
         rows = [self._header, self._counter]
         if self.suggested:
             rows.append(self._strip)
@@ -438,7 +296,7 @@ class Labeller(widgets.VBox):
         parts = [f"frame <b>{i}</b> of {n}"]
         if i in self.suggested:
             parts.append("suggested")
-        if self.mode == "boxes":
+        if self.task == "boxes":
             k = len(self.labels.boxes(i))
             parts.append(f"{k} box{'es' if k != 1 else ''}" + (" (looked at)" if i in looked else ""))
         else:
@@ -454,7 +312,7 @@ class Labeller(widgets.VBox):
             b.icon = "check" if s in looked else ""
         self._prev.disabled = i == 0
         self._next.disabled = i == n - 1
-        if self.mode == "boxes":
+        if self.task == "boxes":
             self._confirm.disabled = bool(self.labels.boxes(i))
         else:
             current = self.labels.frame_class(i)
@@ -534,7 +392,7 @@ class Labeller(widgets.VBox):
             # Resent after a real edit (so every box carries its frame tag, and boxes cut to
             # the frame show as saved), never after a no-op such as the 0 x 0 box of a
             # mouse-down: resending then would cut short the drag the person just started.
-            if displayed is None or edits or not _same_boxes(boxes, displayed):
+            if displayed is None or edits or not same_boxes(boxes, displayed):
                 self._show_boxes(boxes)
             self._shown = list(boxes)
         # The counter and filmstrip marks cover every frame, not just the one shown.
@@ -555,7 +413,7 @@ class Labeller(widgets.VBox):
     def set_boxes(self, i: int, boxes: Iterable[Box | dict]) -> list:
         """Make ``boxes`` (full-frame :class:`Box` es, or dicts of Box fields) the boxes of
         frame ``i``, counted as the person's edits; returns the recorded actions."""
-        if self.mode != "boxes":
+        if self.task != "boxes":
             raise LabelError("this labeller labels frame classes; use set_class()")
         i = self.labels.check_frame(i)
         boxes = [b if isinstance(b, Box) else Box(**b) for b in boxes]
@@ -563,7 +421,7 @@ class Labeller(widgets.VBox):
 
     def set_class(self, i: int, label: str) -> list:
         """Give frame ``i`` the class ``label`` (one ``set_class`` action when it changes)."""
-        if self.mode != "classes":
+        if self.task != "classes":
             raise LabelError("this labeller labels boxes; use set_boxes()")
         return self._commit_class(self.labels.check_frame(i), label)
 
@@ -580,7 +438,7 @@ class Labeller(widgets.VBox):
         """Count frame ``i`` (default: the current one) as labelled as it is: with no boxes
         it becomes a negative ("nothing here"). Free: no human action. Then move on."""
         i = self.frame if i is None else self.labels.check_frame(i)
-        if self.mode == "boxes":
+        if self.task == "boxes":
             self._commit_boxes(i, self.shown_boxes(i))
         else:
             self.labels.mark_looked_at(i)
@@ -609,7 +467,7 @@ class Labeller(widgets.VBox):
             except LabelError:
                 continue  # a box being started (0 x 0) or dragged off the frame: not a box yet
             displayed.append(raw)
-        if not diff_boxes(self._shown, boxes)[1] and _same_boxes(boxes, displayed):
+        if not diff_boxes(self._shown, boxes)[1] and same_boxes(boxes, displayed):
             return  # nothing changed (a re-sync, or the 0 x 0 box of a mouse-down)
         try:
             self._commit_boxes(self.frame, boxes, before=self._shown, displayed=displayed)
@@ -630,19 +488,19 @@ class Labeller(widgets.VBox):
             self.next_suggested()
         elif isinstance(key, str) and key.isdigit() and 1 <= int(key) <= min(9, len(self.classes)):
             c = self.classes[int(key) - 1]
-            if self.mode == "classes":
+            if self.task == "classes":
                 self.pick_class(c)
             else:
                 self.select_class(c)
 
     def __repr__(self) -> str:
-        return (f"Labeller({self.frames.name!r}, mode={self.mode!r}, frame {self.frame}, "
+        return (f"Labeller({self.frames.name!r}, task={self.task!r}, frame {self.frame}, "
                 f"{len(self.labels)} labels, {len(self.actions)} actions)")
 
 
 def label(frames: Frames | None, classes: Sequence[str] | None = None, *,
-          project: Project | str | Path | None = None, suggest: int | Iterable[int] = 5,
-          mode: str = "boxes", width: int = 800) -> Labeller:
+          project: Project | str | Path | None = None, first_labels: int | Iterable[int] = 5,
+          task: str = "boxes", width: int = 800) -> Labeller:
     """Label frames inline: a widget that suggests frames and records every edit.
 
     Parameters
@@ -656,9 +514,10 @@ def label(frames: Frames | None, classes: Sequence[str] | None = None, *,
         A :class:`~mm_widgets.project.Project` or a folder: created with ``classes`` if
         missing, reopened otherwise (labels, actions and the place to resume come back).
         Every edit is written to it at once.
-    suggest
-        How many frames to suggest (chosen by ``select_frames``), or the frame indices.
-    mode
+    first_labels
+        How many frames to suggest labelling first (chosen by ``select_frames``), or the
+        frame indices.
+    task
         ``"boxes"``: draw boxes with the mouse. ``"classes"``: one button per class (keys
         1-9); one click labels the frame and moves on.
     width
@@ -676,4 +535,5 @@ def label(frames: Frames | None, classes: Sequence[str] | None = None, *,
     >>> w = mm.label(frames, ["bunny"], project="bunny_project")         # doctest: +SKIP
     >>> w                                                                # doctest: +SKIP
     """
-    return Labeller(frames, classes, project=project, suggest=suggest, mode=mode, width=width)
+    return Labeller(frames, classes, project=project, first_labels=first_labels, task=task,
+                    width=width)

@@ -31,8 +31,8 @@ from ..labels import BOX_COLUMNS, Box, LabelSet
 from ..metrics import boxes_by_frame
 from ..project import Project
 from ..select import rank_frames
+from .display import bins, cursor_html, strip_html
 from .labeller import Labeller
-from .viewer import bins, cursor_html, strip_html
 
 #: Strip colours by review state.
 REVIEW_COLOURS = {"reviewed": "#2ca02c", "boxes": "#1f77b4", "empty": "#d0d0d0"}
@@ -64,10 +64,12 @@ class Review(Labeller):
 
     drawn_source = "human"
 
-    def __init__(self, model, frames: Frames | None = None, *,
+    def __init__(self, frames: Frames | None, model, *,
                  project: Project | str | Path | None = None, strategy: str | Callable = "uncertain",
                  conf: float = 0.25, labels: LabelSet | None = None, round: int | None = None,
                  width: int = 800, seed: int = 0):
+        if hasattr(frames, "predict") and not hasattr(model, "predict"):
+            raise MMError("review(frames, model): the frames come first, then the model")
         if not hasattr(model, "predict"):
             raise MMError(f"review() needs a fitted micro-model, got {type(model).__name__}")
         if hasattr(model, "check_fitted"):
@@ -113,7 +115,8 @@ class Review(Labeller):
         self._predicted = self._clip(boxes_by_frame(predicted), frames.size)
         self.order = rank_frames(frames, strategy, seed=seed, predictions=predicted, labels=base)
         self._strip_key = None
-        super().__init__(frames, base.classes, project=project, suggest=[], mode="boxes", width=width)
+        super().__init__(frames, base.classes, project=project, first_labels=[], task="boxes",
+                         width=width)
         self.add_class("mm-review")
         if labels is not None:
             # The labeller starts from empty labels without a project; review continues the
@@ -329,7 +332,7 @@ class Review(Labeller):
                 f"labels, efficiency {eff})")
 
 
-def review(model, frames: Frames | Sequence | None = None, *,
+def review(frames: Frames | Sequence | None, model, *,
            project: Project | str | Path | None = None, strategy: str | Callable = "uncertain",
            conf: float = 0.25, labels: LabelSet | None = None, round: int | None = None,
            width: int = 800, seed: int = 0) -> Review:
@@ -337,10 +340,10 @@ def review(model, frames: Frames | Sequence | None = None, *,
 
     Parameters
     ----------
-    model
-        A fitted micro-model (``model.predict(frames, indices=...)``, ``model.classes_``).
     frames
         The clip; ``None`` when ``project`` knows its frames.
+    model
+        A fitted micro-model (``model.predict(frames, indices=...)``, ``model.classes_``).
     project
         A :class:`~mm_widgets.project.Project` or a folder: every accepted frame and every
         counted action is written to it at once; reopening resumes where the person left.
@@ -368,9 +371,9 @@ def review(model, frames: Frames | Sequence | None = None, *,
 
     Examples
     --------
-    >>> rev = mm.review(model, frames, project="bunny_project")   # doctest: +SKIP
+    >>> rev = mm.review(frames, model, project="bunny_project")   # doctest: +SKIP
     >>> rev                                                        # doctest: +SKIP
     >>> rev.efficiency_curve()                                     # doctest: +SKIP
     """
-    return Review(model, frames, project=project, strategy=strategy, conf=conf, labels=labels,
+    return Review(frames, model, project=project, strategy=strategy, conf=conf, labels=labels,
                   round=round, width=width, seed=seed)

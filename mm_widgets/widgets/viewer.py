@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import html
 from collections import OrderedDict
-from collections.abc import Sequence
 
 import ipywidgets as widgets
 import numpy as np
@@ -26,88 +25,14 @@ from ..data import Frames, frame_in_range
 from ..errors import FrameIndexError, MMError
 from ..labels import Box, LabelSet
 from ..metrics import boxes_by_frame
-from .labeller import DisplayScale, encode_jpeg
+from .display import CLASS_COLOURS, DisplayScale, bins, cursor_html, draw_boxes, strip_html
 
-#: Box colours by class index: the bbox widget's own default palette (matplotlib's tab10),
-#: so a class has the same colour in show(), label() and review().
-CLASS_COLOURS = ("#1f77b4", "#ff7f0e", "#2ca02c", "#d62728", "#9467bd", "#8c564b", "#e377c2",
-                 "#7f7f7f", "#bcbd22", "#17becf")
 #: Strip colours by frame status.
 STATUS_COLOURS = {"ok": "#2ca02c", "low": "#ffb000", "none": "#d62728"}
 STATUS_TEXT = {"ok": "sure", "low": "low confidence", "none": "no prediction"}
 #: Worst first: a strip cell covering several frames shows the worst of them.
 STATUS_RANK = {"none": 0, "low": 1, "ok": 2}
-MAX_STRIP_CELLS = 400  # longer clips share cells, so the strip stays a few kB
-STRIP_HEIGHT = 14
 JPEG_CACHE = 64  # rendered frames kept, so scrubbing back and forth re-sends without redrawing
-
-
-def strip_html(colours: Sequence[str], titles: Sequence[str], width: int) -> str:
-    """One row of coloured cells ``width`` pixels wide; ``titles`` become their tooltips.
-
-    The titles are escaped here; colours must be CSS colours chosen by the code, never
-    user text.
-    """
-    cells = "".join(
-        f"<div title='{html.escape(t, quote=True)}' style='flex:1 1 0;min-width:0;"
-        f"background:{c};border-right:1px solid rgba(255,255,255,{0.6 if len(colours) < 200 else 0})'></div>"
-        for c, t in zip(colours, titles, strict=True))
-    return (f"<div class='mm-strip' style='display:flex;width:{width}px;height:{STRIP_HEIGHT}px;"
-            f"border-radius:3px;overflow:hidden;outline:1px solid #ccc'>{cells}</div>")
-
-
-def cursor_html(i: int, n: int, width: int) -> str:
-    """A small marker under the strip, at frame ``i`` of ``n``."""
-    left = (i + 0.5) / max(n, 1) * width
-    return (f"<div class='mm-strip-cursor' style='position:relative;width:{width}px;height:9px'>"
-            f"<div style='position:absolute;left:{left - 5:.1f}px;top:0;width:0;height:0;"
-            "border-left:5px solid transparent;border-right:5px solid transparent;"
-            "border-bottom:8px solid #333'></div></div>")
-
-
-def bins(n: int, cells: int = MAX_STRIP_CELLS) -> list[range]:
-    """Frames ``0..n-1`` cut into at most ``cells`` consecutive runs of nearly equal length."""
-    edges = np.linspace(0, n, min(n, cells) + 1).round().astype(int)
-    return [range(a, b) for a, b in zip(edges[:-1], edges[1:], strict=True) if b > a]
-
-
-def _font(size: int):
-    from PIL import ImageFont
-
-    try:
-        return ImageFont.load_default(size=size)
-    except (TypeError, OSError):  # a Pillow without FreeType: the small bitmap font
-        return ImageFont.load_default()
-
-
-def draw_boxes(frame: np.ndarray, boxes: Sequence[Box], scale: DisplayScale,
-               colours: dict[str, str]) -> bytes:
-    """``frame`` shown at ``scale.shown`` with ``boxes`` drawn on it (class and score), as JPEG.
-
-    The most confident box is drawn last, so its label is never hidden by a weaker one.
-    """
-    from PIL import Image, ImageDraw
-
-    image = Image.fromarray(frame)
-    if image.size != tuple(scale.shown):
-        image = image.resize(tuple(scale.shown), Image.BILINEAR, reducing_gap=2.0)
-    draw = ImageDraw.Draw(image)
-    (w, h), (sw, sh) = scale.size, scale.shown
-    font = _font(max(12, min(16, sw // 50)))
-    line = max(2, round(sw / 300))
-    for box in sorted(boxes, key=lambda b: -1.0 if b.score is None else b.score):
-        colour = colours.get(box.label, CLASS_COLOURS[0])
-        x1, y1, x2, y2 = box.x1 * sw / w, box.y1 * sh / h, box.x2 * sw / w, box.y2 * sh / h
-        draw.rectangle((x1, y1, x2, y2), outline=colour, width=line)
-        text = box.label if box.score is None else f"{box.label} {box.score:.2f}"
-        left, top, right, bottom = draw.textbbox((0, 0), text, font=font)
-        tw, th = right - left, bottom - top
-        # The tag sits on the box's top edge, inside the image even for boxes at its border.
-        tx = min(max(x1 - line / 2, 0), max(sw - tw - 6, 0))
-        ty = y1 - th - 6 if y1 - th - 6 >= 0 else y1
-        draw.rectangle((tx, ty, tx + tw + 6, ty + th + 6), fill=colour)
-        draw.text((tx + 3 - left, ty + 3 - top), text, fill="white", font=font)
-    return encode_jpeg(np.asarray(image), scale.shown)
 
 
 def _as_predictions(predictions, frames) -> tuple[pd.DataFrame | LabelSet, list[str] | None]:
@@ -148,8 +73,11 @@ class Viewer(widgets.VBox):
     frame = traitlets.Int(0, help="Index of the frame shown.")
     conf = traitlets.Float(0.25, help="Confidence threshold: boxes scoring lower are hidden.")
 
-    def __init__(self, predictions, frames, *, conf: float = 0.25, width: int = 800,
+    def __init__(self, frames, predictions, *, conf: float = 0.25, width: int = 800,
                  low: float = 0.5, interval: int = 100):
+        if isinstance(predictions, Frames) and not isinstance(frames, Frames):
+            raise MMError("show(frames, predictions): the frames come first, then the model "
+                          "or its predictions")
         if not isinstance(frames, Frames):
             if frames is None:
                 raise MMError("show() needs the frames the predictions were made on")
@@ -357,17 +285,18 @@ class Viewer(widgets.VBox):
                 f"conf {self.conf:.2f}, {len(self.empty_frames)} frames without a prediction)")
 
 
-def show(predictions, frames, *, conf: float = 0.25, width: int = 800, low: float = 0.5,
+def show(frames, predictions, *, conf: float = 0.25, width: int = 800, low: float = 0.5,
          interval: int = 100) -> Viewer:
     """Predictions drawn on the frames, in the cell: scrub, play, filter by confidence.
 
     Parameters
     ----------
-    predictions
-        ``model.predict(frames)`` (a DataFrame with ``frame, x1, y1, x2, y2, label`` and
-        optionally ``score``), a :class:`~mm_widgets.labels.LabelSet`, or a fitted model.
     frames
         The :class:`~mm_widgets.data.Frames` the predictions are for.
+    predictions
+        A fitted micro-model (it predicts every frame), ``model.predict(frames)`` (a
+        DataFrame with ``frame, x1, y1, x2, y2, label`` and optionally ``score``), or a
+        :class:`~mm_widgets.labels.LabelSet`.
     conf
         Confidence threshold: boxes scoring lower are hidden (a slider changes it).
     width
@@ -384,7 +313,7 @@ def show(predictions, frames, *, conf: float = 0.25, width: int = 800, low: floa
 
     Examples
     --------
-    >>> model.show(frames)                                   # doctest: +SKIP
-    >>> mm.show(model.predict(frames), frames, conf=0.5)     # doctest: +SKIP
+    >>> mm.show(frames, model)                               # doctest: +SKIP
+    >>> mm.show(frames, model.predict(frames), conf=0.5)     # doctest: +SKIP
     """
-    return Viewer(predictions, frames, conf=conf, width=width, low=low, interval=interval)
+    return Viewer(frames, predictions, conf=conf, width=width, low=low, interval=interval)

@@ -121,8 +121,8 @@ def test_classes_mode_keys_and_escaping(open_notebook, tmp_path):
         "frames.name = \"<img src=x onerror=alert('file')>.mp4\"",
         f"EVIL = {EVIL!r}\n"
         f"c = mm.label(frames, ['bunny', 'no bunny', EVIL], project={str(project)!r}, "
-        "mode='classes', suggest=[10, 60, 120])\nc",
-        "b = mm.label(frames, ['bunny', EVIL], suggest=[3])\nb",
+        "task='classes', first_labels=[10, 60, 120])\nc",
+        "b = mm.label(frames, ['bunny', EVIL], first_labels=[3])\nb",
     ])
     page = nb.page
     root = page.locator(".mm-label").first

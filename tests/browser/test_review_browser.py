@@ -46,8 +46,8 @@ def test_review_prefills_and_a_deleted_box_is_one_delete(open_notebook, tmp_path
         "import mm_widgets as mm\n"
         "frames = mm.load_sample('bunny')\n"
         f"keyframes = mm.load_sample_truth('bunny').subset({KEYFRAMES})\n"
-        "model = mm.interpolate(keyframes, frames)",
-        f"rev = mm.review(model, frames, project={str(project)!r})\nrev",
+        "model = mm.interpolate(frames, keyframes)",
+        f"rev = mm.review(frames, model, project={str(project)!r})\nrev",
     ])
     page = nb.page
     root = page.locator(".mm-review").first
@@ -104,14 +104,14 @@ def test_viewer_plays_and_efficiency_chart(open_notebook, tmp_path):
         "from mm_widgets.widgets.charts import figure_widget\n"
         "frames = mm.load_sample('bunny')\n"
         "truth = mm.load_sample_truth('bunny')\n"
-        f"model = mm.interpolate(truth.subset({KEYFRAMES}), frames)",
-        "v = model.show(frames)\nv.go_to(30)\nv",
+        f"model = mm.interpolate(frames, truth.subset({KEYFRAMES}))",
+        "v = mm.show(frames, model)\nv.go_to(30)\nv",
         "from mm_widgets.plots import efficiency_figure\n"
-        "report = mm.simulate(frames, truth, model='interpolate', first_labels=5, rounds=3)\n"
+        "report = mm.simulate(frames, truth, kind='interpolate', first_labels=5, rounds=3)\n"
         "# The model is the interpolation itself: its interp_* twins would only hide under it.\n"
         "table = report.table[[c for c in report.table if not c.startswith('interp_')]]\n"
         "chart = figure_widget(efficiency_figure(\n"
-        "    table, title=\"Label efficiency per round: bunny, simulate(model='interpolate')\"))\n"
+        "    table, title=\"Label efficiency per round: bunny, simulate(kind='interpolate')\"))\n"
         "chart",
     ])
     page = nb.page

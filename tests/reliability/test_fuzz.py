@@ -11,6 +11,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 import mm_widgets as mm
+from mm_widgets import formats
 from mm_widgets.labels import Box, LabelSet
 
 anything = st.one_of(st.none(), st.integers(-10**6, 10**6), st.floats(allow_nan=True),
@@ -72,9 +73,9 @@ def test_label_tables(cols):
 def test_coco_documents(tmp_path_factory, doc):
     path = tmp_path_factory.mktemp("coco") / "c.json"
     path.write_text(json.dumps(doc))
-    works_or_mm_error(LabelSet.from_coco, path)
+    works_or_mm_error(formats.from_coco, path)
     base = {"images": [{"id": 0}], "annotations": [doc], "categories": [{"id": 1, "name": "a"}]}
-    works_or_mm_error(LabelSet.from_coco, base)
+    works_or_mm_error(formats.from_coco, base)
 
 
 @FUZZ
@@ -83,7 +84,7 @@ def test_yolo_files(tmp_path_factory, lines):
     folder = tmp_path_factory.mktemp("yolo")
     (folder / "classes.txt").write_text("a\nb\n")
     (folder / "000003.txt").write_text("\n".join(lines))
-    works_or_mm_error(LabelSet.from_yolo, folder, (64, 48))
+    works_or_mm_error(formats.from_yolo, folder, (64, 48))
 
 
 @FUZZ

@@ -51,14 +51,14 @@ def test_interrupted_training_returns_a_usable_model(project):
     p, frames = project
     before = p.labels.df.copy()
 
-    def ctrl_c(model, epoch, loss):
+    def ctrl_c(epoch, loss):
         if epoch == 2:
             raise KeyboardInterrupt
 
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
         model = make_model("yolo", epochs=5, imgsz=64, progress=False,
-                           callback=ctrl_c).fit(frames, p.labels)
+                           on_epoch=ctrl_c).fit(frames, p.labels)
     assert any("interrupted" in str(w.message) for w in caught)
     assert len(model.history_) == 2
     assert set(model.predict(frames).columns) >= {"frame", "x1", "score"}
@@ -67,7 +67,7 @@ def test_interrupted_training_returns_a_usable_model(project):
 
 def test_interrupted_predict_leaves_model_and_labels_alone(project):
     p, frames = project
-    model = mm.overfit(p.labels, frames, **SMALL)
+    model = mm.overfit(frames, p.labels, **SMALL)
     full = model.predict(frames, temporal=False)
     with pytest.raises(KeyboardInterrupt):
         model.predict(InterruptingFrames(frames, after=5), temporal=False, batch=4)
@@ -79,9 +79,9 @@ def test_interrupted_round_records_nothing_half_done(project, monkeypatch):
     p, frames = project
     with pytest.raises(KeyboardInterrupt):
         # training reads the 5 labelled frames; Ctrl-C comes while predicting the rest
-        p.next_round(InterruptingFrames(frames, after=8), **SMALL)
+        mm.next_round(p, InterruptingFrames(frames, after=8), **SMALL)
     again = mm.Project(p.path, frames=frames)
     assert again.round == 0 and len(again.labels) == 5  # the round was not recorded
-    model = again.next_round(frames, **SMALL)  # and it can simply be run again
+    model = mm.next_round(again, frames, **SMALL)  # and it can simply be run again
     assert again.round == 1 and (again.path / "models" / "round_0.pt").exists()
     assert model.predictions_ is not None

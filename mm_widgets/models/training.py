@@ -1,0 +1,232 @@
+"""The one training loop every micro-model kind uses.
+
+A micro-model sees a handful of frames, so an "epoch" here is a fixed number of optimiser
+steps on augmented copies of them, not a pass over a data set. The loop is built from
+torch's own parts: ``torch.optim.lr_scheduler.LambdaLR`` for warm-up and cosine decay,
+``torch.optim.swa_utils.AveragedModel`` for an exponential moving average of the weights,
+and ``torch.optim.swa_utils.update_bn`` to re-estimate BatchNorm statistics for the
+weights that are kept. What differs between model kinds (the batches, the loss) comes in
+as two functions; everything else (schedule, averaging, stopping, Ctrl-C, progress) is
+decided here, once, under one set of names.
+"""
+
+from __future__ import annotations
+
+import math
+import time
+import warnings
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
+
+from .progress import as_progress
+
+
+def resolve_device(device):
+    """A ``torch.device``: ``"auto"`` (or None) is CUDA when available, else the CPU."""
+    import torch
+
+    if device in (None, "auto"):
+        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    return torch.device(device)
+
+
+@dataclass
+class Plateau:
+    """When ``epochs="auto"`` stops: the loss has stopped falling, or is low enough.
+
+    The epoch loss is smoothed (``smoothing`` is the weight of the newest epoch; 1 means
+    no smoothing). Training stops once the smoothed loss has not fallen ``min_gain``
+    (relative) below its last improvement for ``patience`` epochs, or once it is below
+    ``floor``; never before ``min_epochs``.
+    """
+
+    patience: int = 8
+    min_gain: float = 0.01
+    smoothing: float = 0.3
+    min_epochs: int = 1
+    floor: float | None = None
+    _smooth: float | None = field(default=None, init=False, repr=False)
+    _best: float = field(default=math.inf, init=False, repr=False)
+    _since: int = field(default=0, init=False, repr=False)
+
+    def reached(self, epoch: int, loss: float) -> bool:
+        """Record one epoch's loss; True when training should stop."""
+        a = self.smoothing
+        self._smooth = loss if self._smooth is None else (1 - a) * self._smooth + a * loss
+        if self._smooth < (1 - self.min_gain) * self._best:
+            self._best, self._since = self._smooth, 0
+        else:
+            self._since += 1
+        if epoch < self.min_epochs:
+            return False
+        return self._since >= self.patience or (self.floor is not None and loss < self.floor)
+
+
+@dataclass
+class Schedule:
+    """Learning rate per optimiser step, as a factor of the base rate.
+
+    Linear warm-up over ``warmup`` steps, then cosine decay to ``final`` x the base rate
+    at the last step; ``final=1`` and ``warmup=0`` is a constant rate.
+    """
+
+    total_steps: int
+    warmup: int = 0
+    final: float = 0.05
+
+    def __call__(self, step: int) -> float:
+        if step < self.warmup:
+            return (step + 1) / self.warmup
+        t = (step - self.warmup) / max(self.total_steps - self.warmup, 1)
+        return self.final + (1 - self.final) * 0.5 * (1 + math.cos(math.pi * min(t, 1.0)))
+
+
+def ema_decay(averaged, current, num_averaged):
+    """Exponential moving average with a short memory at first: decay
+    ``min(0.9, (1 + n) / (10 + n))`` after ``n`` updates, so early random weights fade fast."""
+    if not averaged.is_floating_point():
+        return current
+    n = float(num_averaged) + 1
+    d = min(0.9, (1 + n) / (10 + n))
+    return averaged * d + current * (1 - d)
+
+
+@dataclass
+class TrainResult:
+    """What :func:`train` hands back: the kept weights, the loss per epoch, why it stopped."""
+
+    state: dict
+    history: list[float]
+    stop_reason: str
+
+
+def train(net, optimizer, *, batches: Callable[[int], Iterable], loss: Callable,
+          epochs: int, schedule: Schedule | None = None,
+          average: bool = False, plateau: Plateau | None = None, clip_grad: float | None = None,
+          bn_batches: Callable[[], Iterable] | None = None, progress=True,
+          on_epoch: Callable[[int, float], object] | None = None, desc: str = "training",
+          interrupt_stacklevel: int = 3) -> TrainResult:
+    """Train ``net`` in place and return the weights to keep.
+
+    Parameters
+    ----------
+    net
+        The ``torch.nn.Module`` to train (already on its device).
+    optimizer
+        A ``torch.optim`` optimiser over ``net``'s parameters.
+    batches
+        ``batches(epoch)`` yields that epoch's batches, already on the device.
+    loss
+        ``loss(net, batch) -> (tensor to minimise, loss per sample as a float)``; the
+        epoch loss is the mean of the latter over the epoch's steps.
+    epochs
+        The most epochs to run.
+    schedule
+        Learning-rate factor per step (a ``LambdaLR``); None: constant.
+    average
+        Keep an exponential moving average of the weights (``AveragedModel``) and hand
+        that back instead of the raw weights: it smooths out the noise of tiny batches.
+    plateau
+        Stop early when the loss stops falling; None: run every epoch.
+    clip_grad
+        Clip the gradient norm to this value; None: no clipping.
+    bn_batches
+        ``bn_batches()`` yields network inputs; when given, BatchNorm statistics of the
+        kept weights are re-estimated on them (``update_bn``): the running statistics of a
+        short run still remember the random start and lag the averaged weights.
+    progress
+        ``True``, ``False`` or a reporter (see :mod:`mm_widgets.models.progress`).
+    on_epoch
+        Called as ``on_epoch(epoch, loss)`` after every epoch; raising
+        ``KeyboardInterrupt`` in it stops training as Ctrl-C does.
+
+    Returns
+    -------
+    TrainResult
+        The weights with the lowest epoch loss (of the average when ``average``), loaded
+        into ``net`` as well. Ctrl-C after the first epoch keeps them with a warning; before
+        it, there is nothing to keep and the ``KeyboardInterrupt`` propagates.
+    """
+    import torch
+    from torch.optim.lr_scheduler import LambdaLR
+    from torch.optim.swa_utils import AveragedModel, update_bn
+
+    scheduler = LambdaLR(optimizer, schedule) if schedule is not None else None
+    averaged = AveragedModel(net, avg_fn=ema_decay, use_buffers=True) if average else None
+    kept_module = averaged.module if averaged is not None else net
+
+    reporter = as_progress(progress)
+    reporter.start(epochs, desc)
+    history: list[float] = []
+    best_loss, best_state = math.inf, None
+    stop_reason = None
+    started = time.perf_counter()
+    try:
+        for epoch in range(1, epochs + 1):
+            net.train()
+            total, steps = 0.0, 0
+            for batch in batches(epoch):
+                value, per_sample = loss(net, batch)
+                optimizer.zero_grad(set_to_none=True)
+                value.backward()
+                if clip_grad is not None:
+                    torch.nn.utils.clip_grad_norm_(net.parameters(), max_norm=clip_grad)
+                optimizer.step()
+                if scheduler is not None:
+                    scheduler.step()
+                if averaged is not None:
+                    averaged.update_parameters(net)
+                total += per_sample
+                steps += 1
+            epoch_loss = total / max(steps, 1)
+            history.append(epoch_loss)
+            if epoch_loss < best_loss:
+                best_loss = epoch_loss
+                best_state = {k: v.detach().clone() for k, v in kept_module.state_dict().items()}
+            reporter.update(epoch, epoch_loss, time.perf_counter() - started)
+            if on_epoch is not None:
+                on_epoch(epoch, epoch_loss)
+            if plateau is not None and plateau.reached(epoch, epoch_loss) and epoch < epochs:
+                stop_reason = f"loss plateaued after {epoch} epochs"
+                break
+    except KeyboardInterrupt:
+        stop_reason = f"interrupted after {len(history)} epochs"
+        if best_state is None:
+            raise  # not one epoch finished: there is no trained model to hand back
+        warnings.warn(f"training {stop_reason}: keeping the weights with the lowest loss so "
+                      f"far ({best_loss:.4f})", UserWarning, stacklevel=interrupt_stacklevel)
+    finally:
+        reporter.close(stop_reason)
+
+    net.load_state_dict(best_state)
+    if bn_batches is not None:
+        with torch.no_grad():
+            update_bn(bn_batches(), net)
+    net.eval()
+    return TrainResult(best_state, history, stop_reason or "reached the epoch maximum")
+
+
+def copy_weights(net, state: dict, *, old_classes=None, classes=None,
+                 is_head: Callable[[str], bool] = lambda name: False) -> None:
+    """Start ``net`` from ``state``: every tensor whose name and shape match is copied.
+
+    Tensors for which ``is_head(name)`` holds have one row per class; when ``old_classes``
+    and ``classes`` are given, each class that both know gets its old row, whatever its
+    position (a class added in a later round must not erase what the old ones learned),
+    and new classes keep their fresh initialisation.
+    """
+    import torch
+
+    own = net.state_dict()
+    with torch.no_grad():
+        for name, value in own.items():
+            old = state.get(name)
+            if old is None:
+                continue
+            if is_head(name) and old_classes is not None and classes is not None:
+                for row, c in enumerate(classes):
+                    if c in old_classes and old_classes.index(c) < old.shape[0]:
+                        value[row] = old[old_classes.index(c)]
+            elif old.shape == value.shape:
+                value.copy_(old)
+    net.load_state_dict(own)

@@ -1,0 +1,157 @@
+"""Ultralytics' YOLO network, imported offline and quiet, built from plain config data.
+
+Offline: ``YOLO_OFFLINE``, ``YOLO_AUTOINSTALL`` and a private ``YOLO_CONFIG_DIR`` are set
+before ultralytics is first imported, and nothing here calls the parts of ultralytics
+that download (weights, fonts, checks, hub).
+"""
+
+from __future__ import annotations
+
+import copy
+import logging
+import math
+import os
+import tempfile
+from contextlib import contextmanager
+from pathlib import Path
+
+from ..errors import MMError
+
+LOSS_GAINS = {"box": 7.5, "cls": 0.5, "dfl": 1.5}  # ultralytics' default loss weights
+PRETRAINED_NAMES = ("yolo11n.pt",)
+
+
+def private_config_dir() -> Path:
+    """Where ultralytics may keep its settings file: a cache folder of ours, never the cwd."""
+    base = os.environ.get("XDG_CACHE_HOME") or str(Path.home() / ".cache")
+    path = Path(base) / "mm_widgets" / "ultralytics"
+    try:
+        path.mkdir(parents=True, exist_ok=True)
+        probe = path / ".write-test"
+        probe.touch()
+        probe.unlink()
+    except OSError:
+        path = Path(tempfile.gettempdir()) / f"mm_widgets-ultralytics-{os.getuid() if hasattr(os, 'getuid') else 0}"
+        path.mkdir(parents=True, exist_ok=True)
+    return path
+
+
+class _QuietFilter(logging.Filter):
+    """Drops ultralytics log records below ERROR while mm_widgets is working."""
+
+    depth = 0
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        return self.depth == 0 or record.levelno >= logging.ERROR
+
+
+_QUIET = _QuietFilter()
+
+
+@contextmanager
+def quiet_ultralytics():
+    """Silence ultralytics' console chatter for the duration (errors still show)."""
+    _QUIET.depth += 1
+    try:
+        yield
+    finally:
+        _QUIET.depth -= 1
+
+
+def import_ultralytics():
+    """Import the ultralytics parts we use, offline and without console output.
+
+    The environment must be set before ultralytics' first import: it reads these
+    variables once, at import time. A value the user set already is respected.
+    """
+    os.environ.setdefault("YOLO_OFFLINE", "1")
+    os.environ.setdefault("YOLO_AUTOINSTALL", "false")
+    os.environ.setdefault("YOLO_CONFIG_DIR", str(private_config_dir()))
+    # A filter on the logger (set before import, kept by ultralytics' own set-up) hides the
+    # "Creating new Ultralytics Settings" banner and training chatter, but only in our calls.
+    logger = logging.getLogger("ultralytics")
+    if _QUIET not in logger.filters:
+        logger.addFilter(_QUIET)
+    with quiet_ultralytics():
+        from ultralytics.nn import tasks
+    return tasks
+
+
+# -- architecture --------------------------------------------------------------------------
+
+def architecture(nc: int, width: float = 0.25, depth: float = 0.5) -> dict:
+    """The YOLO11 detection config as plain data, scaled to ``width`` x ``depth``.
+
+    Width 0.25 is YOLO11n; from scratch on a few frames 0.125 learns as well and trains
+    about twice as fast on a CPU.
+    """
+    import yaml
+
+    import_ultralytics()
+    import ultralytics
+
+    path = Path(ultralytics.__file__).parent / "cfg" / "models" / "11" / "yolo11.yaml"
+    cfg = yaml.safe_load(path.read_text())
+    cfg["scales"] = {"n": [float(depth), float(width), 1024]}
+    cfg["scale"] = "n"
+    cfg["nc"] = int(nc)
+    return cfg
+
+
+def build_network(cfg: dict):
+    """An ultralytics ``DetectionModel`` from a config dict, with loss gains attached."""
+    from types import SimpleNamespace
+
+    tasks = import_ultralytics()
+    with quiet_ultralytics():
+        net = tasks.DetectionModel(copy.deepcopy(cfg), nc=cfg["nc"], verbose=False)
+    # v8DetectionLoss reads its gains from model.args (the Trainer puts its settings there).
+    net.args = SimpleNamespace(**LOSS_GAINS)
+    return net
+
+
+def prior_for_input_size(net, size: tuple[int, int]) -> None:
+    """Set the class-score prior of a fresh head for our input size.
+
+    Ultralytics starts every class logit at "about 5 objects in a 640 x 640 image", which
+    at ~160 px inputs is ~16x too pessimistic: scores then stay under any threshold for
+    most of a short training run.
+    """
+    import torch
+
+    head = net.model[-1]
+    cells_per_level = [size[0] * size[1] / float(s) ** 2 for s in head.stride]
+    with torch.no_grad():
+        for branch, cells in zip(head.cv3, cells_per_level):
+            branch[-1].bias[: head.nc] = math.log(2 / head.nc / cells)
+
+
+def find_pretrained() -> Path | None:
+    """A YOLO11n checkpoint already on disk (never downloaded), or None."""
+    places = [private_config_dir().parent / "weights"]
+    settings = Path(os.environ.get("YOLO_CONFIG_DIR", "")) / "Ultralytics" / "settings.json"
+    if settings.exists():
+        import json
+
+        try:
+            weights_dir = json.loads(settings.read_text()).get("weights_dir")
+        except (OSError, ValueError):
+            weights_dir = None
+        if weights_dir:
+            places.append(Path(weights_dir))
+    for place in places:
+        for name in PRETRAINED_NAMES:
+            if (place / name).is_file():
+                return place / name
+    return None
+
+
+def pretrained_state(path: Path) -> dict:
+    """The float weights of an ultralytics ``.pt`` file, loaded without running its code."""
+    tasks = import_ultralytics()
+    with quiet_ultralytics():
+        ckpt, _ = tasks.torch_safe_load(str(path), safe_only=True)
+    model = ckpt.get("ema") or ckpt.get("model")
+    if model is None:
+        raise MMError(f"{path} holds no YOLO model weights")
+    return {k: v.float() for k, v in model.state_dict().items()}

