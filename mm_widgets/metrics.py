@@ -44,8 +44,11 @@ def truth_boxes(truth: LabelSet | pd.DataFrame, frame: int) -> list[Box]:
 
 
 def evaluate(predictions, truth: LabelSet, frames: Iterable[int], *, match_iou: float = 0.5,
-             tight_iou: float = 0.75) -> dict:
+             tight_iou: float = 0.75, label: str | None = None) -> dict:
     """Match predictions to truth on ``frames`` and count what a reviewer would have to do.
+
+    Matching is per class (a box of the wrong class matches nothing); with ``label`` only
+    the boxes of that class, on both sides, are counted.
 
     Returns a dict with ``recall``, ``precision``, ``tight_rate`` (share of matched boxes
     with IoU >= ``tight_iou``), ``mean_iou`` (over matched boxes), ``tp``, ``fp``, ``fn``,
@@ -56,7 +59,11 @@ def evaluate(predictions, truth: LabelSet, frames: Iterable[int], *, match_iou: 
     counts = dict(tp=0, fp=0, fn=0, accepted=0, adjust=0, delete=0, draw=0)
     ious: list[float] = []
     for f in frames:
-        c = corrections(pred.get(int(f), []), truth_boxes(truth, int(f)), match_iou, tight_iou)
+        proposed, true = pred.get(int(f), []), truth_boxes(truth, int(f))
+        if label is not None:
+            proposed = [b for b in proposed if b.label == label]
+            true = [b for b in true if b.label == label]
+        c = corrections(proposed, true, match_iou, tight_iou)
         counts["tp"] += len(c.accepted) + len(c.adjusted)
         counts["fp"] += len(c.deleted)
         counts["fn"] += len(c.drawn)
@@ -75,3 +82,45 @@ def evaluate(predictions, truth: LabelSet, frames: Iterable[int], *, match_iou: 
         "actions": counts["adjust"] + counts["delete"] + counts["draw"],
         **counts,
     }
+
+
+def evaluate_by_class(predictions, truth: LabelSet, frames: Iterable[int], **settings) -> pd.DataFrame:
+    """:func:`evaluate` for each class of ``truth``: one row per class (index ``label``)."""
+    pred = predictions if isinstance(predictions, dict) else boxes_by_frame(predictions)
+    frames = list(frames)
+    rows = {c: evaluate(pred, truth, frames, label=c, **settings) for c in truth.classes}
+    return pd.DataFrame.from_dict(rows, orient="index").rename_axis("label")
+
+
+def loose_share(truth: LabelSet, edge_px: float, *, tight_iou: float = 0.75, draws: int = 20,
+                seed: int = 0) -> float:
+    """Share of perfect boxes a reviewer would still call loose because the truth itself is
+    only good to about ``edge_px`` per edge: each true box against copies of itself with
+    every edge moved uniformly within +-``edge_px``, IoU below ``tight_iou``."""
+    df = truth.df
+    if edge_px <= 0 or df.empty:
+        return 0.0
+    rng = np.random.default_rng(seed)
+    xyxy = df[["x1", "y1", "x2", "y2"]].to_numpy(float)
+    loose = 0
+    for _ in range(draws):
+        moved = xyxy + rng.uniform(-edge_px, edge_px, xyxy.shape)
+        iw = np.clip(np.minimum(xyxy[:, 2], moved[:, 2]) - np.maximum(xyxy[:, 0], moved[:, 0]), 0, None)
+        ih = np.clip(np.minimum(xyxy[:, 3], moved[:, 3]) - np.maximum(xyxy[:, 1], moved[:, 1]), 0, None)
+        inter = iw * ih
+        area = lambda b: np.clip(b[:, 2] - b[:, 0], 0, None) * np.clip(b[:, 3] - b[:, 1], 0, None)  # noqa: E731
+        iou = inter / np.maximum(area(xyxy) + area(moved) - inter, 1e-9)
+        loose += int((iou < tight_iou).sum())
+    return loose / (draws * len(xyxy))
+
+
+def efficiency_ceiling(truth: LabelSet, first_boxes: int, edge_px: float = 0.0, *,
+                       tight_iou: float = 0.75) -> float:
+    """The best label efficiency a loop on this clip can reach: the ``first_boxes`` drawn by
+    hand cost one action each, and a perfect model's boxes still cost an adjust where the
+    truth's own edge error (``edge_px``) makes them look loose."""
+    total = len(truth)
+    if total == 0:
+        return 0.0
+    rest = max(total - first_boxes, 0)
+    return 1.0 - (first_boxes + loose_share(truth, edge_px, tight_iou=tight_iou) * rest) / total

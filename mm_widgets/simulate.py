@@ -23,7 +23,7 @@ from .actions import ActionLog, corrections, efficiency, labels_per_action
 from .errors import MMError
 from .interpolate import interpolate
 from .labels import Box, LabelSet
-from .metrics import boxes_by_frame, evaluate, truth_boxes
+from .metrics import boxes_by_frame, efficiency_ceiling, evaluate, evaluate_by_class, truth_boxes
 from .rounds import train_model
 from .select import rank_frames, select_frames
 from .temporal import predict_settings
@@ -109,6 +109,27 @@ class SimulationReport:
     first_frames: list[int] = field(default_factory=list)
     #: with ``domains=``: one row per domain and round (the table holds the totals)
     domains: pd.DataFrame | None = None
+    #: one row per round and class: the model's and interpolation's figures for that class
+    per_class: pd.DataFrame | None = None
+    truth: LabelSet | None = None
+
+    @property
+    def first_boxes(self) -> int:
+        """Boxes drawn by hand before any model (round 0)."""
+        return self.actions.count(round=0)
+
+    @property
+    def corrections_after_first(self) -> int:
+        """Human actions after the first labels: what the micro-models left to fix."""
+        return len(self.actions) - self.actions.count(round=0)
+
+    def ceiling(self, edge_px: float = 0.0, tight_iou: float = 0.75) -> float:
+        """The best efficiency this clip allows (see :func:`mm_widgets.metrics.efficiency_ceiling`):
+        the first labels cost what they cost, and a perfect model still looks loose where
+        the truth's own edges are only good to ``edge_px``."""
+        if self.truth is None:
+            raise MMError("this report holds no truth to compute a ceiling from")
+        return efficiency_ceiling(self.truth, self.first_boxes, edge_px, tight_iou=tight_iou)
 
     def plot(self):
         """Efficiency and recall per round, beside interpolation, with the seed's marks."""
@@ -183,6 +204,7 @@ def simulate(frames, truth, *, first_labels: int | Sequence[int] = 5, rounds: in
     for f in first:
         oracle.review(f, [], labels, log, round=0)
     rows = [_row(0, len(first), log, labels, None, None, 0.0, 0.0, None)]
+    per_class = []
     fitted = None
     for r in range(1, rounds + 1):
         remaining = [f for f in range(n) if f not in labels]
@@ -212,10 +234,24 @@ def simulate(frames, truth, *, first_labels: int | Sequence[int] = 5, rounds: in
         for f in reviewed:
             oracle.review(f, proposed.get(f, []), labels, log, round=r)
         interp_eff = efficiency(before + interp_actions, len(labels))
+        if len(truth.classes) > 1:
+            mine = evaluate_by_class(proposed, truth, remaining, match_iou=match_iou,
+                                     tight_iou=tight_iou)
+            theirs = evaluate_by_class(interp, truth, remaining, match_iou=match_iou,
+                                       tight_iou=tight_iou)
+            for c in truth.classes:
+                per_class.append({
+                    "round": r, "label": c, "truth": int(mine.at[c, "truth"]),
+                    "recall": mine.at[c, "recall"], "precision": mine.at[c, "precision"],
+                    "tight_rate": mine.at[c, "tight_rate"],
+                    "interp_recall": theirs.at[c, "recall"],
+                    "interp_precision": theirs.at[c, "precision"],
+                    "interp_tight_rate": theirs.at[c, "tight_rate"]})
         rows.append(_row(r, len(reviewed), log, labels, quality, interp_quality, train_seconds,
                          predict_seconds, interp_eff))
     table = pd.DataFrame(rows, columns=TABLE_COLUMNS)
-    return SimulationReport(table, labels, log, fitted, first)
+    return SimulationReport(table, labels, log, fitted, first,
+                            per_class=pd.DataFrame(per_class) if per_class else None, truth=truth)
 
 
 def _row(r, reviewed, log, labels, quality, interp, train_s, predict_s, interp_eff) -> dict:
@@ -292,4 +328,4 @@ def simulate_domains(frames, truth, domains, *, first_labels=5, **kw) -> Simulat
             "tp": tp, "fp": fp, "fn": fn, "accepted": tight,
         })
     return SimulationReport(pd.DataFrame(rows, columns=TABLE_COLUMNS), labels, log,
-                            domains=per_domain)
+                            domains=per_domain, truth=truth)

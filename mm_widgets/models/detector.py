@@ -95,6 +95,37 @@ def is_class_row(name: str) -> bool:
     return ".cv3." in name and name.endswith((".2.weight", ".2.bias"))
 
 
+def mirror_boxes(det, width: float):
+    """Detections ``(n, 6)`` made on a horizontally mirrored input, mapped back."""
+    out = det.clone()
+    out[:, 0], out[:, 2] = width - det[:, 2], width - det[:, 0]
+    return out
+
+
+def fuse_boxes(a, b, match_iou: float):
+    """Average each box of ``a`` with its best same-class twin in ``b`` (IoU >= ``match_iou``),
+    weighted by score; the fused score is the mean. Boxes without a twin are kept as found."""
+    import torch
+    from torchvision.ops import box_iou
+
+    if not len(a) or not len(b):
+        return torch.cat([a, b]) if len(b) and not len(a) else a
+    iou = box_iou(a[:, :4], b[:, :4])
+    iou[a[:, 5:6] != b[:, 5:6].T] = 0
+    out, used = [], set()
+    for i in torch.argsort(a[:, 4], descending=True).tolist():
+        j = int(iou[i].argmax())
+        if iou[i, j] >= match_iou and j not in used:
+            used.add(j)
+            wa, wb = a[i, 4], b[j, 4]
+            box = (a[i, :4] * wa + b[j, :4] * wb) / (wa + wb)
+            out.append(torch.cat([box, ((wa + wb) / 2).view(1), a[i, 5:6]]))
+        else:
+            out.append(a[i])
+    out += [b[j] for j in range(len(b)) if j not in used]
+    return torch.stack(out)
+
+
 @register_model("yolo")
 class YoloMicroModel(MicroModel):
     """A small YOLO detector, deliberately overfit to one scene.
@@ -132,8 +163,9 @@ class YoloMicroModel(MicroModel):
         cosine decay, an exponential moving average of the weights.
     patience
         Stop when the smoothed epoch loss has not improved by 1% for this many epochs.
-    conf, iou, max_det
-        Prediction defaults: confidence threshold, NMS IoU, boxes per frame. The NMS IoU
+    conf, iou, max_det, flip
+        Prediction defaults: confidence threshold, NMS IoU, boxes per frame, and whether
+        to average each box with its twin found on the mirrored frame. The NMS IoU
         is stricter than ultralytics' 0.7 because a micro-model's false positives are
         mostly second, looser boxes on the object it did find.
     on_epoch
@@ -146,7 +178,8 @@ class YoloMicroModel(MicroModel):
 
     def __init__(self, *, epochs="auto", imgsz="auto", device="auto", weights="auto", seed=0,
                  progress=True, warm_start=None, width="auto", batch_size=16, steps_per_epoch=4,
-                 lr=0.004, patience=8, conf=0.25, iou=0.5, max_det=100, on_epoch=None):
+                 lr=0.004, patience=8, conf=0.25, iou=0.5, max_det=100, flip=False,
+                 on_epoch=None):
         self.epochs = epochs
         self.imgsz = imgsz
         self.device = device
@@ -162,6 +195,7 @@ class YoloMicroModel(MicroModel):
         self.conf = conf
         self.iou = iou
         self.max_det = max_det
+        self.flip = flip
         self.on_epoch = on_epoch
 
     def __repr__(self) -> str:
@@ -357,7 +391,7 @@ class YoloMicroModel(MicroModel):
 
     # -- prediction ---------------------------------------------------------------------------
     def predict(self, frames, indices: Sequence[int] | None = None, conf: float | None = None,
-                *, batch: int = 32, temporal="auto") -> pd.DataFrame:
+                *, batch: int = 32, temporal="auto", flip: bool | None = None) -> pd.DataFrame:
         """Boxes on ``frames`` (all, or those at ``indices``), in full-frame pixels.
 
         Parameters
@@ -374,6 +408,10 @@ class YoloMicroModel(MicroModel):
             Link boxes across neighbouring frames (fill one-frame gaps, drop one-frame
             ghosts, smooth edges; :mod:`mm_widgets.temporal`): ``"auto"`` is on for frames
             decoded from a video, off for folders and arrays.
+        flip
+            Also predict on the mirrored frame and average each box with its mirror twin
+            (weighted by score): box edges sit where both views agree. Default: the model's
+            ``flip`` setting.
 
         Returns
         -------
@@ -384,6 +422,7 @@ class YoloMicroModel(MicroModel):
 
         self.check_fitted()
         conf = self.conf if conf is None else float(conf)
+        flip = self.flip if flip is None else bool(flip)
         indices = list(range(len(frames))) if indices is None else [int(i) for i in indices]
         rows: list[tuple] = []
         device = next(self.net_.parameters()).device
@@ -393,9 +432,13 @@ class YoloMicroModel(MicroModel):
                 arrays = [np.asarray(frames[i]) for i in chunk]
                 x = torch.from_numpy(np.stack([resize(a, self.input_size_) for a in arrays]))
                 x = x.to(device).permute(0, 3, 1, 2).float().div_(255)
-                out = self.net_(x)
-                out = out[0] if isinstance(out, (tuple, list)) else out
-                for i, a, det in zip(chunk, arrays, self._nms(out, conf)):
+                dets = self._nms(self._forward(x), conf)
+                if flip:
+                    mirrored = self._nms(self._forward(x.flip(-1)), conf)
+                    width = float(self.input_size_[0])
+                    dets = [fuse_boxes(d, mirror_boxes(m, width), self.iou)
+                            for d, m in zip(dets, mirrored)]
+                for i, a, det in zip(chunk, arrays, dets):
                     sx, sy = a.shape[1] / self.input_size_[0], a.shape[0] / self.input_size_[1]
                     for x1, y1, x2, y2, score, k in det.tolist():
                         rows.append((i, max(x1 * sx, 0.0), max(y1 * sy, 0.0),
@@ -409,6 +452,10 @@ class YoloMicroModel(MicroModel):
         if temporal_wanted(temporal, frames):
             df = smooth_predictions(df, predicted=indices)
         return df
+
+    def _forward(self, x):
+        out = self.net_(x)
+        return out[0] if isinstance(out, (tuple, list)) else out
 
     def _nms(self, out, conf: float):
         """Per image: ``(n, 6)`` tensors of x1, y1, x2, y2, score, class after NMS.
@@ -453,7 +500,8 @@ class YoloMicroModel(MicroModel):
             "stop_reason": self.stop_reason_,
             "round": int(self.round_),
             "settings": {"conf": float(self.conf), "iou": float(self.iou),
-                         "max_det": int(self.max_det), "seed": int(self.seed)},
+                         "max_det": int(self.max_det), "seed": int(self.seed),
+                         "flip": bool(self.flip)},
         }
         return write_checkpoint(path, payload)
 

@@ -82,13 +82,16 @@ class Schedule:
 
 
 def ema_decay(averaged, current, num_averaged):
-    """Exponential moving average with a short memory at first: decay
-    ``min(0.9, (1 + n) / (10 + n))`` after ``n`` updates, so early random weights fade fast."""
+    """Exponential moving average with a short memory at first: the ``n``-th optimiser step
+    is mixed in with decay ``min(0.9, (1 + n) / (10 + n))``, so the starting weights (the
+    average's first member) fade fast."""
+    import torch
+
     if not averaged.is_floating_point():
         return current
-    n = float(num_averaged) + 1
+    n = float(num_averaged)
     d = min(0.9, (1 + n) / (10 + n))
-    return averaged * d + current * (1 - d)
+    return torch.add(averaged * d, current, alpha=1 - d)
 
 
 @dataclass
@@ -152,7 +155,10 @@ def train(net, optimizer, *, batches: Callable[[int], Iterable], loss: Callable,
     from torch.optim.swa_utils import AveragedModel, update_bn
 
     scheduler = LambdaLR(optimizer, schedule) if schedule is not None else None
-    averaged = AveragedModel(net, avg_fn=ema_decay, use_buffers=True) if average else None
+    averaged = None
+    if average:
+        averaged = AveragedModel(net, avg_fn=ema_decay, use_buffers=True)
+        averaged.update_parameters(net)  # the starting weights are the average's first member
     kept_module = averaged.module if averaged is not None else net
 
     reporter = as_progress(progress)

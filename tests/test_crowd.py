@@ -1,0 +1,68 @@
+"""Several objects and classes per frame: the synthetic crowd, and a micro-model on it
+judged on frames it never saw against the generator's exact truth."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+import mm_widgets as mm
+from mm_widgets.metrics import evaluate_by_class
+from mm_widgets.samples import synthetic_crowd
+
+SIZE = (256, 192)
+TRAIN = dict(imgsz=256, weights=None, progress=False, seed=0)
+
+
+@pytest.fixture(scope="module")
+def crowd():
+    return synthetic_crowd(36, SIZE, objects=8, sizes=(40, 90), seed=3)
+
+
+def test_the_crowd_is_crowded_moving_and_exact(crowd):
+    clip, truth = crowd
+    per_frame = np.array([len(truth.boxes(f)) for f in range(len(clip))])
+    assert per_frame.min() >= 3 and set(truth.df["label"]) == {"person", "car"}
+    assert len(set(per_frame)) > 1  # objects enter and leave
+    assert truth.looked_at == list(range(len(clip)))  # empty frames would be true negatives
+    # every box lies in the frame and on pixels that differ from the bare background
+    df = truth.df
+    assert (df.x1 >= 0).all() and (df.x2 <= SIZE[0]).all() and (df.y2 <= SIZE[1]).all()
+    again, truth2 = synthetic_crowd(36, SIZE, objects=8, sizes=(40, 90), seed=3)
+    assert truth2.equals(truth) and np.array_equal(again[7], clip[7])  # seeded
+    other = synthetic_crowd(36, SIZE, objects=8, sizes=(40, 90), seed=4)[1]
+    assert not other.equals(truth)
+
+
+def held_out(model, clip, truth, seen):
+    rest = [f for f in range(len(clip)) if f not in set(seen)]
+    return evaluate_by_class(model.predict(clip, indices=rest), truth, rest)
+
+
+@pytest.mark.slow
+def test_five_labelled_frames_find_both_classes_on_unseen_frames(crowd):
+    clip, truth = crowd
+    picks = mm.select_frames(clip, 5)
+    model = mm.overfit(clip, truth.subset(picks), epochs=30, **TRAIN)
+    q = held_out(model, clip, truth, picks)
+    assert (q["truth"] >= 30).all()  # both classes really are there to be found
+    assert (q["recall"] >= 0.85).all(), q
+    assert (q["precision"] >= 0.85).all(), q
+    assert (q["tight_rate"] >= 0.6).all(), q
+
+
+@pytest.mark.slow
+def test_a_class_added_in_round_two_keeps_the_old_one(crowd):
+    clip, truth = crowd
+    picks = mm.select_frames(clip, 5)
+    people = mm.LabelSet(["person"], size=clip.size, n_frames=len(clip))
+    for f in picks:
+        people.set_boxes(f, [b for b in truth.boxes(f) if b.label == "person"])
+    first = mm.overfit(clip, people, epochs=30, **TRAIN)
+    before = held_out(first, clip, truth, picks).loc["person"]
+    both = truth.subset(picks)
+    second = mm.overfit(clip, both, warm_start=first, epochs=8, **TRAIN)
+    assert second.classes_ == ["person", "car"]
+    after = held_out(second, clip, truth, picks)
+    assert after.loc["person", "recall"] >= before["recall"] - 0.1, (before, after)
+    assert after.loc["car", "recall"] > 0.3, after
