@@ -4,7 +4,7 @@ PYTHON ?= python3
 VENV := .venv
 PY := $(VENV)/bin/python
 
-.PHONY: demo lab test bench lint clean binder-check
+.PHONY: demo lab test bench lint clean binder-check screenshots
 
 $(PY):
 	$(PYTHON) -m venv $(VENV)
@@ -33,6 +33,10 @@ $(VENV)/.browser: | $(VENV)/.installed-dev
 test: $(VENV)/.installed-dev $(VENV)/.browser
 	$(VENV)/bin/lint-imports
 	MM_FAST=1 scripts/offline $(PY) -m pytest
+
+# The README's pictures: the browser tests, with their screenshots copied to docs/img.
+screenshots: $(VENV)/.installed-dev $(VENV)/.browser
+	MM_FAST=1 MM_SCREENSHOTS=1 scripts/offline $(PY) -m pytest -m browser
 
 bench: $(VENV)/.installed-dev
 	for f in benchmarks/*.py; do echo "== $$f"; $(PY) $$f || exit 1; done

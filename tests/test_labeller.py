@@ -12,9 +12,9 @@ import pytest
 from PIL import Image
 
 import mm_widgets as mm
+from mm_widgets.actions import diff_boxes
 from mm_widgets.errors import FrameIndexError, LabelError, ProjectError
 from mm_widgets.labels import Box
-from mm_widgets.actions import diff_boxes
 from mm_widgets.widgets.display import MAX_FRAME_BYTES, DisplayScale, encode_jpeg
 from mm_widgets.widgets.labeller import Labeller
 

@@ -397,3 +397,16 @@ def wait_image_loaded(image, timeout: float = 10.0) -> None:
     """Wait until a Playwright ``<img>`` locator has a decoded image."""
     image.page.wait_for_function("(img) => img.complete && img.naturalWidth > 0",
                                  arg=image.element_handle(), timeout=timeout * 1000)
+
+
+def publish_screenshot(path: Path, name: str) -> Path:
+    """Copy a screenshot the test took to ``docs/img/name`` for the README, but only under
+    ``make screenshots`` (``MM_SCREENSHOTS=1``): ``make test`` leaves tracked files alone."""
+    import os
+    import shutil
+
+    if not os.environ.get("MM_SCREENSHOTS"):
+        return Path(path)
+    docs = Path(__file__).resolve().parents[2] / "docs" / "img"
+    docs.mkdir(parents=True, exist_ok=True)
+    return Path(shutil.copyfile(path, docs / name))

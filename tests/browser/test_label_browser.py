@@ -6,19 +6,16 @@ full-frame pixels, measures what a frame costs (bytes, latency) and checks escap
 
 from __future__ import annotations
 
-import shutil
 import statistics
-from pathlib import Path
 
 import pytest
 
 import mm_widgets as mm
 
-from .harness import drag, wait_image_loaded
+from .harness import drag, publish_screenshot, wait_image_loaded
 
 pytestmark = pytest.mark.browser
 
-DOCS_SCREENSHOT = Path(__file__).resolve().parents[2] / "docs" / "img" / "label.png"
 EVIL = "<img src=x onerror=alert(1)>"
 
 # Click "Next" on a labeller and time it until the new frame is loaded and painted.
@@ -82,8 +79,7 @@ def test_draw_a_box_and_switch_frames(open_notebook, tmp_path):
     page.mouse.move(rect["x"] + rect["width"] - 5, rect["y"] + rect["height"] + 40)  # no hover marks
     page.wait_for_timeout(150)
     root.screenshot(path=str(tmp_path / "label.png"))
-    DOCS_SCREENSHOT.parent.mkdir(parents=True, exist_ok=True)
-    shutil.copyfile(tmp_path / "label.png", DOCS_SCREENSHOT)
+    publish_screenshot(tmp_path / "label.png", "label.png")
 
     # Next frame: time it in the browser, and count the bytes that came over the websocket.
     handle = root.element_handle()

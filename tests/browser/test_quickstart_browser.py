@@ -2,7 +2,7 @@
 
 A newcomer's first five minutes: every widget of the one-minute story must render in the
 page (label with its suggested-frames filmstrip, the viewer, review, the efficiency chart)
-and no cell may fail. Saves the whole notebook as docs/img/quickstart.png for the README.
+and no cell may fail. Under ``make screenshots`` the whole notebook becomes docs/img/quickstart.png.
 """
 
 from __future__ import annotations
@@ -14,13 +14,12 @@ from pathlib import Path
 
 import pytest
 
-from .harness import PANEL, Notebook, wait_image_loaded
+from .harness import PANEL, Notebook, publish_screenshot, wait_image_loaded
 
 pytestmark = pytest.mark.browser
 
 ROOT = Path(__file__).resolve().parents[2]
 NOTEBOOK = ROOT / "notebooks" / "01_quickstart.ipynb"
-SCREENSHOT = ROOT / "docs" / "img" / "quickstart.png"
 WIDTH, TALL = 1280, 9000  # the page's size while the notebook runs (pixels)
 
 # Errors as the notebook model in the page holds them (what the file would save), not only
@@ -143,6 +142,5 @@ def test_quickstart_runs_and_every_widget_renders(quickstart, tmp_path):
     page.wait_for_timeout(800)  # layout and plotly's resize after the viewport change
     chart.locator(".scatterlayer .trace").first.wait_for()
     page.screenshot(path=str(tmp_path / "quickstart.png"), full_page=True)
-    SCREENSHOT.parent.mkdir(parents=True, exist_ok=True)
-    shutil.copyfile(tmp_path / "quickstart.png", SCREENSHOT)
+    publish_screenshot(tmp_path / "quickstart.png", "quickstart.png")
     print(f"\n01_quickstart: Run All took {ran:.1f} s (MM_FAST=1); screenshot {height} px tall")

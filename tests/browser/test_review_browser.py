@@ -3,25 +3,23 @@
 Checks from the kernel side and in the project folder on disk (``actions.journal``) that
 accepting a frame cost nothing and the deletion is exactly one ``delete``; plays the
 viewer; renders the efficiency chart of a real (fast, interpolation) ``simulate()`` run.
-Saves the screenshots used in the README: docs/img/review.png, docs/img/viewer.png and
+Under ``make screenshots`` saves the screenshots used in the README: docs/img/review.png, docs/img/viewer.png and
 docs/img/efficiency_widget.png.
 """
 
 from __future__ import annotations
 
 import json
-import shutil
 from pathlib import Path
 
 import pytest
 
 import mm_widgets as mm
 
-from .harness import wait_image_loaded
+from .harness import publish_screenshot, wait_image_loaded
 
 pytestmark = pytest.mark.browser
 
-DOCS = Path(__file__).resolve().parents[2] / "docs" / "img"
 KEYFRAMES = [0, 44, 88, 131]
 
 
@@ -29,8 +27,7 @@ def save_screenshot(locator, tmp_path: Path, name: str) -> None:
     locator.page.mouse.move(1, 1)  # no hover marks on the picture
     locator.page.wait_for_timeout(200)
     locator.screenshot(path=str(tmp_path / name))
-    DOCS.mkdir(parents=True, exist_ok=True)
-    shutil.copyfile(tmp_path / name, DOCS / name)
+    publish_screenshot(tmp_path / name, name)
 
 
 def journal(project: Path) -> list[dict]:

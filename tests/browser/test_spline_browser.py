@@ -7,19 +7,18 @@ screenshot used in the README (docs/img/spline.png).
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import pytest
+
+from .harness import publish_screenshot
 
 pytestmark = pytest.mark.browser
 
-DOCS_SCREENSHOT = Path(__file__).resolve().parents[2] / "docs" / "img" / "spline.png"
 # Marker points drawn on the first plot: the labels bought plus the ring on the newest one
 # (every other trace of that plot is drawn as a line).
 COUNT_POINTS_JS = "(plot) => plot.querySelectorAll('.scatterlayer path.point').length"
 
 
-def test_a_click_on_the_plot_buys_a_label(open_notebook):
+def test_a_click_on_the_plot_buys_a_label(open_notebook, tmp_path):
     nb = open_notebook([
         "import mm_widgets as mm\n"
         "explorer = mm.SplineExplorer('runge', strategy='active')\n"
@@ -62,5 +61,5 @@ def test_a_click_on_the_plot_buys_a_label(open_notebook):
     widget = page.locator(".jp-OutputArea-output .widget-vbox").first
     widget.scroll_into_view_if_needed()
     page.wait_for_timeout(500)  # let plotly finish its transition before the picture
-    DOCS_SCREENSHOT.parent.mkdir(parents=True, exist_ok=True)
-    widget.screenshot(path=str(DOCS_SCREENSHOT))
+    widget.screenshot(path=str(tmp_path / "spline.png"))
+    publish_screenshot(tmp_path / "spline.png", "spline.png")
