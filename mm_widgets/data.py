@@ -129,13 +129,14 @@ class VideoSource:
             self.width = int(stream.codec_context.width)
             self.height = int(stream.codec_context.height)
             # A demux-only pass (no decoding) lists every frame's timestamp and keyframes.
-            pts, keys = [], []
+            pts, keys, key_dts = [], [], {}
             for packet in container.demux(stream):
                 if packet.size == 0 or packet.pts is None:
                     continue
                 pts.append(int(packet.pts))
                 if packet.is_keyframe:
                     keys.append(int(packet.pts))
+                    key_dts[int(packet.pts)] = int(packet.dts if packet.dts is not None else packet.pts)
         except self._av.error.FFmpegError as e:
             raise VideoError(f"{self.path} is corrupt or not a video: {e}") from e
         finally:
@@ -145,6 +146,48 @@ class VideoSource:
         self.pts = np.array(sorted(set(pts)), dtype=np.int64)
         self._pos_of_pts = {int(p): i for i, p in enumerate(self.pts)}
         self.keyframe_pts = np.array(sorted(set(keys)) or [int(self.pts[0])], dtype=np.int64)
+        self._key_dts = key_dts
+        self._count_positions = False
+        self._check_decoding()
+
+    def _check_decoding(self, n: int = 24, max_check: int = 300) -> None:
+        """Learn, by decoding the start of the file, how far its timestamps can be trusted.
+
+        Some files (MPEG-4 part 2 in AVI with packed B-frames) give decoded frames
+        timestamps that are not their display order: there a frame's position is counted
+        from the keyframe a seek lands on, and seeks go by the keyframe's decode time.
+        Some mark frames as keyframes that do not decode on their own (seen in a phone's
+        H.264): when a seek to the second keyframe does not give the frame a sequential
+        decode gives, only the first keyframe is used (slower random access, right frames).
+        """
+        keys = sorted({self._pos_of_pts[int(k)] for k in self.keyframe_pts})
+        probe = keys[1] if len(keys) > 1 and keys[1] <= max_check else None
+        want = max(min(n, len(self.pts)), (probe + 1) if probe is not None else 0)
+        container = self._av.open(str(self.path))
+        got, reference = [], None
+        try:
+            for frame in container.decode(container.streams.video[0]):
+                if len(got) == probe:
+                    reference = frame.to_ndarray(format="rgb24")
+                got.append(None if frame.pts is None else int(frame.pts))
+                if len(got) >= want:
+                    break
+        except self._av.error.FFmpegError:
+            return  # decoding errors are reported where the frame is read
+        finally:
+            container.close()
+        self._count_positions = got[:n] != [int(p) for p in self.pts[:len(got[:n])]]
+        if reference is None:
+            return
+        try:
+            self._seek(probe)
+            pos, array = self._decode_next(probe)
+        except VideoError:
+            pos, array = -1, None
+        finally:
+            self.close()
+        if pos != probe or not np.array_equal(array, reference):
+            self.keyframe_pts = self.keyframe_pts[:1]
 
     def __len__(self) -> int:
         return len(self.pts)
@@ -168,6 +211,17 @@ class VideoSource:
     def _seek(self, pos: int) -> None:
         container = self._open()
         key_pos = self._keyframe_pos_before(pos)
+        if self._count_positions:
+            if key_pos == self._keyframe_pos_before(0):  # from the start: no seek at all
+                self.close()
+                container = self._open()
+            else:
+                key = int(self.pts[key_pos])
+                container.seek(self._key_dts.get(key, key), stream=self._stream, backward=True,
+                               any_frame=False)
+            self._decoder = container.decode(self._stream)
+            self._next_pos = key_pos
+            return
         container.seek(int(self.pts[key_pos]), stream=self._stream, backward=True, any_frame=False)
         self._decoder = container.decode(self._stream)
         self._next_pos = -1  # unknown until the first decoded frame tells us
@@ -182,6 +236,10 @@ class VideoSource:
         except self._av.error.FFmpegError as e:
             self._decoder = None
             raise VideoError(f"{self.path}: cannot decode frame {wanted}: {e}") from e
+        if self._count_positions:
+            pos = self._next_pos
+            self._next_pos = pos + 1
+            return pos, frame.to_ndarray(format="rgb24")
         pos = self._pos_of_pts.get(int(frame.pts)) if frame.pts is not None else None
         if pos is None:  # a frame without a known timestamp: count forward
             pos = self._next_pos if self._next_pos >= 0 else wanted
