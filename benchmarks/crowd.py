@@ -6,15 +6,18 @@ two classes, 5-9 objects 20-90 px tall entering, leaving and crossing; exact tru
 person behind; truth made by eye for this project, see the first line of
 ``benchmarks/truth/megamind_boxes.csv``, edges good to about 3 px).
 
-For each clip: the first pass from 5 diverse labelled frames (recall, precision and tight
-rate per class on the frames nobody labelled, with and without mirror averaging, beside
-keyframe interpolation from the same frames), then ``simulate(first_labels=5, rounds=3)``
-with the oracle reviewing least-sure frames first: per round and per class, the
-efficiency beside interpolation's, the corrections after the first labels, and the
-ceiling (the first labels' cost plus a perfect model's boxes judged against the truth's
-own edge error). ``--shots`` adds the same loop with one micro-model per shot.
+For each clip: ``simulate(first_labels=5, rounds=3)`` with the oracle reviewing
+least-sure frames first. Its round 1 is the first pass from 5 diverse labelled frames:
+recall, precision and tight rate per class on the frames nobody labelled, beside keyframe
+interpolation from the same frames. Then per round and per class, the efficiency beside
+interpolation's, the corrections after the first labels, and the ceiling (the first
+labels' cost plus a perfect model's boxes judged against the truth's own edge error).
+``--shots`` adds the same loop with one micro-model per shot; ``--first-pass`` trains the
+first-pass model once more on its own and compares predicting with and without mirror
+averaging (``flip=``) on it.
 
     .venv/bin/python benchmarks/crowd.py [--clips synthetic megamind] [--rounds 3] [--shots]
+                                         [--first-pass] [--no-loop]
 
 Run it alone: training runs that share the two cores slow each other down several times.
 """
@@ -40,7 +43,7 @@ EDGE_PX = {"synthetic": 0.0, "megamind": 3.0}
 
 def load(name: str):
     if name == "synthetic":
-        return synthetic_crowd(150, (768, 576), objects=9, seed=1)
+        return synthetic_crowd(150, (768, 576), objects=13, seed=1)
     if name == "megamind":
         path = CLIPS_DIR / "megamind.avi"
         if not path.exists():
@@ -119,7 +122,9 @@ def main() -> None:
     parser.add_argument("--rounds", type=int, default=3)
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--shots", action="store_true", help="also one micro-model per shot")
-    parser.add_argument("--no-loop", action="store_true", help="first pass only")
+    parser.add_argument("--first-pass", action="store_true",
+                        help="also the first pass on its own, with and without mirror averaging")
+    parser.add_argument("--no-loop", action="store_true", help="no loop")
     args = parser.parse_args()
     warnings.filterwarnings("ignore", message="no pretrained")
     for name in args.clips:
@@ -128,7 +133,8 @@ def main() -> None:
         print(f"\n== {name}: {len(frames)} frames {frames.size[0]}x{frames.size[1]}, "
               f"{len(truth)} true boxes ({', '.join(f'{c} {n}' for c, n in truth.df['label'].value_counts().items())}), "
               f"{per_frame.max() if len(per_frame) else 0} at most per frame")
-        first_pass(frames, truth, args.seed)
+        if args.first_pass:
+            first_pass(frames, truth, args.seed)
         if not args.no_loop:
             loop(name, frames, truth, args.rounds, args.seed, shots=False)
             if args.shots:

@@ -23,6 +23,20 @@ import pandas as pd
 from .labels import BOX_COLUMNS, box_iou
 
 
+def near(a: np.ndarray, b: np.ndarray, move: float = 0.75, size: float = 1.5) -> np.ndarray:
+    """``(len(a), len(b))``: boxes of about the same size (each side within ``size`` x)
+    whose centres are less than ``move`` x their mean size apart."""
+    wa, ha = a[:, 2] - a[:, 0], a[:, 3] - a[:, 1]
+    wb, hb = b[:, 2] - b[:, 0], b[:, 3] - b[:, 1]
+    ca = np.stack([(a[:, 0] + a[:, 2]) / 2, (a[:, 1] + a[:, 3]) / 2], 1)
+    cb = np.stack([(b[:, 0] + b[:, 2]) / 2, (b[:, 1] + b[:, 3]) / 2], 1)
+    dist = np.linalg.norm(ca[:, None, :] - cb[None, :, :], axis=2)
+    scale = (np.sqrt(wa * ha)[:, None] + np.sqrt(wb * hb)[None, :]) / 2
+    rw = np.maximum(wa[:, None], wb[None, :]) / np.maximum(np.minimum(wa[:, None], wb[None, :]), 1e-9)
+    rh = np.maximum(ha[:, None], hb[None, :]) / np.maximum(np.minimum(ha[:, None], hb[None, :]), 1e-9)
+    return (dist < move * scale) & (rw <= size) & (rh <= size)
+
+
 def link_tracks(df: pd.DataFrame, link_iou: float = 0.3, max_gap: int = 1) -> np.ndarray:
     """A track id per row of ``df``: rows on frames up to ``max_gap + 1`` apart that overlap
     by ``link_iou`` or more (same class) share an id. Greedy, highest IoU first."""
@@ -42,6 +56,10 @@ def link_tracks(df: pd.DataFrame, link_iou: float = 0.3, max_gap: int = 1) -> np
         if open_tracks:
             prev = np.array([r for _, r in open_tracks])
             iou = box_iou(xyxy[rows], xyxy[prev])
+            # A small object moving fast overlaps its last box little: a box of about the
+            # same size whose centre moved less than 3/4 of its size still links, after
+            # every overlap-based link (it counts as the weakest overlap that links).
+            iou = np.where((iou < link_iou) & near(xyxy[rows], xyxy[prev]), link_iou, iou)
             iou = np.where(labels[rows][:, None] == labels[prev][None, :], iou, 0.0)
             # prefer the nearest frame back, then the best overlap
             gap = f - frames[prev]

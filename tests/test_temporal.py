@@ -58,3 +58,18 @@ def test_link_tracks_respects_classes():
     rows = track(range(3), label="a") + track(range(3), label="b")
     ids = link_tracks(table(rows))
     assert len(set(ids[:3])) == 1 and len(set(ids[3:])) == 1 and ids[0] != ids[3]
+
+
+def test_a_small_fast_object_stays_one_track_and_is_not_dropped_as_ghosts():
+    # 12 px wide, 8 px a frame: consecutive boxes overlap with IoU 0.2, below link_iou.
+    rows = track(range(8), x0=10.0, dx=8.0, w=12.0)
+    assert len(set(link_tracks(table(rows)))) == 1
+    out = smooth_predictions(table(rows), predicted=range(8))
+    assert len(out) == 8
+
+
+def test_two_people_side_by_side_stay_two_tracks():
+    rows = track(range(6), x0=10.0, dx=1.0, w=20.0) + track(range(6), x0=34.0, dx=1.0, w=20.0)
+    ids = link_tracks(table(rows))
+    assert len(set(ids)) == 2
+    assert len(smooth_predictions(table(rows), predicted=range(6))) == 12

@@ -18,9 +18,11 @@ class Augmenter:
     """
 
     def __init__(self, images, boxes: list[np.ndarray], generator, *, scale=(0.6, 1.5),
-                 translate=0.25, flip=0.5, colour=0.25, min_visible=0.3):
+                 translate=0.25, flip=0.5, colour=0.25, min_visible=0.3, weights=None):
         self.images = images
         self.boxes = boxes
+        # How often each image is drawn, relatively; None: all equally often.
+        self.weights = None if weights is None else np.asarray(weights, dtype=np.float64)
         self.g = generator
         self.scale, self.translate, self.flip = scale, translate, flip
         self.colour, self.min_visible = colour, min_visible
@@ -35,7 +37,11 @@ class Augmenter:
         import torch.nn.functional as F
 
         n = len(self.images)
-        pick = torch.randint(n, (size,), generator=self.g)
+        if self.weights is None:
+            pick = torch.randint(n, (size,), generator=self.g)
+        else:
+            pick = torch.multinomial(torch.from_numpy(self.weights), size, replacement=True,
+                                     generator=self.g)
         s = torch.exp(self._uniform(size, math.log(self.scale[0]), math.log(self.scale[1])))
         tx = self._uniform(size, -self.translate, self.translate) * 2  # normalised -1..1 coords
         ty = self._uniform(size, -self.translate, self.translate) * 2

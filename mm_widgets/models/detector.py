@@ -38,6 +38,9 @@ from .yolo_net import (
 )
 
 FORMAT_VERSION = 1
+#: How much more often a frame a person drew or corrected boxes on is trained on than one
+#: whose boxes are all accepted predictions.
+PERSON_WEIGHT = 3.0
 
 
 def input_size(frame_size: tuple[int, int], imgsz: int, stride: int = 32) -> tuple[int, int]:
@@ -104,12 +107,13 @@ def mirror_boxes(det, width: float):
 
 def fuse_boxes(a, b, match_iou: float):
     """Average each box of ``a`` with its best same-class twin in ``b`` (IoU >= ``match_iou``),
-    weighted by score; the fused score is the mean. Boxes without a twin are kept as found."""
+    weighted by score; the fused score is the mean. Boxes of ``a`` without a twin are kept
+    as found; boxes of ``b`` without a twin are dropped (``b`` only refines ``a``)."""
     import torch
     from torchvision.ops import box_iou
 
     if not len(a) or not len(b):
-        return torch.cat([a, b]) if len(b) and not len(a) else a
+        return a
     iou = box_iou(a[:, :4], b[:, :4])
     iou[a[:, 5:6] != b[:, 5:6].T] = 0
     out, used = [], set()
@@ -122,7 +126,6 @@ def fuse_boxes(a, b, match_iou: float):
             out.append(torch.cat([box, ((wa + wb) / 2).view(1), a[i, 5:6]]))
         else:
             out.append(a[i])
-    out += [b[j] for j in range(len(b)) if j not in used]
     return torch.stack(out)
 
 
@@ -178,7 +181,7 @@ class YoloMicroModel(MicroModel):
 
     def __init__(self, *, epochs="auto", imgsz="auto", device="auto", weights="auto", seed=0,
                  progress=True, warm_start=None, width="auto", batch_size=16, steps_per_epoch=4,
-                 lr=0.004, patience=8, conf=0.25, iou=0.5, max_det=100, flip=False,
+                 lr=0.004, patience=8, conf=0.25, iou=0.5, max_det=100, flip=True,
                  on_epoch=None):
         self.epochs = epochs
         self.imgsz = imgsz
@@ -332,7 +335,7 @@ class YoloMicroModel(MicroModel):
             net.to(device)
             g = torch.Generator().manual_seed(self.seed)
             tensor = torch.from_numpy(images).permute(0, 3, 1, 2).float().div(255)
-            aug = Augmenter(tensor, boxes, g)
+            aug = Augmenter(tensor, boxes, g, weights=self._frame_weights(looked, table))
             result = self._train(net, aug, device, started_from)
 
         self.net_ = net
@@ -348,6 +351,19 @@ class YoloMicroModel(MicroModel):
         self.stop_reason_ = result.stop_reason
         self.round_ = (self.warm_start.round_ + 1) if self.warm_start is not None else 0
         return self
+
+    @staticmethod
+    def _frame_weights(looked: list[int], table: pd.DataFrame) -> list[float] | None:
+        """Frames with a box a person drew or corrected are drawn ``PERSON_WEIGHT`` times as
+        often as frames holding only accepted predictions: those boxes carry what the
+        model got wrong, and its own accepted (possibly a little loose) boxes should not
+        outvote them. None (all frames alike) while no prediction has been accepted yet:
+        the first labels, negatives among them, are all a person's."""
+        if not (table["source"] == "model").any():
+            return None
+        by_person = set(table.loc[table["source"] != "model", "frame"].astype(int))
+        weights = [PERSON_WEIGHT if f in by_person else 1.0 for f in looked]
+        return None if len(set(weights)) <= 1 else weights
 
     def _max_epochs(self, started_from: str) -> int:
         if self.epochs != "auto":
