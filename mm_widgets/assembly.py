@@ -81,10 +81,11 @@ def split_shots(frames, *, threshold: float | str = "auto", min_shot: int = 3) -
     frames
         The clip.
     threshold
-        ``"auto"``: a cut is a change score of at least 0.3 (nearly a third of the colour
-        mass moved in most of the frame) and at least 2.5 times any change within two
-        frames of it: an isolated spike. Fast motion and pans change every frame alike,
-        so they are not cut. A number: a fixed threshold on the score (local peaks only).
+        ``"auto"``: a cut is a change score of at least 0.15 (a sixth of the colour mass
+        moved in most of the frame) and at least 2.5 times any change within two frames of
+        it: an isolated spike. Fast motion and pans change every frame alike, so they are
+        not cut; a cut between two shots of one room (an over-the-shoulder dialogue, score
+        ~0.25) is. A number: a fixed threshold on the score (local peaks only).
     min_shot
         Shots shorter than this are merged into the previous one (flashes, fades).
 
@@ -103,7 +104,7 @@ def split_shots(frames, *, threshold: float | str = "auto", min_shot: int = 3) -
         if threshold == "auto":
             # A hard cut is an isolated spike; fast motion and pans change every frame alike.
             near = np.concatenate([scores[max(0, i - 2):i], scores[i + 1:i + 3]])
-            is_cut = s >= 0.3 and s >= 2.5 * (near.max() if len(near) else 0.0)
+            is_cut = s >= 0.15 and s >= 2.5 * (near.max() if len(near) else 0.0)
         else:
             lo, hi = max(0, i - 2), min(len(scores), i + 3)
             is_cut = s >= float(threshold) and s >= scores[lo:hi].max()

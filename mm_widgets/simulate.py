@@ -312,6 +312,8 @@ def simulate_domains(frames, truth, domains, *, first_labels=5, **kw) -> Simulat
         now = per_domain[per_domain["round"] == r]
         tp, fp, fn, tight = (int(now[c].sum()) for c in ("tp", "fp", "fn", "accepted"))
         cum, n_labels = int(last["cumulative_actions"].sum()), int(last["labels"].sum())
+        # interpolation's actions per domain, back from its efficiency there, then pooled
+        interp_actions = ((1 - last["interp_efficiency"]) * last["labels"]).sum(min_count=1)
         rows.append({
             "round": int(r), "frames_reviewed": int(now["frames_reviewed"].sum()),
             "human_actions": int(now["human_actions"].sum()), "cumulative_actions": cum,
@@ -324,7 +326,9 @@ def simulate_domains(frames, truth, domains, *, first_labels=5, **kw) -> Simulat
             "train_seconds": float(now["train_seconds"].sum()),
             "predict_seconds": float(now["predict_seconds"].sum()),
             "interp_recall": float("nan"), "interp_precision": float("nan"),
-            "interp_tight_rate": float("nan"), "interp_efficiency": float("nan"),
+            "interp_tight_rate": float("nan"),
+            "interp_efficiency": (1 - float(interp_actions) / n_labels
+                                  if r and n_labels and pd.notna(interp_actions) else float("nan")),
             "tp": tp, "fp": fp, "fn": fn, "accepted": tight,
         })
     return SimulationReport(pd.DataFrame(rows, columns=TABLE_COLUMNS), labels, log,

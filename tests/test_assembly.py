@@ -59,6 +59,19 @@ def test_split_shots_on_real_clips():
     assert mm.split_shots(mm.load_sample("carphone")) == [range(0, 120)]
 
 
+def test_split_shots_finds_the_cuts_of_a_dialogue_in_one_room():
+    # megamind.avi (shared clips): over-the-shoulder cuts between two views of one room
+    # change less colour than cuts between places; the by-eye cuts are 98, 154 and 200
+    # (frame 0 is black and joins the first shot).
+    from pathlib import Path
+
+    path = Path(__file__).resolve().parents[2] / "shared" / "data" / "clips" / "megamind.avi"
+    if not path.exists():
+        pytest.skip(f"{path} not here (the shared clips live beside the project)")
+    shots = mm.split_shots(Frames.from_video(path))
+    assert [s.start for s in shots] == [0, 98, 154, 200]
+
+
 def labelled_line(frames, boxes, keys, kind="interpolate"):
     labels = LabelSet(["obj"], size=frames.size, n_frames=len(frames))
     for f, x1, y1, x2, y2 in boxes:
@@ -154,6 +167,11 @@ def test_simulate_per_shot_totals_add_up():
     tp, fn = total.loc[1, "tp"], total.loc[1, "fn"]
     assert total.loc[1, "recall"] == tp / (tp + fn)
     assert report.labels.looked_at == list(range(36))
+    # interpolation pooled over the shots: its actions per shot, summed, against the labels
+    last = per[per["round"] == 1]
+    interp_actions = ((1 - last["interp_efficiency"]) * last["labels"]).sum()
+    assert total.loc[1, "interp_efficiency"] == pytest.approx(1 - interp_actions / 24)
+    assert not np.isnan(total.loc[1, "interp_efficiency"])
 
 
 def test_all_negative_domain_predicts_nothing():
