@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import multiprocessing
 from concurrent.futures import ProcessPoolExecutor
 
 import numpy as np
@@ -131,7 +132,9 @@ def test_process_pool_gives_the_same_results(tmp_path):
     arrays, boxes = three_shot_clip()
     frames = Frames.from_video(write_video(tmp_path / "three.mp4", arrays))
     serial = run_line(frames, boxes)
-    with ProcessPoolExecutor(2) as pool:
+    # spawn, as the README says: a forked child of a process that already runs torch and
+    # FFmpeg threads can crash (seen here once in a full test run)
+    with ProcessPoolExecutor(2, mp_context=multiprocessing.get_context("spawn")) as pool:
         parallel = run_line(frames, boxes, pool)
     pd.testing.assert_frame_equal(serial, parallel)
 
