@@ -39,6 +39,7 @@ HERE = Path(__file__).resolve().parent
 CLIPS_DIR = HERE.parent.parent / "shared" / "data" / "clips"
 MEGAMIND_TRUTH = HERE / "truth" / "megamind_boxes.csv"
 EDGE_PX = {"synthetic": 0.0, "megamind": 3.0}
+COLUMNS = ["truth", "recall", "precision", "tight_rate"]
 
 
 def load(name: str):
@@ -68,26 +69,22 @@ def first_pass(frames, truth, seed: int) -> None:
     print(f"first pass: labelled frames {picks} ({len(labels)} boxes); {model!r}")
     print(f"  train {train:.1f} s, {len(model.history_)} epochs ({model.stop_reason_})")
     rows = {}
+
+    def score(method, pred):
+        by_class = evaluate_by_class(pred, truth, rest)
+        pooled = evaluate(pred, truth, rest)
+        for c in truth.classes:
+            rows[(method, c)] = by_class.loc[c, COLUMNS]
+        rows[(method, "pooled")] = pd.Series({k: pooled[k] for k in COLUMNS})
+
     for flip in (False, True):
         start = time.perf_counter()
         pred = model.predict(frames, indices=rest, flip=flip)
         seconds = time.perf_counter() - start
-        by_class = evaluate_by_class(pred, truth, rest)
-        pooled = evaluate(pred, truth, rest)
-        name = "micro-model + mirror" if flip else "micro-model"
-        for c in truth.classes:
-            rows[(name, c)] = by_class.loc[c, ["truth", "recall", "precision", "tight_rate"]]
-        rows[(name, "pooled")] = pd.Series({k: pooled[k] for k in ("truth", "recall", "precision",
-                                                                    "tight_rate")})
+        score("micro-model + mirror" if flip else "micro-model", pred)
         print(f"  predict {len(rest)} frames{' with mirror averaging' if flip else ''}: "
               f"{seconds:.1f} s ({len(rest) / seconds:.0f} frames/s)")
-    interp = mm.interpolate(frames, labels).predict(frames, indices=rest)
-    by_class = evaluate_by_class(interp, truth, rest)
-    pooled = evaluate(interp, truth, rest)
-    for c in truth.classes:
-        rows[("interpolation", c)] = by_class.loc[c, ["truth", "recall", "precision", "tight_rate"]]
-    rows[("interpolation", "pooled")] = pd.Series({k: pooled[k] for k in ("truth", "recall",
-                                                                         "precision", "tight_rate")})
+    score("interpolation", mm.interpolate(frames, labels).predict(frames, indices=rest))
     table = pd.DataFrame(rows).T
     table.index.names = ["method", "class"]
     print(table.to_string(float_format=lambda v: f"{v:.3f}"))

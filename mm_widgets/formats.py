@@ -17,11 +17,6 @@ from .labels import Box, LabelSet
 from .storage import write_atomic
 
 
-def _need_boxes(labels: LabelSet) -> None:
-    if labels.task != "boxes":
-        raise LabelError(f"this LabelSet holds {labels.task}, not boxes")
-
-
 def _frames_to_write(labels: LabelSet) -> list[int]:
     return sorted(set(labels.looked_at) | set(labels.frames))
 
@@ -30,7 +25,7 @@ def to_coco(labels: LabelSet, path: str | Path | None = None, *,
             file_names: Sequence[str] | None = None) -> dict:
     """COCO detection JSON (written to ``path`` when given). Looked-at frames without
     boxes are images without annotations."""
-    _need_boxes(labels)
+    labels.require("boxes")
     categories = {c: i + 1 for i, c in enumerate(labels.classes)}
     w, h = labels.size if labels.size is not None else (None, None)
     looked = set(labels.looked_at)
@@ -111,7 +106,7 @@ def from_coco(source: str | Path | dict, *, n_frames: int | None = None) -> Labe
 
 def to_yolo(labels: LabelSet, folder: str | Path, *, with_score: bool = False) -> Path:
     """One ``NNNNNN.txt`` per looked-at frame (empty for negatives) plus ``classes.txt``."""
-    _need_boxes(labels)
+    labels.require("boxes")
     if labels.size is None:
         raise LabelError("YOLO export needs the frame size: build the LabelSet with size=(w, h)")
     folder = Path(folder)

@@ -285,14 +285,15 @@ class LabelSet:
                 raise type(e)(f"frame {frame}: {e}") from None
         return box
 
-    def _need(self, task: str) -> None:
+    def require(self, task: str) -> None:
+        """Raise :class:`LabelError` unless this set holds ``task`` (boxes or classes)."""
         if self.task != task:
             raise LabelError(f"this LabelSet holds {self.task}, not {task}")
 
     # -- boxes ---------------------------------------------------------------------------
     def set_boxes(self, frame: int, boxes: Iterable[Box], *, round: int = 0) -> None:
         """Replace all boxes of ``frame`` (an empty list marks it a looked-at negative)."""
-        self._need("boxes")
+        self.require("boxes")
         frame = self.check_frame(frame)
         boxes = [self._check_box(b if isinstance(b, Box) else Box(**b), frame) for b in boxes]
         self._boxes[frame] = [(b, int(round)) for b in boxes]
@@ -301,7 +302,7 @@ class LabelSet:
 
     def add_box(self, frame: int, box: Box, *, round: int = 0, looked_at: bool = True) -> None:
         """Add one box to ``frame`` (which becomes looked at unless ``looked_at=False``)."""
-        self._need("boxes")
+        self.require("boxes")
         frame = self.check_frame(frame)
         self._check_box(box, frame)
         self._boxes[frame] = [*self._boxes.get(frame, []), (box, int(round))]
@@ -310,7 +311,7 @@ class LabelSet:
         self._changed(frame)
 
     def remove_box(self, frame: int, index: int) -> Box:
-        self._need("boxes")
+        self.require("boxes")
         frame = self.check_frame(frame)
         current = self._boxes.get(frame, [])
         if not 0 <= index < len(current):
@@ -330,7 +331,7 @@ class LabelSet:
     # -- frame classes ------------------------------------------------------------------
     def set_class(self, frame: int, label: str, *, score: float | None = None,
                   source: str = "human", round: int = 0) -> None:
-        self._need("classes")
+        self.require("classes")
         frame = self.check_frame(frame)
         self.check_class(label)
         if source not in SOURCES:

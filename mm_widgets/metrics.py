@@ -102,14 +102,16 @@ def loose_share(truth: LabelSet, edge_px: float, *, tight_iou: float = 0.75, dra
         return 0.0
     rng = np.random.default_rng(seed)
     xyxy = df[["x1", "y1", "x2", "y2"]].to_numpy(float)
+    lo, hi = xyxy[:, :2], xyxy[:, 2:]
+    area = np.prod(np.clip(hi - lo, 0, None), axis=1)
     loose = 0
     for _ in range(draws):
         moved = xyxy + rng.uniform(-edge_px, edge_px, xyxy.shape)
-        iw = np.clip(np.minimum(xyxy[:, 2], moved[:, 2]) - np.maximum(xyxy[:, 0], moved[:, 0]), 0, None)
-        ih = np.clip(np.minimum(xyxy[:, 3], moved[:, 3]) - np.maximum(xyxy[:, 1], moved[:, 1]), 0, None)
-        inter = iw * ih
-        area = lambda b: np.clip(b[:, 2] - b[:, 0], 0, None) * np.clip(b[:, 3] - b[:, 1], 0, None)  # noqa: E731
-        iou = inter / np.maximum(area(xyxy) + area(moved) - inter, 1e-9)
+        # each box against its own moved copy only (box_iou would pair every two boxes)
+        inter = np.prod(np.clip(np.minimum(hi, moved[:, 2:]) - np.maximum(lo, moved[:, :2]),
+                                0, None), axis=1)
+        moved_area = np.prod(np.clip(moved[:, 2:] - moved[:, :2], 0, None), axis=1)
+        iou = inter / np.maximum(area + moved_area - inter, 1e-9)
         loose += int((iou < tight_iou).sum())
     return loose / (draws * len(xyxy))
 
