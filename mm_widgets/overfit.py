@@ -52,11 +52,14 @@ def overfit(frames, labels, *, task="auto", kind="auto", epochs="auto", imgsz="a
     progress
         ``True``: a progress bar and live loss curve in a notebook, one tqdm line in a
         script; ``False``: silent; or a reporter object (see
-        :mod:`mm_widgets.models.progress`).
+        :mod:`mm_widgets.models.progress`). The display first says what will be trained
+        and why (for boxes: how small the objects are, the input size chosen for them,
+        whole frames or windows around the objects; also ``model.plan_``), and after
+        the first epoch how long training will take at most.
     warm_start
         A fitted micro-model of the same kind to start from (later retraining rounds).
     **settings
-        Any other setting of the model kind (``conf=``, ``batch_size=``, ...). A setting
+        Any other setting of the model kind (``conf=``, ``batch_size=``, ``crop=``, ...). A setting
         the kind does not take is refused, never dropped.
 
     Returns

@@ -66,3 +66,19 @@ def test_a_class_added_in_round_two_keeps_the_old_one(crowd):
     after = held_out(second, clip, truth, picks)
     assert after.loc["person", "recall"] >= before["recall"] - 0.1, (before, after)
     assert after.loc["car", "recall"] > 0.3, after
+
+
+@pytest.mark.slow
+def test_small_objects_are_learned_from_windows_around_them():
+    """Objects a tenth of the frame tall: training cuts windows around them (a third of
+    the frame's pixels per image) and still finds both classes on frames it never saw."""
+    clip, truth = synthetic_crowd(30, (512, 384), objects=10, sizes=(24, 56), seed=5)
+    picks = mm.select_frames(clip, 5)
+    model = mm.overfit(clip, truth.subset(picks), imgsz=512, epochs=30, weights=None,
+                       progress=False, seed=0)
+    assert model.crop_ == (256, 256) and model.input_size_ == (512, 384)
+    assert "256x256 windows" in model.plan_
+    q = held_out(model, clip, truth, picks)
+    assert (q["truth"] >= 30).all()
+    assert (q["recall"] >= 0.9).all(), q
+    assert (q["precision"] >= 0.9).all(), q

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import numpy as np
 import pytest
 
 from mm_widgets import Frames, LabelSet, NoLabelsError, UnknownClassError, overfit
@@ -169,6 +170,41 @@ def test_progress_reporter_receives_every_epoch(clip):
     overfit(frames, labels, **{**TINY, "epochs": 2, "progress": Recorder()})
     assert calls[0] == ("start", 2) and calls[1:3] == [("update", 1), ("update", 2)]
     assert calls[-1][0] == "close"
+
+
+def test_the_display_hears_the_plan_and_the_time_it_will_take(clip):
+    frames, labels = clip
+    notes = []
+
+    class Recorder:
+        def start(self, total, desc=""):
+            pass
+
+        def update(self, epoch, loss, elapsed):
+            pass
+
+        def close(self, message=None):
+            pass
+
+        def note(self, text):
+            notes.append(text)
+
+    model = overfit(frames, labels, **{**TINY, "epochs": 3, "progress": Recorder()})
+    assert len(notes) == 2
+    assert notes[0] == model.plan_
+    # the square's short side (from the labels) and the input size chosen for it
+    df = labels.df
+    side = float(np.percentile(np.minimum(df.x2 - df.x1, df.y2 - df.y1), 10))
+    assert f"~{side:.0f} px" in notes[0] and "x".join(map(str, model.input_size_)) in notes[0]
+    assert "whole frames" in notes[0] and "3 epochs" in notes[1] and "s at most" in notes[1]
+
+
+def test_estimate_leaves_out_the_first_steps_one_time_cost():
+    from mm_widgets.models.training import estimate_seconds
+
+    # first epoch 4 steps: 2.0 s (warm-up) then 0.5 s each; 10 epochs
+    assert estimate_seconds(3.5, [2.0, 0.5, 0.5, 0.5], 10) == pytest.approx(3.5 + 9 * 4 * 0.5)
+    assert estimate_seconds(1.0, [1.0], 5) == pytest.approx(5.0)
 
 
 def test_progress_false_is_silent(clip, capsys):

@@ -1,5 +1,6 @@
 """Box-aware augmentation for a handful of frames: random batches of scaled, shifted,
-flipped and recoloured copies, made on the tensors in one ``grid_sample`` call."""
+flipped and recoloured copies (of whole frames, or of crops around the objects), made on
+the tensors in one ``grid_sample`` call."""
 
 from __future__ import annotations
 
@@ -15,12 +16,26 @@ class Augmenter:
 
     Images are ``(N, 3, H, W)`` float tensors in 0..1; ``boxes[i]`` are ``(k, 5)`` arrays
     of ``class, x1, y1, x2, y2`` normalised to 0..1 (empty for negative frames).
+
+    ``crop=(w, h)`` cuts every copy from a ``w x h`` window of its image, at the image's own
+    scale, instead of using the whole image: a window around one of its objects (chosen at
+    random, the whole object inside the window) ``object_share`` of the time, anywhere in
+    the image otherwise (background, negatives, objects cut by the window's edge). Scale,
+    shift and flip then apply to the window as they would to a whole image. A fully
+    convolutional detector learns the same thing from the windows at a fraction of the
+    pixels, and predicts on whole images at the same scale.
     """
 
     def __init__(self, images, boxes: list[np.ndarray], generator, *, scale=(0.6, 1.5),
-                 translate=0.25, flip=0.5, colour=0.25, min_visible=0.3, weights=None):
+                 translate=0.25, flip=0.5, colour=0.25, min_visible=0.3, weights=None,
+                 crop: tuple[int, int] | None = None, object_share=0.8):
         self.images = images
         self.boxes = boxes
+        height, width = images.shape[-2:]
+        if crop is not None and (crop[0] > width or crop[1] > height):
+            raise ValueError(f"crop {crop} is larger than the {width}x{height} images")
+        self.crop = None if crop is None or tuple(crop) == (width, height) else tuple(crop)
+        self.object_share = object_share
         # How often each image is drawn, relatively; None: all equally often.
         self.weights = None if weights is None else np.asarray(weights, dtype=np.float64)
         self.g = generator
@@ -47,14 +62,24 @@ class Augmenter:
         ty = self._uniform(size, -self.translate, self.translate) * 2
         f = torch.where(torch.rand(size, generator=self.g, dtype=torch.float64) < self.flip,
                         -1.0, 1.0).double()
-        # Output point u maps to input point f * (u - t) / s (x), (u - t) / s (y).
+        # In normalised -1..1 image coordinates the window is centred at c and reaches a
+        # (half its size) each way; a whole image is c = 0, a = 1.
+        if self.crop is None:
+            cx = cy = np.zeros(size)
+            ax = ay = 1.0
+            out_shape = list(self.images.shape[1:])
+        else:
+            cx, cy, ax, ay = self._windows(pick)
+            out_shape = [self.images.shape[1], self.crop[1], self.crop[0]]
+        # Output point u maps to window point v = f * (u - t) / s (x), (u - t) / s (y), and
+        # that to image point c + a * v.
         theta = torch.zeros(size, 2, 3, dtype=torch.float64)
-        theta[:, 0, 0] = f / s
-        theta[:, 0, 2] = -f * tx / s
-        theta[:, 1, 1] = 1 / s
-        theta[:, 1, 2] = -ty / s
+        theta[:, 0, 0] = ax * f / s
+        theta[:, 0, 2] = -ax * f * tx / s + torch.from_numpy(cx)
+        theta[:, 1, 1] = ay / s
+        theta[:, 1, 2] = -ay * ty / s + torch.from_numpy(cy)
         src = self.images[pick] - GRAY  # so that zero padding comes out gray
-        grid = F.affine_grid(theta.float(), list(src.shape), align_corners=False)
+        grid = F.affine_grid(theta.float(), [size] + out_shape, align_corners=False)
         img = F.grid_sample(src, grid, mode="bilinear", padding_mode="zeros",
                             align_corners=False) + GRAY
         img = self._recolour(img)
@@ -65,9 +90,9 @@ class Augmenter:
             if not len(b):
                 continue
             sj, fj, txj, tyj = float(s[j]), float(f[j]), float(tx[j]), float(ty[j])
-            # normalised 0..1 -> -1..1, transform, back to 0..1
-            x = (b[:, [1, 3]] * 2 - 1) * sj * fj + txj
-            y = (b[:, [2, 4]] * 2 - 1) * sj + tyj
+            # normalised 0..1 -> image -1..1 -> window -1..1, transform, back to 0..1
+            x = ((b[:, [1, 3]] * 2 - 1) - cx[j]) / ax * sj * fj + txj
+            y = ((b[:, [2, 4]] * 2 - 1) - cy[j]) / ay * sj + tyj
             x1, x2 = (np.minimum(x[:, 0], x[:, 1]) + 1) / 2, (np.maximum(x[:, 0], x[:, 1]) + 1) / 2
             y1, y2 = (y[:, 0] + 1) / 2, (y[:, 1] + 1) / 2
             full = (x2 - x1) * (y2 - y1)
@@ -87,6 +112,38 @@ class Augmenter:
             "cls": torch.tensor(cls, dtype=torch.float32).view(-1, 1),
             "bboxes": torch.tensor(np.array(xywh, dtype=np.float32).reshape(-1, 4)),
         }
+
+    def _windows(self, pick):
+        """Window centres ``cx, cy`` (arrays) and half sizes ``ax, ay`` for the picked images,
+        in normalised -1..1 image coordinates; windows stay inside their image."""
+        import torch
+
+        height, width = self.images.shape[-2:]
+        ax, ay = self.crop[0] / width, self.crop[1] / height
+        n = len(pick)
+        u = torch.rand(n, 3, generator=self.g, dtype=torch.float64).numpy()
+        cx, cy = np.empty(n), np.empty(n)
+        for j in range(n):
+            b = self.boxes[int(pick[j])]
+            lo_x, hi_x, lo_y, hi_y = -1 + ax, 1 - ax, -1 + ay, 1 - ay
+            if len(b) and u[j, 0] < self.object_share:
+                x1, y1, x2, y2 = b[int(u[j, 1] * len(b)) % len(b), 1:] * 2 - 1
+                # Every centre that keeps the whole object inside the window (the object's
+                # own centre when it is larger than the window), and the window inside the image.
+                lo_x, hi_x = self._span(x2 - ax, x1 + ax, lo_x, hi_x)
+                lo_y, hi_y = self._span(y2 - ay, y1 + ay, lo_y, hi_y)
+            cx[j] = lo_x + (hi_x - lo_x) * u[j, 2]
+            cy[j] = lo_y + (hi_y - lo_y) * float(torch.rand(1, generator=self.g, dtype=torch.float64))
+        return cx, cy, ax, ay
+
+    @staticmethod
+    def _span(lo, hi, inside_lo, inside_hi):
+        if lo > hi:
+            lo = hi = (lo + hi) / 2
+        lo, hi = max(lo, inside_lo), min(hi, inside_hi)
+        if lo > hi:  # the object reaches past the image edge: the window keeps to the edge
+            lo = hi = min(max((lo + hi) / 2, inside_lo), inside_hi)
+        return lo, hi
 
     def _recolour(self, img):
         import torch

@@ -8,6 +8,9 @@ curve, in ``mm_widgets.widgets.progress``), so the core never imports a widget::
     reporter.start(total_epochs, desc)
     reporter.update(epoch, loss, elapsed_seconds)   # once per finished epoch
     reporter.close(message)                         # message: why it stopped, or None
+
+and, optionally, ``reporter.note(text)`` for a plain line of information (what is being
+trained and why, how long it will take).
 """
 
 from __future__ import annotations
@@ -38,6 +41,9 @@ class SilentProgress:
     def close(self, message: str | None = None) -> None:
         pass
 
+    def note(self, text: str) -> None:
+        pass
+
 
 class ConsoleProgress:
     """One tqdm line: epochs done, current loss, time left (estimated from the epoch maximum)."""
@@ -55,6 +61,13 @@ class ConsoleProgress:
         if self._bar is not None:
             self._bar.set_postfix(loss=f"{loss:.3f}", refresh=False)
             self._bar.update(epoch - self._bar.n)
+
+    def note(self, text: str) -> None:
+        import sys
+
+        from tqdm import tqdm
+
+        tqdm.write(text, file=sys.stderr)  # above the bar, on the bar's stream
 
     def close(self, message: str | None = None) -> None:
         if self._bar is None:

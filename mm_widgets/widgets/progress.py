@@ -39,7 +39,8 @@ class NotebookProgress:
         self.bar = w.IntProgress(value=0, min=0, max=max(self.total, 1), description="",
                                  bar_style="info", layout=w.Layout(width="60%"))
         self.text = w.HTML(value=f"{html.escape(self.desc)}: starting")
-        parts = [w.HBox([self.bar, self.text])]
+        self.notes = w.HTML(value="")
+        parts = [w.HBox([self.bar, self.text]), self.notes]
         try:
             import plotly.graph_objects as go
 
@@ -71,6 +72,13 @@ class NotebookProgress:
             with self.figure.batch_update():
                 self.figure.data[0].x = list(self.epochs)
                 self.figure.data[0].y = list(self.losses)
+
+    def note(self, text: str) -> None:
+        """A plain line under the bar (what is trained and why, how long it takes)."""
+        if self.bar is None:
+            return
+        line = f"<div>{html.escape(text)}</div>"
+        self.notes.value = self.notes.value + line
 
     def close(self, message: str | None = None) -> None:
         if self.bar is None:
