@@ -287,3 +287,11 @@ def test_frames_a_person_fixed_weigh_more_than_accepted_ones():
     assert YoloMicroModel._frame_weights([0, 1, 2, 3], table) == [3.0, 1.0, 3.0, 1.0]
     first = pd.DataFrame({"frame": [0, 1], "source": ["human", "human"]})
     assert YoloMicroModel._frame_weights([0, 1, 2], first) is None  # frame 2: a negative
+
+
+def test_warm_started_rounds_take_half_batches():
+    model = YoloMicroModel()
+    assert model._batch_size(refining=False) == 16 and model._batch_size(refining=True) == 8
+    assert YoloMicroModel(batch_size=4)._batch_size(refining=True) == 4
+    with pytest.raises(MMError, match="batch_size"):
+        YoloMicroModel(batch_size=0)._batch_size(refining=False)
