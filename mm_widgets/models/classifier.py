@@ -22,7 +22,7 @@ import pandas as pd
 from ..errors import LabelError, MMError, NoLabelsError, UnknownClassError
 from ..labels import CLASS_COLUMNS, LabelSet
 from .base import MicroModel, register_model, weights_choice
-from .training import Plateau, copy_weights, optimiser, resolve_device, train
+from .training import Plateau, copy_weights, resolve_device, train
 
 #: Backbone used for ``backbone="auto"``: the smallest timm ResNet, which learns a scene
 #: from a handful of frames from scratch in seconds on two CPU cores.
@@ -169,7 +169,7 @@ class TimmMicroModel(MicroModel):
             raise MMError(f"epochs must be >= 1 or 'auto', got {self.epochs!r}")
         samples = max(MIN_SAMPLES_PER_EPOCH, len(domain))
         samples = math.ceil(samples / batch) * batch
-        opt = optimiser(net.parameters(), lr, weight_decay=1e-4)
+        opt = torch.optim.AdamW(net.parameters(), lr=lr, weight_decay=1e-4)
         gen = torch.Generator().manual_seed(int(self.seed))
         mean = torch.tensor(MEAN, device=device).view(1, 3, 1, 1) * 255
         std = torch.tensor(STD, device=device).view(1, 3, 1, 1) * 255

@@ -81,33 +81,17 @@ class Schedule:
         return self.final + (1 - self.final) * 0.5 * (1 + math.cos(math.pi * min(t, 1.0)))
 
 
-def ema_decay(averaged: list, current: list, num_averaged) -> None:
+def ema_decay(averaged, current, num_averaged):
     """Exponential moving average with a short memory at first: the ``n``-th optimiser step
     is mixed in with decay ``min(0.9, (1 + n) / (10 + n))``, so the starting weights (the
-    average's first member) fade fast. Works on a whole group of tensors at once (torch's
-    ``multi_avg_fn``): one fused update instead of a Python loop over the ~250 tensors of a
-    network, which matters when a step of a micro-model takes tens of milliseconds."""
+    average's first member) fade fast."""
     import torch
 
-    if not averaged[0].is_floating_point():  # counters such as BatchNorm's: keep the latest
-        for a, c in zip(averaged, current):
-            a.copy_(c)
-        return
+    if not averaged.is_floating_point():
+        return current
     n = float(num_averaged)
     d = min(0.9, (1 + n) / (10 + n))
-    torch._foreach_mul_(averaged, d)
-    torch._foreach_add_(averaged, current, alpha=1 - d)
-
-
-def optimiser(param_groups, lr: float, **settings):
-    """AdamW, with torch's fused implementation where this torch offers it for the device
-    (several times faster per step on a CPU than the per-tensor loop)."""
-    import torch
-
-    try:
-        return torch.optim.AdamW(param_groups, lr=lr, fused=True, **settings)
-    except (RuntimeError, ValueError, TypeError):
-        return torch.optim.AdamW(param_groups, lr=lr, **settings)
+    return torch.add(averaged * d, current, alpha=1 - d)
 
 
 @dataclass
@@ -177,7 +161,7 @@ def train(net, optimizer, *, batches: Callable[[int], Iterable], loss: Callable,
     scheduler = LambdaLR(optimizer, schedule) if schedule is not None else None
     averaged = None
     if average:
-        averaged = AveragedModel(net, multi_avg_fn=ema_decay, use_buffers=True)
+        averaged = AveragedModel(net, avg_fn=ema_decay, use_buffers=True)
         averaged.update_parameters(net)  # the starting weights are the average's first member
     kept_module = averaged.module if averaged is not None else net
 
