@@ -57,11 +57,19 @@ class Action:
 
 
 class ActionLog:
-    """Append-only log of human actions; ``sink`` (e.g. a project journal) hears each one."""
+    """Log of human actions; ``sink`` (e.g. a project journal) hears each one, and
+    ``retract_sink`` each one taken back by :meth:`retract` (an undo).
 
-    def __init__(self, actions: Iterable[Action] = (), sink: Callable[[Action], None] | None = None):
+    An undone action is taken back from the count: after an undo the labels and the
+    counts are what they were before the action; a redo counts it again. The journal keeps
+    both lines, so the record of what was done (and when) is never rewritten.
+    """
+
+    def __init__(self, actions: Iterable[Action] = (), sink: Callable[[Action], None] | None = None,
+                 retract_sink: Callable[[Action], None] | None = None):
         self._actions: list[Action] = list(actions)
         self._sink = sink
+        self._retract_sink = retract_sink
 
     def record(self, kind: str, frame: int, round: int = 0, label: str | None = None) -> Action:
         """Count one human action and return it."""
@@ -76,6 +84,16 @@ class ActionLog:
             if self._sink is not None:
                 self._sink(a)
             self._actions.append(a)
+
+    def retract(self, actions: Iterable[Action]) -> None:
+        """Take ``actions`` (recorded here) back from the count: what an undo does."""
+        for a in actions:
+            k = next((k for k in range(len(self._actions) - 1, -1, -1) if self._actions[k] is a), None)
+            if k is None:
+                raise MMError(f"cannot retract {a}: it is not in this log")
+            if self._retract_sink is not None:
+                self._retract_sink(a)  # persisted first, like a new action
+            del self._actions[k]
 
     def __len__(self) -> int:
         return len(self._actions)

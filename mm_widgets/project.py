@@ -6,7 +6,7 @@ Layout of a project folder::
     labels.npz          snapshot of the labels (numpy arrays, no pickles)
     labels.journal      one JSON line per changed frame since the snapshot
     *.prev.*            the version before the current one of each file above
-    actions.journal     every human action, append-only
+    actions.journal     every human action, append-only (an undo appends a "retracted" line)
     rounds.json         one record per finished round
     models/             round_N.pt files
 
@@ -91,7 +91,8 @@ class Project:
         self._labels_journal = Journal(self.path / "labels.journal")
         self._actions_journal = Journal(self.path / "actions.journal")
         self.labels = self._load_labels()
-        self.actions = ActionLog(self._load_actions(), sink=self._save_action)
+        self.actions = ActionLog(self._load_actions(), sink=self._save_action,
+                                 retract_sink=self._save_retraction)
         self.labels.on_change(self._save_frame)
         self._journal_lines = sum(1 for _ in self._labels_journal.read())
 
@@ -138,10 +139,16 @@ class Project:
         actions = []
         for r in self._actions_journal.read():
             try:
-                actions.append(Action(r["kind"], r["frame"], r.get("round", 0), r.get("label"),
-                                      r.get("time", 0.0)))
+                action = Action(r["kind"], r["frame"], r.get("round", 0), r.get("label"),
+                                r.get("time", 0.0))
             except (MMError, KeyError, TypeError, ValueError):
                 continue
+            if r.get("retracted"):  # an undo: the latest equal action is taken back
+                k = next((k for k in range(len(actions) - 1, -1, -1) if actions[k] == action), None)
+                if k is not None:
+                    del actions[k]
+            else:
+                actions.append(action)
         return actions
 
     # -- writing ---------------------------------------------------------------------------
@@ -165,6 +172,12 @@ class Project:
         self._actions_journal.append(
             {"kind": action.kind, "frame": action.frame, "round": action.round,
              "label": action.label, "time": action.time}
+        )
+
+    def _save_retraction(self, action: Action) -> None:
+        self._actions_journal.append(
+            {"kind": action.kind, "frame": action.frame, "round": action.round,
+             "label": action.label, "time": action.time, "retracted": True}
         )
 
     def save(self) -> None:

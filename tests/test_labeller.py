@@ -6,6 +6,7 @@ No browser here: the real-browser tests are in tests/browser/.
 from __future__ import annotations
 
 import io
+import re
 
 import numpy as np
 import pytest
@@ -51,6 +52,41 @@ def test_display_scale_fits_and_keeps_aspect(size, limit, shown):
     s = DisplayScale.fit(size, *limit)
     assert s.shown == shown
     assert s.uniform
+
+
+def test_display_scale_enlarges_small_frames_only_when_asked():
+    assert DisplayScale.fit((176, 144), 800, 540, enlarge=True).shown == (660, 540)
+    assert DisplayScale.fit((1280, 720), 800, 540, enlarge=True).shown == (800, 450)
+    assert DisplayScale.fit((176, 144), 400, 1000, enlarge=True).shown == (396, 324)  # 11:9 exactly
+
+
+@pytest.mark.parametrize("size", [(1280, 720), (176, 144), (1279, 719)])
+@pytest.mark.parametrize("zoom", [1.0, 1.25, 3.7, 16.0])
+def test_zoomed_round_trip_is_exact_and_the_region_stays_in_the_frame(size, zoom):
+    w, h = size
+    rng = np.random.default_rng(int(zoom * 10) + w)
+    s = DisplayScale.fit(size, 800, 540, enlarge=True)
+    for _ in range(20):
+        at = (rng.uniform(-50, w + 50), rng.uniform(-50, h + 50))
+        where = tuple(rng.uniform(0, 1, 2))
+        z = s.zoomed(zoom, at, where)
+        x1, y1, x2, y2 = z.region
+        assert 0 <= x1 < x2 <= w + 1e-9 and 0 <= y1 < y2 <= h + 1e-9
+        assert (x2 - x1) == pytest.approx(w / zoom) and (y2 - y1) == pytest.approx(h / zoom)
+        assert z.zoom == pytest.approx(zoom) and z.shown == s.shown
+        if 0 <= at[0] - where[0] * w / zoom <= w - w / zoom:  # not pushed back by the border
+            assert z.to_shown(*at)[0] == pytest.approx(where[0] * s.shown[0])
+        bx1, bx2 = sorted(rng.uniform(0, w, 2))
+        by1, by2 = sorted(rng.uniform(0, h, 2))
+        box = Box(bx1, by1, bx2 + 1e-2, by2 + 1e-2, "a")
+        back = z.from_widget(z.to_widget(box))
+        assert np.allclose(back.xyxy, box.xyxy, rtol=0, atol=1e-9), (box, back)
+        # one shown pixel is 1/zoom of what it is at the fit: a drag is that much finer
+        d = z.from_widget({"x": 10, "y": 20, "width": 30, "height": 40, "label": "a"}, clip=False)
+        sw, sh = s.shown
+        assert d.xyxy == pytest.approx((x1 + 10 * (x2 - x1) / sw, y1 + 20 * (y2 - y1) / sh,
+                                        x1 + 40 * (x2 - x1) / sw, y1 + 60 * (y2 - y1) / sh), abs=1e-9)
+    assert s.zoomed(1.0).view is None and s.zoomed(0.5).zoom == 1.0
 
 
 def test_display_scale_odd_size_is_not_uniform_but_close():
@@ -176,7 +212,8 @@ def test_move_resize_relabel_delete_from_the_front_end(boxes_widget):
     assert w.labels.boxes(2) == [box_of(w, 50, 30, 120, 60, "cat")]
     w._bbox.bboxes = []                                      # deleted
     assert w.labels.boxes(2) == [] and 2 in w.labels.looked_at
-    assert [a.kind for a in w.actions] == ["draw", "adjust", "adjust", "adjust", "delete"]
+    # Moving, resizing and relabelling a box drawn in this visit is still its drawing.
+    assert [a.kind for a in w.actions] == ["draw", "delete"]
 
 
 def test_unchanged_resend_costs_nothing(boxes_widget):
@@ -289,6 +326,157 @@ def test_keys_choose_class_and_navigate(boxes_widget):
     w._on_key(w._keys, {"type": "key", "key": "9"}, [])            # no ninth class: ignored
     w._on_key(w._keys, {"type": "other"}, [])
     assert w.frame == 5
+
+
+def key(w, name):
+    w._on_key(w._keys, {"type": "key", "key": name}, [])
+
+
+def gradient_clip(n=4, size=(320, 180)):
+    w, h = size
+    xs, ys = np.meshgrid(np.arange(w), np.arange(h))
+    frame = np.stack([xs * 255 // (w - 1), ys * 255 // (h - 1), np.full_like(xs, 128)], -1).astype(np.uint8)
+    return mm.Frames.from_arrays([frame] * n, name="gradient")
+
+
+def test_small_frames_fill_the_cell_and_height_is_honoured(tmp_path):
+    w = mm.label(clip(size=(176, 144)), ["a"], first_labels=[0])
+    assert w.scale.shown == (660, 540)
+    assert Image.open(io.BytesIO(bytes(w._bbox.image_bytes))).size == (660, 540)
+    assert mm.label(clip(size=(176, 144)), ["a"], first_labels=[0], height=288).scale.shown == (352, 288)
+    assert mm.label(clip(), ["a"], first_labels=[0], width=400, height=100).scale.shown == (176, 99)
+
+
+def test_wheel_zooms_where_the_mouse_is_and_boxes_map_back_exactly(tmp_path):
+    w = mm.label(gradient_clip(), ["a"], project=tmp_path / "p", first_labels=[0])
+    sw, sh = w.scale.shown
+    assert w.zoom == 1.0
+    # Three wheel notches up over the point at 3/4 width, 1/4 height of the image.
+    for _ in range(3):
+        w._on_key(w._keys, {"type": "wheel", "dy": -1, "fx": 0.75, "fy": 0.25}, [])
+    assert w.zoom == pytest.approx(1.25 ** 3)
+    x1, y1, x2, y2 = w.scale.region
+    assert x1 + 0.75 * (x2 - x1) == pytest.approx(240) and y1 + 0.25 * (y2 - y1) == pytest.approx(45)
+    assert "zoom <b>2&times;</b>" in w._zoom_label.value
+    # What is sent is the region, at the same shown size: its corners hold the region's colours.
+    image = np.asarray(Image.open(io.BytesIO(bytes(w._bbox.image_bytes))))
+    assert image.shape[:2] == (sh, sw)
+    assert image[2, 2, 0] == pytest.approx(x1 * 255 / 319, abs=6)
+    assert image[-3, -3, 1] == pytest.approx(y2 * 255 / 179, abs=6)
+    # A box drawn at the zoom comes back in full-frame pixels through the region.
+    front_end_draw(w, {"x": 100, "y": 50, "width": 200, "height": 120, "label": "a"})
+    (b,) = w.labels.boxes(0)
+    k = (x2 - x1) / sw
+    assert b.xyxy == pytest.approx((x1 + 100 * k, y1 + 50 * k, x1 + 300 * k, y1 + 170 * k), abs=1e-9)
+    # Zooming out again re-sends the box where it now is on screen, unchanged and uncounted.
+    key(w, "0")
+    assert w.zoom == 1.0 and w.scale.view is None
+    (d,) = w._bbox.bboxes
+    assert d["x"] == pytest.approx(b.x1 * sw / 320) and d["width"] == pytest.approx(b.width * sw / 320)
+    assert [a.kind for a in w.actions] == ["draw"]
+    # An edit made before the zoom changed, arriving late, is mapped through its own zoom.
+    key(w, "+")
+    stale = {**d, "view": d["view"], "x": d["x"] + 8}
+    w._bbox.bboxes = [stale]
+    (moved,) = w.labels.boxes(0)
+    assert moved.x1 == pytest.approx(b.x1 + 8 * 320 / sw) and moved.y1 == pytest.approx(b.y1)
+    assert [a.kind for a in w.actions] == ["draw"]  # still the box drawn in this visit
+
+
+def test_pan_keys_move_the_region_and_stay_in_the_frame():
+    w = mm.label(gradient_clip(), ["a"], first_labels=[0])
+    w.set_zoom(4)
+    assert w.scale.region == pytest.approx((120, 67.5, 200, 112.5))
+    key(w, "Shift+ArrowLeft")
+    assert w.scale.region[0] == pytest.approx(100)
+    assert w.frame == 0  # Shift+arrow pans; it does not change the frame
+    for _ in range(10):
+        key(w, "Shift+ArrowUp")
+    assert w.scale.region[1] == 0
+    key(w, "-")
+    assert w.zoom == pytest.approx(4 / 1.25)
+    w.set_zoom(100)
+    assert w.zoom == 16
+    with pytest.raises(LabelError):
+        mm.label(clip(), ["a", "b"], task="classes", first_labels=[0]).set_zoom(2)
+
+
+def test_undo_redo_restore_labels_and_counts_on_disk_too(tmp_path):
+    w = mm.label(clip(), ["cat", "dog"], project=tmp_path / "p", first_labels=[2, 5, 9])
+    front_end_draw(w, {"x": 40, "y": 30, "width": 100, "height": 60, "label": "dog"})
+    drawn = w.labels.boxes(2)
+    w.go_to(3)
+    w.go_to(2)
+    (d,) = w._bbox.bboxes
+    w._bbox.bboxes = [{**d, "x": d["x"] + 30}]                 # adjust (a new visit)
+    adjusted = w.labels.boxes(2)
+    w.go_to(5)
+    w.set_boxes(5, [Box(10, 10, 50, 50, "cat")])
+    w.go_to(2)
+    w._bbox.bboxes = []                                       # delete
+    assert [a.kind for a in w.actions] == ["draw", "adjust", "draw", "delete"]
+    assert w.labels.boxes(2) == []
+
+    key(w, "Ctrl+z")                                          # undo the delete
+    assert w.labels.boxes(2) == adjusted and [a.kind for a in w.actions] == ["draw", "adjust", "draw"]
+    assert len(w._bbox.bboxes) == 1                           # shown again
+    w.undo()                                                  # the draw on frame 5: shows it
+    assert w.frame == 5 and w.labels.boxes(5) == [] and 5 not in w.labels.looked_at
+    w.undo()                                                  # the adjust
+    assert w.frame == 2 and w.labels.boxes(2) == drawn
+    assert [a.kind for a in w.actions] == ["draw"]
+    assert "1 human action" in w._status.value
+    key(w, "Ctrl+Shift+z")                                    # redo the adjust
+    assert w.labels.boxes(2) == adjusted and [a.kind for a in w.actions] == ["draw", "adjust"]
+    assert not w._redo_button.disabled
+    # A new edit forgets what could be redone.
+    w.set_boxes(9, [Box(1, 1, 20, 20, "cat")])
+    assert w.redo() is None and "nothing to redo" in w._message.value
+    assert [a.kind for a in w.actions] == ["draw", "adjust", "draw"]
+    # The project folder says the same after a restart: labels and (retracted) actions.
+    again = mm.Project(tmp_path / "p")
+    assert [a.kind for a in again.actions] == ["draw", "adjust", "draw"]
+    assert again.labels.boxes(2) == adjusted and again.labels.boxes(5) == [] and 5 not in again.labels
+    assert [a.frame for a in again.actions] == [2, 2, 9]
+    again.close()
+    # Undo of everything, then nothing left.
+    for _ in range(3):
+        assert w.undo() is not None
+    assert w.undo() is None and "nothing to undo" in w._message.value
+    assert len(w.actions) == 0 and len(w.labels) == 0 and w.labels.looked_at == []
+
+
+def test_a_run_of_nudges_on_one_box_is_one_adjust(tmp_path):
+    w = mm.label(clip(), ["cat"], project=tmp_path / "p", first_labels=[2])
+    w.set_boxes(2, [Box(40, 30, 100, 90, "cat")])
+    w.go_to(3)
+    w.go_to(2)
+    (d,) = w._bbox.bboxes
+    for step in range(1, 5):                                  # "d" pressed four times, then "r"
+        w._bbox.bboxes = [{**d, "x": d["x"] + step}]
+    w._bbox.bboxes = [{**d, "x": d["x"] + 4, "height": d["height"] + 2}]
+    assert [a.kind for a in w.actions] == ["draw", "adjust"]
+    assert w.labels.boxes(2)[0].x1 == pytest.approx(40 + 4 * 320 / w.scale.shown[0])
+    # One undo takes the whole run back.
+    w.undo()
+    assert w.labels.boxes(2) == [Box(40, 30, 100, 90, "cat", None, "human")]
+    assert [a.kind for a in w.actions] == ["draw"]
+
+
+def test_key_legend_names_every_forwarded_key(boxes_widget, classes_widget):
+    for w in (boxes_widget, classes_widget):
+        legend = w._key_legend.value
+        shown = {"ArrowLeft": "←", "ArrowRight": "→", "Ctrl+z": "Ctrl+Z", "Ctrl+Shift+z": "Ctrl+Shift+Z",
+                 "Ctrl+y": "Ctrl+Shift+Z", "+": "+", "=": "+", "-": "-", "0": "0",
+                 "Shift+ArrowLeft": "Shift+arrows", "Shift+ArrowRight": "Shift+arrows",
+                 "Shift+ArrowUp": "Shift+arrows", "Shift+ArrowDown": "Shift+arrows"}
+        kbds = set(re.findall(r"<kbd[^>]*>([^<]*)</kbd>", legend))
+        for k in w._keys.shortcuts:
+            name = shown.get(k, k)
+            assert name in kbds or (k.isdigit() and any(x.startswith("1") for x in kbds)), (k, kbds)
+    assert "Tab" in boxes_widget._key_legend.value and "Delete" in boxes_widget._key_legend.value
+    assert "W</kbd> <kbd" in boxes_widget._key_legend.value and "zoom" in boxes_widget._key_legend.value
+    assert "zoom" not in classes_widget._key_legend.value
 
 
 def test_reopening_the_project_resumes(tmp_path):

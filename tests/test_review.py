@@ -197,9 +197,16 @@ def test_class_change_and_resize_are_counted(model):
     (d,) = w._bbox.bboxes
     front_end_set(w, [{**d, "label": "dog"}])                   # class changed
     front_end_set(w, [{**d, "label": "dog", "width": d["width"] + 20}])  # resized
-    assert [a.kind for a in w.actions] == ["adjust", "adjust"]
+    # One box corrected in one visit is one adjust, however many steps it took.
+    assert [a.kind for a in w.actions] == ["adjust"]
     (saved,) = w.labels.boxes(0)
     assert saved.label == "dog" and saved.source == "corrected" and saved.score is None
+    # Back on the frame later, moving it again is a new correction.
+    w.go_to(1)
+    w.go_to(0)
+    (d,) = w._bbox.bboxes
+    front_end_set(w, [{**d, "x": d["x"] + 5}])
+    assert [a.kind for a in w.actions] == ["adjust", "adjust"]
 
 
 @pytest.mark.parametrize("strategy", sorted(STRATEGIES))

@@ -27,18 +27,24 @@ STRIP_HEIGHT = 14
 # -- the widget edge: shown pixels <-> full-frame pixels ------------------------------------
 @dataclass(frozen=True)
 class DisplayScale:
-    """A frame of ``size`` pixels shown as an image of ``shown`` pixels (both ``(w, h)``).
+    """A region of a frame of ``size`` pixels shown as an image of ``shown`` pixels (``(w, h)``).
 
+    ``view`` is the region of the frame on show, ``(x1, y1, x2, y2)`` in full-frame pixels
+    (``None``: the whole frame); zooming in shows a smaller region at the same ``shown`` size.
     jupyter-bbox-widget reports boxes in pixels of the image it was sent, so the only
-    conversion needed is the ratio of the two sizes, per axis.
+    conversion needed is the region's offset and the ratio of the two sizes, per axis, in
+    floating point: a box maps back exactly at every zoom.
     """
 
     size: tuple[int, int]
     shown: tuple[int, int]
+    view: tuple[float, float, float, float] | None = None
 
     @classmethod
-    def fit(cls, size: tuple[int, int], max_width: int, max_height: int | None = None) -> DisplayScale:
-        """The largest shown size within ``max_width x max_height``, never enlarged.
+    def fit(cls, size: tuple[int, int], max_width: int, max_height: int | None = None, *,
+            enlarge: bool = False) -> DisplayScale:
+        """The largest shown size within ``max_width x max_height``; larger than the frame
+        itself only with ``enlarge`` (a 176x144 clip is hard to label at its own size).
 
         Where the frame's aspect ratio allows it the shown size keeps it exactly (both axes
         share one scale, e.g. 1280x720 -> 800x450), so a box keeps its shape on screen.
@@ -48,7 +54,9 @@ class DisplayScale:
             raise LabelError(f"frame size must be positive, got {size}")
         if max_width <= 0 or (max_height is not None and max_height <= 0):
             raise LabelError(f"display size must be positive, got {max_width}x{max_height}")
-        s = min(1.0, max_width / w, (max_height / h) if max_height else 1.0)
+        s = min(max_width / w, (max_height / h) if max_height else math.inf)
+        if not enlarge:
+            s = min(s, 1.0)
         g = math.gcd(w, h)
         unit_w, unit_h = w // g, h // g
         k = math.floor(g * s + 1e-9)
@@ -57,15 +65,61 @@ class DisplayScale:
         return cls((w, h), (max(1, round(w * s)), max(1, round(h * s))))
 
     @property
+    def region(self) -> tuple[float, float, float, float]:
+        """The region shown, ``(x1, y1, x2, y2)`` in full-frame pixels."""
+        return self.view if self.view is not None else (0.0, 0.0, float(self.size[0]), float(self.size[1]))
+
+    @property
+    def zoom(self) -> float:
+        """How many times larger than the whole-frame fit the frame is shown (1: all of it)."""
+        x1, _, x2, _ = self.region
+        return self.size[0] / (x2 - x1)
+
+    def zoomed(self, zoom: float, at: tuple[float, float] | None = None,
+               where: tuple[float, float] = (0.5, 0.5)) -> DisplayScale:
+        """The same shown size with ``zoom`` times less of the frame in it (``zoom >= 1``).
+
+        The full-frame point ``at`` (default: the centre of the region shown now) lands at
+        the fraction ``where`` of the shown image; the region never leaves the frame.
+        """
+        zoom = max(1.0, float(zoom))
+        (w, h) = self.size
+        vw, vh = w / zoom, h / zoom
+        if at is None:
+            x1, y1, x2, y2 = self.region
+            at = ((x1 + x2) / 2, (y1 + y2) / 2)
+        left = min(max(at[0] - where[0] * vw, 0.0), w - vw)
+        top = min(max(at[1] - where[1] * vh, 0.0), h - vh)
+        if zoom == 1.0:
+            return DisplayScale(self.size, self.shown)
+        return DisplayScale(self.size, self.shown, (left, top, left + vw, top + vh))
+
+    def panned(self, dx: float, dy: float) -> DisplayScale:
+        """The region moved by ``dx, dy`` full-frame pixels (kept inside the frame)."""
+        x1, y1, x2, y2 = self.region
+        return self.zoomed(self.zoom, ((x1 + x2) / 2 + dx, (y1 + y2) / 2 + dy))
+
+    @property
     def uniform(self) -> bool:
         """True when both axes are scaled by the same factor."""
-        return self.shown[0] * self.size[1] == self.shown[1] * self.size[0]
+        x1, y1, x2, y2 = self.region
+        return math.isclose(self.shown[0] * (y2 - y1), self.shown[1] * (x2 - x1))
+
+    def to_shown(self, x: float, y: float) -> tuple[float, float]:
+        """A full-frame point in shown pixels (outside ``0..shown`` when out of the region)."""
+        x1, y1, x2, y2 = self.region
+        return (x - x1) * self.shown[0] / (x2 - x1), (y - y1) * self.shown[1] / (y2 - y1)
+
+    def to_frame(self, x: float, y: float) -> tuple[float, float]:
+        """A point in shown pixels in full-frame pixels."""
+        x1, y1, x2, y2 = self.region
+        return x1 + x * (x2 - x1) / self.shown[0], y1 + y * (y2 - y1) / self.shown[1]
 
     def to_widget(self, box: Box) -> dict:
         """A bbox-widget dict in shown pixels for a full-frame ``box``."""
-        (w, h), (sw, sh) = self.size, self.shown
-        return {"x": box.x1 * sw / w, "y": box.y1 * sh / h, "width": box.width * sw / w,
-                "height": box.height * sh / h, "label": box.label}
+        x1, y1 = self.to_shown(box.x1, box.y1)
+        x2, y2 = self.to_shown(box.x2, box.y2)
+        return {"x": x1, "y": y1, "width": x2 - x1, "height": y2 - y1, "label": box.label}
 
     def from_widget(self, d: dict, source: str = "human", *, clip: bool = True) -> Box:
         """A full-frame :class:`Box` from a bbox-widget dict in shown pixels.
@@ -74,11 +128,12 @@ class DisplayScale:
         Raises :class:`~mm_widgets.errors.LabelError` for a dict that is not a box or has no
         area inside the frame (a click without a drag makes a 0 x 0 box).
         """
-        (w, h), (sw, sh) = self.size, self.shown
+        w, h = self.size
         try:
-            full = {"x": float(d["x"]) * w / sw, "y": float(d["y"]) * h / sh,
-                    "width": float(d["width"]) * w / sw, "height": float(d["height"]) * h / sh,
-                    "label": d.get("label", "")}
+            x, y = float(d["x"]), float(d["y"])
+            x1, y1 = self.to_frame(x, y)
+            x2, y2 = self.to_frame(x + float(d["width"]), y + float(d["height"]))
+            full = {"x": x1, "y": y1, "width": x2 - x1, "height": y2 - y1, "label": d.get("label", "")}
         except (KeyError, TypeError, ValueError) as e:
             raise LabelError(f"not a bounding-box dict: {d!r}") from e
         box = Box.from_widget(full, 1.0, source)
@@ -90,14 +145,18 @@ class DisplayScale:
         return clipped
 
 
-def encode_jpeg(frame: np.ndarray, shown: tuple[int, int], max_bytes: int = MAX_FRAME_BYTES) -> bytes:
-    """``frame`` resized to ``shown`` ``(w, h)`` as JPEG, at the best quality within ``max_bytes``."""
+def encode_jpeg(frame: np.ndarray, shown: tuple[int, int], max_bytes: int = MAX_FRAME_BYTES,
+                region: tuple[float, float, float, float] | None = None) -> bytes:
+    """``frame`` (or its ``region``, ``(x1, y1, x2, y2)`` in pixels, fractions allowed) resized
+    to ``shown`` ``(w, h)`` as JPEG, at the best quality within ``max_bytes``."""
     import io
 
     from PIL import Image
 
     image = Image.fromarray(frame)
-    if image.size != tuple(shown):
+    if region is not None:
+        image = image.resize(tuple(shown), Image.BILINEAR, box=tuple(float(v) for v in region))
+    elif image.size != tuple(shown):
         image = image.resize(tuple(shown), Image.BILINEAR, reducing_gap=2.0)
     data = b""
     for quality in JPEG_QUALITIES:

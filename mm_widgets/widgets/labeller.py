@@ -10,8 +10,15 @@ Every edit goes through one place, :meth:`Labeller._commit_boxes` (or
 into the project folder, at once), and each difference is counted as one human action.
 A review widget reuses all of this by subclassing and overriding :meth:`Labeller.shown_boxes`.
 
-Frames travel to the browser as JPEG at the size they are shown (:class:`DisplayScale`);
-box coordinates are converted between shown and full-frame pixels only at that edge.
+Edits of one box in one visit of a frame count once: a box drawn and then nudged or
+resized is one ``draw``; a box moved, nudged and resized is one ``adjust``. Ctrl+Z
+(:meth:`Labeller.undo`) puts the frame back as it was and takes the edit's actions back
+from the count; Ctrl+Shift+Z (:meth:`Labeller.redo`) does it again and counts it again.
+
+Frames travel to the browser as JPEG at the size they are shown (:class:`DisplayScale`):
+the whole frame fitted to ``width x height`` (small clips enlarged), or, zoomed in with the
+wheel or ``+``/``-``, the region on show; box coordinates are converted between shown and
+full-frame pixels only at that edge, in floating point.
 """
 
 from __future__ import annotations
@@ -19,6 +26,7 @@ from __future__ import annotations
 import html
 from collections import OrderedDict
 from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import anywidget
@@ -27,7 +35,7 @@ import numpy as np
 import traitlets
 from jupyter_bbox_widget import BBoxWidget
 
-from ..actions import diff_boxes, same_boxes
+from ..actions import Action, diff_boxes, same_box, same_boxes
 from ..data import Frames, frame_in_range
 from ..errors import FrameIndexError, LabelError, MMError
 from ..labels import TASKS, Box, LabelSet
@@ -40,14 +48,66 @@ JPEG_QUALITIES = (85, 75, 65, 55, 45)  # tried in turn until a frame fits the bu
 THUMB_SIDE = 96
 SAME_COORD = 1e-6  # coordinates closer than this (full-frame pixels) are the same box
 STATIC = Path(__file__).parent / "static"
+ZOOM_STEP = 1.25  # one wheel notch or one +/- key
+MAX_ZOOM = 16.0
+PAN_STEP = 0.25  # Shift+arrow pans by this share of the region shown
+UNDO_KEYS = ("Ctrl+z",)
+REDO_KEYS = ("Ctrl+Shift+z", "Ctrl+y")
+PAN_KEYS = {"Shift+ArrowLeft": (-1, 0), "Shift+ArrowRight": (1, 0), "Shift+ArrowUp": (0, -1),
+            "Shift+ArrowDown": (0, 1)}
+
+
+@dataclass
+class Edit:
+    """One undoable edit of one frame: its state before and after, and what it counted.
+
+    ``boxes`` are the boxes the edit drew or moved, as they are after it: a further move of
+    one of them in the same visit continues this edit instead of counting a new adjust.
+    """
+
+    frame: int
+    before: dict
+    after: dict
+    actions: list[Action]
+    visit: int
+    boxes: list[Box] = field(default_factory=list)
 
 
 # -- small pieces ----------------------------------------------------------------------------
 class KeyShortcuts(anywidget.AnyWidget):
-    """Invisible helper: forwards the listed keys, pressed inside the labeller, to Python."""
+    """Invisible helper inside a labeller: forwards the listed keys and the mouse wheel over
+    the frame to Python, and finishes a drag released outside the frame at its edge (the
+    bbox widget only hears the mouse over the image)."""
 
     _esm = STATIC / "keys.js"
-    shortcuts = traitlets.List(traitlets.Unicode(), help="KeyboardEvent.key values to forward.").tag(sync=True)
+    shortcuts = traitlets.List(traitlets.Unicode(), help="Keys to forward: KeyboardEvent.key "
+                               "values, with 'Ctrl+' and 'Shift+' before them where held "
+                               "('Ctrl+z', 'Shift+ArrowLeft'; 'Shift+' only for named keys).").tag(sync=True)
+    wheel = traitlets.Bool(True, help="Forward the mouse wheel over the frame (zoom).").tag(sync=True)
+
+
+def key_legend(task: str, n_classes: int, extra: Sequence[tuple[str, str]] = ()) -> str:
+    """The always-visible key legend of a labeller, as HTML: what each key does."""
+    kbd = ("<kbd style='border:1px solid #bbb;border-radius:3px;padding:0 3px;background:#f6f6f6;"
+           "font-family:inherit'>{}</kbd>")
+
+    def item(keys: str, what: str) -> str:
+        return ("<span style='white-space:nowrap;margin-right:12px'>"
+                + " ".join(kbd.format(html.escape(k)) for k in keys.split(" ")) + f" {what}</span>")
+
+    digits = f"1-{min(9, n_classes)}" if n_classes > 1 else "1"
+    items = [("← →", "frame"), ("n", "next suggested")]
+    if task == "boxes":
+        items += [("drag", "draw a box"), ("Tab", "select next box"), ("Delete", "remove selected"),
+                  ("W A S D", "move it (Shift: x10)"), ("Q E R F", "resize it"),
+                  ("C", "give it the chosen class"), (digits, "choose class"),
+                  ("wheel + -", "zoom"), ("0", "fit"), ("Shift+arrows", "pan")]
+    else:
+        items += [(digits, "label the frame")]
+    items += [*extra, ("Ctrl+Z", "undo"), ("Ctrl+Shift+Z", "redo")]
+    return ("<div class='mm-key-legend' style='font-size:85%;color:#555;line-height:1.9;"
+            "white-space:normal;display:flex;flex-wrap:wrap'>"
+            + "".join(item(k, w) for k, w in items) + "</div>")
 
 
 def suggest_frames(frames: Frames, first_labels: int | Iterable[int]) -> list[int]:
@@ -142,8 +202,14 @@ class Labeller(widgets.VBox):
         self.actions = actions
         self.task = task
         self.classes = list(labels.classes)
-        self.scale = DisplayScale.fit(frames.size, width, height)
+        self._fit = DisplayScale.fit(frames.size, width, height, enlarge=True)
+        self.scale = self._fit
+        self._scales: OrderedDict[int, DisplayScale] = OrderedDict({0: self.scale})
+        self._view_id = 0  # tags the boxes sent, so a late edit maps through the zoom it was made at
         self.suggested = suggest_frames(frames, first_labels)
+        self._undo: list[Edit] = []
+        self._redo: list[Edit] = []
+        self._visit = 0  # counts frame changes: edits of one box in one visit are one adjust
         self._listeners: list[Callable[[int], None]] = []
         self._jpegs: OrderedDict[int, bytes] = OrderedDict()
         self._shown: list[Box] = []  # the boxes the browser was last told about (full frame)
@@ -198,6 +264,13 @@ class Labeller(widgets.VBox):
         self._confirm = widgets.Button(description="Nothing here", icon="check",
                                        tooltip="this frame has no objects: count it as labelled",
                                        layout=widgets.Layout(width="130px"))
+        self._undo_button = widgets.Button(description="Undo", icon="undo", tooltip="undo the last edit (Ctrl+Z)",
+                                           layout=widgets.Layout(width="80px"))
+        self._redo_button = widgets.Button(description="Redo", icon="repeat",
+                                           tooltip="redo the edit undone last (Ctrl+Shift+Z)",
+                                           layout=widgets.Layout(width="80px"))
+        self._undo_button.on_click(lambda _: self.undo())
+        self._redo_button.on_click(lambda _: self.redo())
         self._prev.on_click(lambda _: self.prev())
         self._next.on_click(lambda _: self.next())
         self._next_sugg.on_click(lambda _: self.next_suggested())
@@ -217,18 +290,37 @@ class Labeller(widgets.VBox):
                                   layout=widgets.Layout(width=f"{THUMB_SIDE}px"))
             cells.append(widgets.VBox([thumb, b], layout=widgets.Layout(margin="0 4px 0 0")))
         self._strip = widgets.HBox(cells, layout=widgets.Layout(overflow="auto"))
-        keys = ["ArrowLeft", "ArrowRight", "n"] + [str(k + 1) for k in range(min(9, len(self.classes)))]
-        self._keys = KeyShortcuts(shortcuts=keys)
+        keys = ["ArrowLeft", "ArrowRight", "n", *UNDO_KEYS, *REDO_KEYS]
+        keys += [str(k + 1) for k in range(min(9, len(self.classes)))]
+        if self.task == "boxes":
+            keys += ["+", "=", "-", "0", *PAN_KEYS]
+        self._keys = KeyShortcuts(shortcuts=keys, wheel=self.task == "boxes")
         self._keys.on_msg(self._on_key)
+        self._key_legend = widgets.HTML(key_legend(self.task, len(self.classes)),
+                                        layout=widgets.Layout(width=f"{max(shown_w + 12, 400)}px"))
 
         nav = [self._prev, self._next, self._next_sugg] + ([self._confirm] if self.task == "boxes" else [])
+        nav += [self._undo_button, self._redo_button]
+        if self.task == "boxes":
+            self._zoom_label = widgets.HTML(layout=widgets.Layout(margin="0 0 0 8px"))
+            zoom_out = widgets.Button(icon="search-minus", tooltip="zoom out (-, wheel)",
+                                      layout=widgets.Layout(width="36px"))
+            zoom_in = widgets.Button(icon="search-plus", tooltip="zoom in (+, wheel)",
+                                     layout=widgets.Layout(width="36px"))
+            zoom_fit = widgets.Button(description="fit", tooltip="whole frame (0)",
+                                      layout=widgets.Layout(width="44px"))
+            zoom_out.on_click(lambda _: self.set_zoom(self.zoom / ZOOM_STEP))
+            zoom_in.on_click(lambda _: self.set_zoom(self.zoom * ZOOM_STEP))
+            zoom_fit.on_click(lambda _: self.set_zoom(1.0))
+            nav += [self._zoom_label, zoom_out, zoom_fit, zoom_in]
         rows = [self._header, self._counter]
         if self.suggested:
             rows.append(self._strip)
         rows.append(self._view)
         if self._class_buttons:
             rows.append(widgets.HBox(self._class_buttons, layout=widgets.Layout(flex_flow="row wrap")))
-        rows += [widgets.HBox(nav), self._slider, self._status, self._message, self._keys]
+        rows += [widgets.HBox(nav, layout=widgets.Layout(flex_flow="row wrap", align_items="center")),
+                 self._slider, self._status, self._message, self._key_legend, self._keys]
         self._children = rows
 
     def _resume_frame(self) -> int:
@@ -247,23 +339,25 @@ class Labeller(widgets.VBox):
         return self.labels.boxes(i)
 
     def frame_jpeg(self, i: int) -> bytes:
-        """Frame ``i`` as sent to the browser: JPEG at the shown size (cached)."""
-        data = self._jpegs.get(i)
+        """Frame ``i`` as sent to the browser: JPEG of the region shown, at the shown size (cached)."""
+        key = (i, self.scale.view)
+        data = self._jpegs.get(key)
         if data is None:
-            data = encode_jpeg(self.frames[i], self.scale.shown)
-            self._jpegs[i] = data
+            data = encode_jpeg(self.frames[i], self.scale.shown, region=self.scale.view)
+            self._jpegs[key] = data
             while len(self._jpegs) > 32:
                 self._jpegs.popitem(last=False)
         else:
-            self._jpegs.move_to_end(i)
+            self._jpegs.move_to_end(key)
         return data
 
     def _show_boxes(self, boxes: list[Box]) -> None:
         self._shown = list(boxes)
         if self._bbox is None:
             return
-        # Each dict carries its frame, so a late message about another frame is recognised.
-        dicts = [{**self.scale.to_widget(b), "frame": self.frame} for b in boxes]
+        # Each dict carries its frame, so a late message about another frame is recognised,
+        # and the zoom it was sent at, so a late edit maps back through that zoom.
+        dicts = [{**self.scale.to_widget(b), "frame": self.frame, "view": self._view_id} for b in boxes]
         self._updating = True
         try:
             self._bbox.bboxes = dicts
@@ -312,6 +406,10 @@ class Labeller(widgets.VBox):
             b.icon = "check" if s in looked else ""
         self._prev.disabled = i == 0
         self._next.disabled = i == n - 1
+        self._undo_button.disabled = not self._undo
+        self._redo_button.disabled = not self._redo
+        if self.task == "boxes":
+            self._zoom_label.value = f"zoom <b>{self.zoom:.2g}&times;</b>"
         if self.task == "boxes":
             self._confirm.disabled = bool(self.labels.boxes(i))
         else:
@@ -330,6 +428,7 @@ class Labeller(widgets.VBox):
         if i == self.frame and self._rendered:
             return
         self._rendered = True
+        self._visit += 1
         self.frame = i
         self._slider.value = i  # its observer calls go_to(i) again: a no-op now
         self._say()
@@ -362,6 +461,98 @@ class Labeller(widgets.VBox):
         else:
             self.next()
 
+    # -- zoom ------------------------------------------------------------------------------
+    @property
+    def zoom(self) -> float:
+        """How many times the whole-frame fit the frame is shown (1: the whole frame)."""
+        return self.scale.zoom
+
+    def set_zoom(self, zoom: float, at: tuple[float, float] | None = None,
+                 where: tuple[float, float] = (0.5, 0.5)) -> None:
+        """Show ``zoom`` times less of the frame, as large (1 to 16; 1 fits the whole frame).
+
+        ``at`` is a full-frame point kept at the fraction ``where`` of the image (what the
+        wheel does under the mouse); default: the centre of what is shown now.
+        """
+        if self.task != "boxes":
+            raise LabelError("zoom is for drawing boxes; this labeller labels frame classes")
+        zoom = min(max(float(zoom), 1.0), MAX_ZOOM)
+        self._set_scale(self.scale.zoomed(zoom, at, where))
+
+    def pan(self, dx: float, dy: float) -> None:
+        """Move the region shown by ``dx, dy`` full-frame pixels (it stays inside the frame)."""
+        if self.task != "boxes":
+            raise LabelError("pan is for drawing boxes; this labeller labels frame classes")
+        self._set_scale(self.scale.panned(dx, dy))
+
+    def _set_scale(self, scale: DisplayScale) -> None:
+        if scale == self.scale:
+            return
+        self.scale = scale
+        self._view_id += 1
+        self._scales[self._view_id] = scale
+        while len(self._scales) > 16:
+            self._scales.popitem(last=False)
+        self._render()
+
+    def _wheel(self, content: dict) -> None:
+        try:
+            fx = min(max(float(content.get("fx", 0.5)), 0.0), 1.0)
+            fy = min(max(float(content.get("fy", 0.5)), 0.0), 1.0)
+            steps = float(content.get("dy", 0))
+        except (TypeError, ValueError):
+            return
+        if steps == 0:
+            return
+        at = self.scale.to_frame(fx * self.scale.shown[0], fy * self.scale.shown[1])
+        self.set_zoom(self.zoom * ZOOM_STEP ** (-1 if steps > 0 else 1), at, (fx, fy))
+
+    # -- undo ------------------------------------------------------------------------------
+    def undo(self) -> Edit | None:
+        """Undo the last edit made in this widget (Ctrl+Z): its frame's labels go back to
+        what they were and its actions are taken back from the count
+        (:meth:`~mm_widgets.actions.ActionLog.retract`); shows that frame. Returns the edit."""
+        if not self._undo:
+            self._say("nothing to undo")
+            return None
+        edit = self._undo.pop()
+        self.labels.apply_frame_state(edit.before)  # journaled before the count changes
+        self.actions.retract(edit.actions)
+        self._redo.append(edit)
+        self._after_undo(edit)
+        return edit
+
+    def redo(self) -> Edit | None:
+        """Redo the edit undone last (Ctrl+Shift+Z): its labels come back and its actions are
+        counted again. Returns the edit."""
+        if not self._redo:
+            self._say("nothing to redo")
+            return None
+        edit = self._redo.pop()
+        self.labels.apply_frame_state(edit.after)
+        edit.actions = [self.actions.record(a.kind, a.frame, a.round, a.label) for a in edit.actions]
+        edit.boxes = []  # a later move of these boxes is a new adjust
+        self._undo.append(edit)
+        self._after_undo(edit)
+        return edit
+
+    def _after_undo(self, edit: Edit) -> None:
+        if edit.frame != self.frame:
+            self.go_to(edit.frame)
+        else:
+            self._visit += 1  # a move after an undo is a new adjust
+            if self._bbox is not None:
+                self._show_boxes(self.shown_boxes(edit.frame))
+            self._refresh_text()
+        self._notify(edit.frame)
+
+    def _remember(self, i: int, before: dict, recorded: list[Action], touched: list[Box]) -> None:
+        after = self.labels.frame_state(i)
+        if after == before and not recorded:
+            return  # nothing changed: nothing to undo
+        self._undo.append(Edit(i, before, after, recorded, self._visit, touched))
+        self._redo.clear()
+
     # -- edits: every path ends in _commit_boxes / _commit_class ---------------------------
     @property
     def round(self) -> int:
@@ -385,9 +576,25 @@ class Labeller(widgets.VBox):
         already shows (None: nothing yet). Returns the recorded actions."""
         before = self.shown_boxes(i) if before is None else before
         boxes, edits = diff_boxes(before, new)
+        state = self.labels.frame_state(i)
         r = self.round
-        self.labels.set_boxes(i, boxes, round=r)  # journaled before any action is counted
-        recorded = [self.actions.record(kind, i, r, label) for kind, label in edits]
+        touched = [b for b in boxes if not any(b is o for o in before)]  # drawn or moved
+        last = self._undo[-1] if self._undo else None
+        gone = [o for o in before if not any(o is b for b in boxes)]
+        if (last is not None and last.frame == i and last.visit == self._visit
+                and [k for k, _ in edits] == ["adjust"] and len(gone) == 1
+                and any(same_box(gone[0], b) for b in last.boxes)):
+            # One more nudge or resize of a box drawn or moved in this visit: the same edit,
+            # no new action (a run of nudges on one box is one adjust, or part of its draw).
+            self.labels.set_boxes(i, boxes, round=r)
+            last.after = self.labels.frame_state(i)
+            last.boxes = [b for b in last.boxes if not same_box(b, gone[0])] + touched
+            self._redo.clear()
+            recorded = []
+        else:
+            self.labels.set_boxes(i, boxes, round=r)  # journaled before any action is counted
+            recorded = [self.actions.record(kind, i, r, label) for kind, label in edits]
+            self._remember(i, state, recorded, touched)
         if i == self.frame:
             # Resent after a real edit (so every box carries its frame tag, and boxes cut to
             # the frame show as saved), never after a no-op such as the 0 x 0 box of a
@@ -403,9 +610,11 @@ class Labeller(widgets.VBox):
     def _commit_class(self, i: int, label: str) -> list:
         self.labels.check_class(label)
         r = self.round
+        state = self.labels.frame_state(i)
         changed = self.labels.frame_class(i) != label
         self.labels.set_class(i, label, source=self.drawn_source, round=r)
         recorded = [self.actions.record("set_class", i, r, label)] if changed else []
+        self._remember(i, state, recorded, [])
         self._refresh_text()
         self._notify(i)
         return recorded
@@ -441,7 +650,9 @@ class Labeller(widgets.VBox):
         if self.task == "boxes":
             self._commit_boxes(i, self.shown_boxes(i))
         else:
+            state = self.labels.frame_state(i)
             self.labels.mark_looked_at(i)
+            self._remember(i, state, [], [])
             self._notify(i)
         if i == self.frame:
             self._advance()
@@ -461,9 +672,10 @@ class Labeller(widgets.VBox):
             return  # a late message about a frame no longer shown
         boxes, displayed = [], []
         for d in dicts:
+            scale = self._scales.get(d.get("view"), self.scale)
             try:
-                raw = self.scale.from_widget(d, self.drawn_source, clip=False)
-                boxes.append(self.scale.from_widget(d, self.drawn_source))
+                raw = scale.from_widget(d, self.drawn_source, clip=False)
+                boxes.append(scale.from_widget(d, self.drawn_source))
             except LabelError:
                 continue  # a box being started (0 x 0) or dragged off the frame: not a box yet
             displayed.append(raw)
@@ -477,10 +689,29 @@ class Labeller(widgets.VBox):
             self._say(f"not saved: {e}", error=True)
 
     def _on_key(self, _widget, content, _buffers) -> None:
-        if not isinstance(content, dict) or content.get("type") != "key":
+        if not isinstance(content, dict):
+            return
+        if content.get("type") == "wheel" and self.task == "boxes":
+            self._wheel(content)
+            return
+        if content.get("type") != "key":
             return
         key = content.get("key")
-        if key == "ArrowRight":
+        if key in UNDO_KEYS:
+            self.undo()
+        elif key in REDO_KEYS:
+            self.redo()
+        elif key in PAN_KEYS and self.task == "boxes":
+            x1, y1, x2, y2 = self.scale.region
+            dx, dy = PAN_KEYS[key]
+            self.pan(dx * PAN_STEP * (x2 - x1), dy * PAN_STEP * (y2 - y1))
+        elif key in ("+", "=") and self.task == "boxes":
+            self.set_zoom(self.zoom * ZOOM_STEP)
+        elif key == "-" and self.task == "boxes":
+            self.set_zoom(self.zoom / ZOOM_STEP)
+        elif key == "0" and self.task == "boxes":
+            self.set_zoom(1.0)
+        elif key == "ArrowRight":
             self.next()
         elif key == "ArrowLeft":
             self.prev()
@@ -500,7 +731,7 @@ class Labeller(widgets.VBox):
 
 def label(frames: Frames | None, classes: Sequence[str] | None = None, *,
           project: Project | str | Path | None = None, first_labels: int | Iterable[int] = 5,
-          task: str = "boxes", width: int = 800) -> Labeller:
+          task: str = "boxes", width: int = 800, height: int = 540) -> Labeller:
     """Label frames inline: a widget that suggests frames and records every edit.
 
     Parameters
@@ -520,8 +751,10 @@ def label(frames: Frames | None, classes: Sequence[str] | None = None, *,
     task
         ``"boxes"``: draw boxes with the mouse. ``"classes"``: one button per class (keys
         1-9); one click labels the frame and moves on.
-    width
-        Largest width, in pixels, the frame is shown (and sent) at.
+    width, height
+        The box, in pixels, the whole frame is fitted into (enlarged when it is smaller, so
+        a 176x144 clip is not tiny); the wheel, ``+``/``-`` and :meth:`Labeller.set_zoom`
+        zoom in from there, and boxes map back to full-frame pixels exactly at every zoom.
 
     Returns
     -------
@@ -536,4 +769,4 @@ def label(frames: Frames | None, classes: Sequence[str] | None = None, *,
     >>> w                                                                # doctest: +SKIP
     """
     return Labeller(frames, classes, project=project, first_labels=first_labels, task=task,
-                    width=width)
+                    width=width, height=height)

@@ -32,7 +32,7 @@ from ..metrics import boxes_by_frame
 from ..project import Project
 from ..select import rank_frames
 from .display import bins, cursor_html, strip_html
-from .labeller import Labeller
+from .labeller import Labeller, key_legend
 
 #: Strip colours by review state.
 REVIEW_COLOURS = {"reviewed": "#2ca02c", "boxes": "#1f77b4", "empty": "#d0d0d0"}
@@ -67,7 +67,7 @@ class Review(Labeller):
     def __init__(self, frames: Frames | None, model, *,
                  project: Project | str | Path | None = None, strategy: str | Callable = "uncertain",
                  conf: float = 0.25, labels: LabelSet | None = None, round: int | None = None,
-                 width: int = 800, seed: int = 0):
+                 width: int = 800, height: int = 540, seed: int = 0):
         if hasattr(frames, "predict") and not hasattr(model, "predict"):
             raise MMError("review(frames, model): the frames come first, then the model")
         if not hasattr(model, "predict"):
@@ -116,7 +116,7 @@ class Review(Labeller):
         self.order = rank_frames(frames, strategy, seed=seed, predictions=predicted, labels=base)
         self._strip_key = None
         super().__init__(frames, base.classes, project=project, first_labels=[], task="boxes",
-                         width=width)
+                         width=width, height=height)
         self.add_class("mm-review")
         if labels is not None:
             # The labeller starts from empty labels without a project; review continues the
@@ -145,6 +145,7 @@ class Review(Labeller):
         self._next_sugg.description = "Next to review"
         self._next_sugg.tooltip = "next frame in review order not reviewed yet (n)"
         self._keys.shortcuts = [*self._keys.shortcuts, ACCEPT_KEY]
+        self._key_legend.value = key_legend(self.task, len(self.classes), [(ACCEPT_KEY, "accept frame")])
         import ipywidgets as widgets
 
         width = self.scale.shown[0]
@@ -335,7 +336,7 @@ class Review(Labeller):
 def review(frames: Frames | Sequence | None, model, *,
            project: Project | str | Path | None = None, strategy: str | Callable = "uncertain",
            conf: float = 0.25, labels: LabelSet | None = None, round: int | None = None,
-           width: int = 800, seed: int = 0) -> Review:
+           width: int = 800, height: int = 540, seed: int = 0) -> Review:
     """Review a micro-model's boxes inline: accept what is right, correct what is not.
 
     Parameters
@@ -358,8 +359,9 @@ def review(frames: Frames | Sequence | None, model, *,
     round
         The round the actions are counted in (default: the project's current round, and at
         least 1: round 0 is the first frames labelled by hand, before any model).
-    width
-        Largest width, in pixels, a frame is shown at.
+    width, height
+        The box, in pixels, the whole frame is fitted into; zoom in from there with the
+        wheel, ``+``/``-`` or :meth:`Review.set_zoom`.
     seed
         Makes strategies with a random part repeatable.
 
@@ -376,4 +378,4 @@ def review(frames: Frames | Sequence | None, model, *,
     >>> rev.efficiency_curve()                                     # doctest: +SKIP
     """
     return Review(frames, model, project=project, strategy=strategy, conf=conf, labels=labels,
-                  round=round, width=width, seed=seed)
+                  round=round, width=width, height=height, seed=seed)

@@ -1,28 +1,107 @@
-// Keyboard shortcuts for one labeller: the keys listed in `shortcuts` are sent to Python
-// as {type: "key", key} while the keyboard focus is inside this view's labeller.
+// One labeller's keyboard and mouse helpers (the widget itself is invisible):
 //
-// The listener sits on window in the capture phase so that it runs before JupyterLab's
-// own shortcuts (digits change a cell to a heading in command mode) and before the bbox
-// widget, which stops every key it sees from propagating.
+// - Keys: the names listed in `shortcuts` are sent to Python as {type: "key", key} while
+//   the keyboard focus is inside this view's labeller. A name is KeyboardEvent.key, with
+//   "Ctrl+" (Ctrl or Cmd) and "Shift+" before it where held ("Ctrl+z", "Ctrl+Shift+z",
+//   "Shift+ArrowLeft"); for a printable key without Ctrl, Shift is already in the key ("+").
+// - Wheel (when `wheel`): over the frame, sent as {type: "wheel", dy, fx, fy}, the notch's
+//   direction and where the mouse is as fractions of the image; Python zooms there.
+// - Drags: the bbox widget listens to the mouse on its image only, so a drag released
+//   outside the image would never end (the box kept following the mouse and was never
+//   saved). While a drag that began on the image is outside it, the mouse is handed to the
+//   image at the nearest point of its edge, and the release too: the box ends at the edge.
+//
+// The listeners sit on window in the capture phase so that they run before JupyterLab's
+// own shortcuts (digits change a cell to a heading in command mode, Ctrl+Z undoes cell
+// operations) and before the bbox widget, which stops every key it sees from propagating.
 
 const EDITABLE = "input, textarea, select, [contenteditable=''], [contenteditable='true'], .noUi-target";
+
+function keyName(event) {
+  const ctrl = event.ctrlKey || event.metaKey;
+  if (ctrl) return "Ctrl+" + (event.shiftKey ? "Shift+" : "") + event.key.toLowerCase();
+  if (event.key.length > 1 && event.shiftKey) return "Shift+" + event.key;
+  return event.key;
+}
 
 function render({ model, el }) {
   el.classList.add("mm-keys");
   el.style.display = "none";
   const rootOf = () => el.closest(".mm-label");
+  // The bbox widget's drawing surface: the svg laid over its image.
+  const surfaceOf = (root) => {
+    const measure = root && root.querySelector(".image-measure");
+    return measure ? measure.parentElement.querySelector(":scope > svg") : null;
+  };
 
   const onKey = (event) => {
     const root = rootOf();
     if (!root || !root.contains(event.target)) return;
-    if (event.ctrlKey || event.metaKey || event.altKey) return;
+    if (event.altKey) return;
     if (event.target.closest && event.target.closest(EDITABLE)) return;
-    if (!model.get("shortcuts").includes(event.key)) return;
+    const name = keyName(event);
+    if (!model.get("shortcuts").includes(name)) return;
     event.preventDefault();
     event.stopPropagation();
-    model.send({ type: "key", key: event.key });
+    model.send({ type: "key", key: name });
   };
+
+  let lastWheel = 0;
+  const onWheel = (event) => {
+    if (!model.get("wheel")) return;
+    const root = rootOf();
+    const surface = surfaceOf(root);
+    if (!surface || !surface.contains(event.target)) return;
+    event.preventDefault(); // the page does not scroll under a zoom
+    const now = performance.now();
+    if (now - lastWheel < 60 || event.deltaY === 0) return; // one step per notch, not per pixel
+    lastWheel = now;
+    const r = surface.getBoundingClientRect();
+    model.send({
+      type: "wheel", dy: Math.sign(event.deltaY),
+      fx: (event.clientX - r.left) / r.width, fy: (event.clientY - r.top) / r.height,
+    });
+  };
+
+  let dragging = null; // the surface a drag began on
+  const clamped = (surface, event) => {
+    const r = surface.getBoundingClientRect();
+    const x = Math.min(Math.max(event.clientX, r.left), r.right - 0.01);
+    const y = Math.min(Math.max(event.clientY, r.top), r.bottom - 0.01);
+    return { x, y, outside: x !== event.clientX || y !== event.clientY };
+  };
+  const hand = (surface, type, x, y) => surface.dispatchEvent(new MouseEvent(type, {
+    bubbles: true, cancelable: true, clientX: x, clientY: y, button: 0, buttons: type === "mouseup" ? 0 : 1,
+  }));
+  const onDown = (event) => {
+    if (!event.isTrusted || event.button !== 0) return;
+    const surface = surfaceOf(rootOf());
+    dragging = surface && surface.contains(event.target) ? surface : null;
+  };
+  const onMove = (event) => {
+    if (!event.isTrusted || !dragging) return;
+    const p = clamped(dragging, event);
+    if (!p.outside) return; // over the image the bbox widget hears it itself
+    event.preventDefault();
+    hand(dragging, "mousemove", p.x, p.y);
+  };
+  const onUp = (event) => {
+    if (!event.isTrusted || !dragging || event.button !== 0) return;
+    const surface = dragging;
+    dragging = null;
+    const p = clamped(surface, event);
+    if (!p.outside) return;
+    hand(surface, "mousemove", p.x, p.y);
+    hand(surface, "mouseup", p.x, p.y);
+  };
+  const onSelect = (event) => { if (dragging) event.preventDefault(); }; // no page text selected
+
   window.addEventListener("keydown", onKey, true);
+  window.addEventListener("wheel", onWheel, { capture: true, passive: false });
+  window.addEventListener("mousedown", onDown, true);
+  window.addEventListener("mousemove", onMove, true);
+  window.addEventListener("mouseup", onUp, true);
+  window.addEventListener("selectstart", onSelect, true);
 
   // A click anywhere on the labeller (the image included) should give it the keyboard:
   // a tabindex makes the root focusable, and a click focuses the nearest focusable ancestor.
@@ -33,7 +112,14 @@ function render({ model, el }) {
   };
   if (!makeFocusable()) requestAnimationFrame(makeFocusable);
 
-  return () => window.removeEventListener("keydown", onKey, true);
+  return () => {
+    window.removeEventListener("keydown", onKey, true);
+    window.removeEventListener("wheel", onWheel, { capture: true });
+    window.removeEventListener("mousedown", onDown, true);
+    window.removeEventListener("mousemove", onMove, true);
+    window.removeEventListener("mouseup", onUp, true);
+    window.removeEventListener("selectstart", onSelect, true);
+  };
 }
 
 export default { render };
