@@ -252,6 +252,9 @@ class LabelSet:
         self._frame_class: dict[int, tuple[str, float | None, str, int]] = {}
         self._looked_at: set[int] = set()
         self._listeners: list[Callable[[int], None]] = []
+        #: The project folder these labels are saved in (set by ``Project``; copies have none):
+        #: ``overfit(frames, labels)`` keeps the model it trains there.
+        self.project = None
 
     # -- change notification (a Project journals every change through this) -------------
     def on_change(self, fn: Callable[[int], None]) -> Callable[[int], None]:

@@ -7,12 +7,15 @@ classifier (both registered in :data:`mm_widgets.models.base.MODEL_KINDS`).
 from __future__ import annotations
 
 import inspect
+import time
+from pathlib import Path
 
 import pandas as pd
 
 from .errors import MMError, NoLabelsError, UnknownClassError
 from .labels import TASKS, LabelSet
 from .models.base import MicroModel, make_model, model_class
+from .project import Project
 
 #: Which registered model kind learns which task when ``kind="auto"``.
 DEFAULT_KIND = {"boxes": "yolo", "classes": "timm"}
@@ -29,7 +32,7 @@ def _as_labelset(labels, frames) -> LabelSet:
 
 def overfit(frames, labels, *, task="auto", kind="auto", epochs="auto", imgsz="auto",
             device="auto", weights="auto", seed=0, progress=True, warm_start=None,
-            **settings) -> MicroModel:
+            project=None, **settings) -> MicroModel:
     """Train a micro-model on a few labelled frames of one scene.
 
     Parameters
@@ -58,6 +61,12 @@ def overfit(frames, labels, *, task="auto", kind="auto", epochs="auto", imgsz="a
         the first epoch how long training will take at most.
     warm_start
         A fitted micro-model of the same kind to start from (later retraining rounds).
+    project
+        Where to keep the trained model: a :class:`~mm_widgets.project.Project` or its
+        folder. By default the labels' own project (the labels of ``mm.label(...,
+        project=...)``), if they have one; ``False`` keeps it nowhere. The model is saved
+        as the project's current round, which closes (``project.rounds``); reopening the
+        project gives it back as ``project.model``, ready for ``mm.review``.
     **settings
         Any other setting of the model kind (``conf=``, ``batch_size=``, ``crop=``, ...). A setting
         the kind does not take is refused, never dropped.
@@ -106,7 +115,26 @@ def overfit(frames, labels, *, task="auto", kind="auto", epochs="auto", imgsz="a
     cls = model_class(kind)
     if getattr(cls, "task", task) != task:
         raise MMError(f"model kind {kind!r} learns {cls.task}, not {task}")
-    return make_model(kind, **_accepted(cls, chosen, explicit=set(settings))).fit(frames, labels)
+    keep = _project(project, labels)
+    start = time.perf_counter()
+    model = make_model(kind, **_accepted(cls, chosen, explicit=set(settings))).fit(frames, labels)
+    if keep is not None:
+        keep.keep_model(model, train_seconds=round(time.perf_counter() - start, 3), kind=kind,
+                        trained_on=len(labels.looked_at), warm_start=warm_start is not None)
+    return model
+
+
+def _project(project, labels: LabelSet) -> Project | None:
+    """The project to keep the model in: as given, else the labels' own; False: none."""
+    if project is False:
+        return None
+    if project is None or project is True:
+        return labels.project
+    if isinstance(project, Project):
+        return project
+    if isinstance(project, (str, Path)):
+        return Project(project)
+    raise MMError(f"project must be a Project, a folder, None or False, got {type(project).__name__}")
 
 
 def _accepted(cls: type, settings: dict, explicit: set[str]) -> dict:

@@ -39,6 +39,14 @@ from .storage import Journal, keep_previous, previous_version, write_atomic
 
 SCHEMA = 1
 COMPACT_EVERY = 5000  # journal lines before the labels are folded into a new snapshot
+#: Reads a model file back (registered by the models layer: a project stores, it does not
+#: know model kinds).
+_model_readers: list = []
+
+
+def register_model_reader(read) -> None:
+    """Let :attr:`Project.model` read model files with ``read(path) -> model``."""
+    _model_readers[:] = [read]
 
 
 class Project:
@@ -94,6 +102,7 @@ class Project:
         self.actions = ActionLog(self._load_actions(), sink=self._save_action,
                                  retract_sink=self._save_retraction)
         self.labels.on_change(self._save_frame)
+        self.labels.project = self
         self._journal_lines = sum(1 for _ in self._labels_journal.read())
 
     # -- reading ---------------------------------------------------------------------------
@@ -306,6 +315,31 @@ class Project:
     def model_path(self, round: int | None = None) -> Path:
         """Where the model of ``round`` (default: the current one) is stored."""
         return self.path / "models" / f"round_{self.round if round is None else round}.pt"
+
+    def keep_model(self, model, **info) -> dict:
+        """Save ``model`` (anything with ``save(path)``) as the current round's model and close
+        the round with ``info``; :attr:`model` gives it back, also after a restart."""
+        path = Path(model.save(self.model_path()))
+        return self.record_round(model_file=path.name, **info)
+
+    @property
+    def model_file(self) -> Path | None:
+        """The model file of the latest round that kept one, or None."""
+        for record in reversed(self._read_rounds()):
+            name = record.get("model_file")
+            if name and (self.path / "models" / name).exists():
+                return self.path / "models" / name
+        return None
+
+    @property
+    def model(self):
+        """The latest round's model, read from its file (``None`` before the first one)."""
+        path = self.model_file
+        if path is None:
+            return None
+        if not _model_readers:
+            raise ProjectError("no model reader registered: import mm_widgets first")
+        return _model_readers[0](path)
 
     def __repr__(self) -> str:
         return (f"Project({str(self.path)!r}, {self.task}, classes={self.classes}, "

@@ -34,8 +34,9 @@ def train_model(frames, labels, kind="auto", warm_start=None, *, seed: int = 0,
         raise MMError(f"keyframe interpolation trains nothing: it takes no {sorted(settings)}")
     if kind == "interpolate" or nothing_to_learn:
         return interpolate(frames, labels)
+    # project=False: the round records itself (with its predictions) in next_round.
     return overfit(frames, labels, kind=kind, warm_start=warm_start, seed=seed,
-                   progress=progress, **settings)
+                   progress=progress, project=False, **settings)
 
 
 def previous_model(project):

@@ -14,6 +14,7 @@ from pathlib import Path
 import pandas as pd
 
 from ..errors import MMError, NotFittedError
+from ..project import register_model_reader
 
 #: name -> "module:Class" (imported on first use, so registering costs nothing)
 MODEL_KINDS: dict[str, str | type] = {
@@ -109,3 +110,7 @@ class MicroModel:
                 f"this {type(self).__name__} is not trained yet: call fit(frames, labels) "
                 "or MicroModel.load(path) first"
             )
+
+
+# A project folder reads its models back through this (it sits below the models layer).
+register_model_reader(MicroModel.load)

@@ -64,12 +64,19 @@ class Review(Labeller):
 
     drawn_source = "human"
 
-    def __init__(self, frames: Frames | None, model, *,
+    def __init__(self, frames: Frames | None, model=None, *,
                  project: Project | str | Path | None = None, strategy: str | Callable = "uncertain",
                  conf: float = 0.25, labels: LabelSet | None = None, round: int | None = None,
                  width: int = 800, height: int = 540, seed: int = 0):
         if hasattr(frames, "predict") and not hasattr(model, "predict"):
             raise MMError("review(frames, model): the frames come first, then the model")
+        if model is None and project is not None:
+            if not isinstance(project, Project):
+                project = Project(project, frames=frames, task="boxes")
+            model = project.model
+            if model is None:
+                raise MMError(f"{project.path} keeps no model yet: train one with "
+                              "mm.overfit(frames, labels, project=...) or mm.next_round(project)")
         if not hasattr(model, "predict"):
             raise MMError(f"review() needs a fitted micro-model, got {type(model).__name__}")
         if hasattr(model, "check_fitted"):
@@ -333,7 +340,7 @@ class Review(Labeller):
                 f"labels, efficiency {eff})")
 
 
-def review(frames: Frames | Sequence | None, model, *,
+def review(frames: Frames | Sequence | None, model=None, *,
            project: Project | str | Path | None = None, strategy: str | Callable = "uncertain",
            conf: float = 0.25, labels: LabelSet | None = None, round: int | None = None,
            width: int = 800, height: int = 540, seed: int = 0) -> Review:
@@ -344,7 +351,8 @@ def review(frames: Frames | Sequence | None, model, *,
     frames
         The clip; ``None`` when ``project`` knows its frames.
     model
-        A fitted micro-model (``model.predict(frames, indices=...)``, ``model.classes_``).
+        A fitted micro-model (``model.predict(frames, indices=...)``, ``model.classes_``);
+        ``None``: the model the project keeps (``project.model``, the latest round's).
     project
         A :class:`~mm_widgets.project.Project` or a folder: every accepted frame and every
         counted action is written to it at once; reopening resumes where the person left.
