@@ -209,6 +209,14 @@ def test_class_change_and_resize_are_counted(model):
     assert [a.kind for a in w.actions] == ["adjust", "adjust"]
 
 
+def test_a_click_on_the_review_strip_goes_to_that_frame(model):
+    w = review(clip(), model)
+    n = len(w.frames)
+    w._on_key(w._keys, {"type": "strip", "fx": (5 + 0.5) / n}, [])
+    assert w.frame == 5
+    assert "cursor:pointer" in w._review_strip.value
+
+
 @pytest.mark.parametrize("strategy", sorted(STRATEGIES))
 def test_order_follows_each_registered_strategy(strategy, model):
     frames = clip()

@@ -141,6 +141,42 @@ def test_play_and_stop(viewer):
     assert v.frame == 0 and v.playing
 
 
+def test_the_play_widgets_stop_button_keeps_the_frame(viewer):
+    v = viewer
+    v.play()
+    for i in range(1, 6):
+        v._play.value = i
+    # What the Play widget's stop button sends: playing off, then its first value.
+    v._play.playing = False
+    v._play.value = 0
+    assert v.frame == 5 and v._play.value == 5 and v._slider.value == 5
+    # Going to frame 0 on purpose still works.
+    v.go_to(0)
+    assert v.frame == 0 and v._play.value == 0
+
+
+def test_strip_clicks_and_keys(viewer):
+    v = viewer
+    n = len(v.frames)
+    v._on_key(v._keys, {"type": "strip", "fx": 0.72}, [])
+    assert v.frame == int(0.72 * n)
+    v._on_key(v._keys, {"type": "strip", "fx": 1.0}, [])      # the right edge: the last frame
+    assert v.frame == n - 1
+    v._on_key(v._keys, {"type": "strip", "fx": "x"}, [])      # garbage: the first frame
+    assert v.frame == 0
+    v._on_key(v._keys, {"type": "key", "key": "ArrowRight"}, [])
+    v._on_key(v._keys, {"type": "key", "key": "ArrowRight"}, [])
+    v._on_key(v._keys, {"type": "key", "key": "ArrowLeft"}, [])
+    assert v.frame == 1
+    v._on_key(v._keys, {"type": "key", "key": " "}, [])
+    assert v.playing
+    v._play.value = 4
+    v._on_key(v._keys, {"type": "strip", "fx": 0.05}, [])      # a click stops playing there
+    assert not v.playing and v.frame == 0
+    assert set(v._keys.shortcuts) == {"ArrowLeft", "ArrowRight", " "}
+    assert v._keys.root == ".mm-viewer" and "Space" in v._key_legend.value
+
+
 def test_scrubbing_back_reuses_rendered_frames(viewer):
     v = viewer
     for i in (1, 2, 1, 2):

@@ -178,7 +178,7 @@ def strip_html(colours: Sequence[str], titles: Sequence[str], width: int) -> str
         f"<div title='{html.escape(t, quote=True)}' style='flex:1 1 0;min-width:0;"
         f"background:{c};border-right:1px solid rgba(255,255,255,{0.6 if len(colours) < 200 else 0})'></div>"
         for c, t in zip(colours, titles, strict=True))
-    return (f"<div class='mm-strip' style='display:flex;width:{width}px;height:{STRIP_HEIGHT}px;"
+    return (f"<div class='mm-strip' style='display:flex;width:{width}px;height:{STRIP_HEIGHT}px;cursor:pointer;"
             f"border-radius:3px;overflow:hidden;outline:1px solid #ccc'>{cells}</div>")
 
 

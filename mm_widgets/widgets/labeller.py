@@ -75,15 +75,27 @@ class Edit:
 
 # -- small pieces ----------------------------------------------------------------------------
 class KeyShortcuts(anywidget.AnyWidget):
-    """Invisible helper inside a labeller: forwards the listed keys and the mouse wheel over
-    the frame to Python, and finishes a drag released outside the frame at its edge (the
-    bbox widget only hears the mouse over the image)."""
+    """Invisible helper inside a labeller (or viewer): forwards the listed keys, the mouse
+    wheel over the frame and clicks on the frame strip to Python, and finishes a drag
+    released outside the frame at its edge (the bbox widget only hears the mouse over the
+    image)."""
 
     _esm = STATIC / "keys.js"
+    root = traitlets.Unicode(".mm-label", help="CSS selector of the widget it serves (its "
+                             "nearest ancestor matching it).").tag(sync=True)
     shortcuts = traitlets.List(traitlets.Unicode(), help="Keys to forward: KeyboardEvent.key "
                                "values, with 'Ctrl+' and 'Shift+' before them where held "
                                "('Ctrl+z', 'Shift+ArrowLeft'; 'Shift+' only for named keys).").tag(sync=True)
     wheel = traitlets.Bool(True, help="Forward the mouse wheel over the frame (zoom).").tag(sync=True)
+
+
+def strip_frame(fx, n: int) -> int:
+    """The frame under a click at the fraction ``fx`` of a frame strip of ``n`` frames."""
+    try:
+        fx = float(fx)
+    except (TypeError, ValueError):
+        fx = 0.0
+    return min(max(int(fx * n), 0), n - 1)
 
 
 def key_legend(task: str, n_classes: int, extra: Sequence[tuple[str, str]] = ()) -> str:
@@ -693,6 +705,9 @@ class Labeller(widgets.VBox):
             return
         if content.get("type") == "wheel" and self.task == "boxes":
             self._wheel(content)
+            return
+        if content.get("type") == "strip":
+            self.go_to(strip_frame(content.get("fx"), len(self.frames)))
             return
         if content.get("type") != "key":
             return

@@ -26,6 +26,10 @@ from ..errors import FrameIndexError, MMError
 from ..labels import Box, LabelSet
 from ..metrics import boxes_by_frame
 from .display import CLASS_COLOURS, DisplayScale, bins, cursor_html, draw_boxes, strip_html
+from .labeller import KeyShortcuts, strip_frame
+
+#: Keys the viewer answers to (while the keyboard focus is in it) and what they do.
+VIEWER_KEYS = {"ArrowLeft": "previous frame", "ArrowRight": "next frame", " ": "play / pause"}
 
 #: Strip colours by frame status.
 STATUS_COLOURS = {"ok": "#2ca02c", "low": "#ffb000", "none": "#d62728"}
@@ -141,14 +145,21 @@ class Viewer(widgets.VBox):
                                     layout=widgets.Layout(width="36px"))
         self._next = widgets.Button(icon="chevron-right", tooltip="next frame",
                                     layout=widgets.Layout(width="36px"))
-        self._play.observe(lambda ch: self.go_to(ch["new"]), names="value")
+        self._play.observe(self._on_play_value, names="value")
         self._slider.observe(lambda ch: self.go_to(ch["new"]), names="value")
         self._conf_slider.observe(lambda ch: self.set_conf(ch["new"]), names="value")
         self._prev.on_click(lambda _: self.prev())
         self._next.on_click(lambda _: self.next())
         controls = widgets.HBox([self._play, self._prev, self._next, self._slider])
+        self._keys = KeyShortcuts(shortcuts=list(VIEWER_KEYS), root=".mm-viewer", wheel=False)
+        self._keys.on_msg(self._on_key)
+        kbd = "<kbd style='border:1px solid #bbb;border-radius:3px;padding:0 3px;background:#f6f6f6'>{}</kbd>"
+        self._key_legend = widgets.HTML(
+            "<div class='mm-key-legend' style='font-size:85%;color:#555'>"
+            f"{kbd.format('←')} {kbd.format('→')} frame &nbsp; {kbd.format('Space')} play / pause &nbsp; "
+            "click the strip: go to that frame &nbsp; &#9632; stop keeps the frame</div>")
         self._children = [self._header, self._image, self._strip, self._cursor, self._legend,
-                          controls, self._conf_slider, self._status]
+                          controls, self._conf_slider, self._status, self._key_legend, self._keys]
 
     # -- what is shown ---------------------------------------------------------------------
     def boxes(self, i: int) -> list[Box]:
@@ -229,6 +240,31 @@ class Viewer(widgets.VBox):
             + f"{counts['none']} with no prediction &ge; {self.conf:.2f}</span>")
 
     # -- controls ------------------------------------------------------------------------
+    def _on_play_value(self, change) -> None:
+        # The Play widget's stop button pauses, then sends its first value: the frame
+        # shown stays (a paused Play changes its value for nothing else).
+        if not self._play.playing and change["new"] == self._play.min and self.frame != self._play.min:
+            self._play.value = self.frame
+            return
+        self.go_to(change["new"])
+
+    def _on_key(self, _widget, content, _buffers) -> None:
+        if not isinstance(content, dict):
+            return
+        if content.get("type") == "strip":
+            self.stop()
+            self.go_to(strip_frame(content.get("fx"), len(self.frames)))
+        elif content.get("type") == "key":
+            key = content.get("key")
+            if key == "ArrowRight":
+                self.next()
+            elif key == "ArrowLeft":
+                self.prev()
+            elif key == " " and self.playing:
+                self.stop()
+            elif key == " ":
+                self.play()
+
     def _check(self, i) -> int:
         return frame_in_range(i, len(self.frames))
 
@@ -277,7 +313,7 @@ class Viewer(widgets.VBox):
         self._play.playing = True
 
     def stop(self) -> None:
-        """Pause playing; the frame shown stays."""
+        """Stop playing; the frame shown stays (the play widget's stop button does the same)."""
         self._play.playing = False
 
     def __repr__(self) -> str:

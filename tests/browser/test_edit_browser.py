@@ -135,3 +135,39 @@ def test_edge_drag_undo_redo_and_zoom(open_notebook, tmp_path):
     root.locator(".mm-key-legend").screenshot(path=str(tmp_path / "keys.png"))
     publish_screenshot(tmp_path / "keys.png", "keys.png")
     assert not nb.dialogs
+
+
+def test_viewer_strip_click_keys_and_stop(open_notebook, tmp_path):
+    nb = open_notebook([
+        "import mm_widgets as mm\nframes = mm.load_sample('bunny')\n"
+        "model = mm.interpolate(frames, mm.load_sample_truth('bunny').subset([0, 60, 131]))",
+        "v = mm.show(frames, model, interval=60)\nv",
+    ])
+    page = nb.page
+    root = page.locator(".mm-viewer").first
+    strip = root.locator(".mm-strip")
+    strip.wait_for()
+    n = 132
+    # Click the middle of the strip cell of frame 100: the viewer goes there.
+    r = strip.bounding_box()
+    page.mouse.click(r["x"] + (100 + 0.5) / n * r["width"], r["y"] + r["height"] / 2)
+    nb.wait_kernel("v.frame", lambda f: f == 100)
+    page.wait_for_function("(root) => root.innerText.includes('frame 100 of 132')",
+                           arg=root.element_handle(), timeout=10000)
+    # The click gave the viewer the keyboard: arrows step through frames.
+    page.keyboard.press("ArrowRight")
+    page.keyboard.press("ArrowRight")
+    page.keyboard.press("ArrowLeft")
+    nb.wait_kernel("v.frame", lambda f: f == 101)
+    # Play, then the Play widget's stop button: the frame shown stays.
+    buttons = root.locator(".widget-play button")
+    buttons.nth(0).click()
+    nb.wait_kernel("v.frame", lambda f: f >= 105, timeout=20)
+    buttons.filter(has=page.locator(".fa-stop")).click()  # the stop button (a square)
+    page.wait_for_timeout(500)
+    stopped = nb.kernel_eval("[v.frame, v.playing, v._play.value]")
+    assert stopped[0] >= 105 and stopped[1:] == [False, stopped[0]]
+    page.wait_for_timeout(300)
+    assert nb.kernel_eval("v.frame") == stopped[0]
+    assert f"frame {stopped[0]} of 132" in root.inner_text()
+    assert not nb.dialogs

@@ -6,6 +6,8 @@
 //   "Shift+ArrowLeft"); for a printable key without Ctrl, Shift is already in the key ("+").
 // - Wheel (when `wheel`): over the frame, sent as {type: "wheel", dy, fx, fy}, the notch's
 //   direction and where the mouse is as fractions of the image; Python zooms there.
+// - Strip clicks: a click on a `.mm-strip` (the row of coloured frame cells) is sent as
+//   {type: "strip", fx}, where it landed as a fraction of the strip's width.
 // - Drags: the bbox widget listens to the mouse on its image only, so a drag released
 //   outside the image would never end (the box kept following the mouse and was never
 //   saved). While a drag that began on the image is outside it, the mouse is handed to the
@@ -27,7 +29,7 @@ function keyName(event) {
 function render({ model, el }) {
   el.classList.add("mm-keys");
   el.style.display = "none";
-  const rootOf = () => el.closest(".mm-label");
+  const rootOf = () => el.closest(model.get("root"));
   // The bbox widget's drawing surface: the svg laid over its image.
   const surfaceOf = (root) => {
     const measure = root && root.querySelector(".image-measure");
@@ -96,12 +98,22 @@ function render({ model, el }) {
   };
   const onSelect = (event) => { if (dragging) event.preventDefault(); }; // no page text selected
 
+  const onClick = (event) => {
+    const root = rootOf();
+    if (!root || !event.isTrusted || event.button !== 0) return;
+    const strip = event.target.closest && event.target.closest(".mm-strip");
+    if (!strip || !root.contains(strip)) return;
+    const r = strip.getBoundingClientRect();
+    model.send({ type: "strip", fx: (event.clientX - r.left) / r.width });
+  };
+
   window.addEventListener("keydown", onKey, true);
   window.addEventListener("wheel", onWheel, { capture: true, passive: false });
   window.addEventListener("mousedown", onDown, true);
   window.addEventListener("mousemove", onMove, true);
   window.addEventListener("mouseup", onUp, true);
   window.addEventListener("selectstart", onSelect, true);
+  window.addEventListener("click", onClick, true);
 
   // A click anywhere on the labeller (the image included) should give it the keyboard:
   // a tabindex makes the root focusable, and a click focuses the nearest focusable ancestor.
@@ -119,6 +131,7 @@ function render({ model, el }) {
     window.removeEventListener("mousemove", onMove, true);
     window.removeEventListener("mouseup", onUp, true);
     window.removeEventListener("selectstart", onSelect, true);
+    window.removeEventListener("click", onClick, true);
   };
 }
 
