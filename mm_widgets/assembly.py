@@ -30,6 +30,7 @@ from .actions import ActionLog, efficiency
 from .errors import MMError, NoLabelsError
 from .labels import LabelSet
 from .models.base import MicroModel
+from .models.progress import long_call
 from .rounds import train_model
 
 # -- shot splitting ---------------------------------------------------------------------------
@@ -210,13 +211,26 @@ class AssemblyLine:
         return f"AssemblyLine({[d.name for d in self.domains]})"
 
     # -- training ---------------------------------------------------------------------------
-    def fit(self, executor: Executor | None = None) -> AssemblyLine:
-        """Train one micro-model per domain (in parallel on ``executor`` when given)."""
+    def fit(self, executor: Executor | None = None, *, progress=True) -> AssemblyLine:
+        """Train one micro-model per domain (in parallel on ``executor`` when given).
+
+        ``progress``: one display for the whole line (domains trained, and each training's
+        epochs when they run in this process); False: silent.
+        """
         jobs = [fit_job(d, self.kind, self.fit_settings) for d in self.domains]
-        if executor is None:
-            results = [run_fit_job(j) for j in jobs]
-        else:
-            results = list(executor.map(run_fit_job, jobs))
+        results = []
+        with long_call(progress, len(jobs), "domain") as call:
+            if executor is None:
+                for k, job in enumerate(jobs):
+                    call.step(k, f"training {job['name']}")
+                    if "progress" not in job["settings"] and progress is not False:
+                        job = {**job, "settings": {**job["settings"], "progress": True}}
+                    results.append(run_fit_job(job))
+            else:
+                call.step(0, f"training {len(jobs)} domains on {type(executor).__name__}")
+                for k, result in enumerate(executor.map(run_fit_job, jobs)):
+                    results.append(result)
+                    call.step(k + 1, f"{jobs[k]['name']} trained")
         for d, (blob, seconds) in zip(self.domains, results, strict=True):
             d.model_bytes, d.train_seconds = blob, seconds
             d.model = model_from_bytes(blob, MicroModel)

@@ -24,6 +24,7 @@ from .errors import MMError
 from .interpolate import interpolate
 from .labels import Box, LabelSet
 from .metrics import boxes_by_frame, efficiency_ceiling, evaluate, evaluate_by_class, truth_boxes
+from .models.progress import long_call
 from .rounds import train_model
 from .select import rank_frames, select_frames
 from .temporal import predict_settings
@@ -144,7 +145,7 @@ class SimulationReport:
 def simulate(frames, truth, *, first_labels: int | Sequence[int] = 5, rounds: int = 3,
              strategy="uncertain", review_budget: int | None = None, match_iou: float = 0.5,
              tight_iou: float = 0.75, kind="auto", first_strategy="diverse", seed: int = 0,
-             progress: bool = False, domains=None, temporal="auto",
+             progress: bool = True, domains=None, temporal="auto",
              **fit_settings) -> SimulationReport:
     """Run the micro-model loop with an oracle that corrects from ground truth.
 
@@ -170,6 +171,9 @@ def simulate(frames, truth, *, first_labels: int | Sequence[int] = 5, rounds: in
     temporal
         Temporal consistency of the model's predictions (see :mod:`mm_widgets.temporal`):
         ``"auto"`` (on for video frames), True or False; ignored by models without it.
+    progress
+        One display for the whole run (rounds, and each training's epochs and loss);
+        False: silent.
     domains
         ``"shots"`` (found with :func:`mm_widgets.split_shots`) or a list of frame ranges:
         one micro-model per domain (an assembly line), ``first_labels`` frames labelled in
@@ -189,6 +193,18 @@ def simulate(frames, truth, *, first_labels: int | Sequence[int] = 5, rounds: in
             review_budget=review_budget, match_iou=match_iou, tight_iou=tight_iou, kind=kind,
             first_strategy=first_strategy, seed=seed, progress=progress, temporal=temporal,
             **fit_settings)
+    with long_call(progress, rounds, "round") as call:
+        return _simulate_rounds(
+            call, frames, truth, first_labels=first_labels, rounds=rounds, strategy=strategy,
+            review_budget=review_budget, match_iou=match_iou, tight_iou=tight_iou, kind=kind,
+            first_strategy=first_strategy, seed=seed, progress=progress, temporal=temporal,
+            **fit_settings)
+
+
+def _simulate_rounds(call, frames, truth, *, first_labels, rounds, strategy, review_budget,
+                     match_iou, tight_iou, kind, first_strategy, seed, progress, temporal,
+                     **fit_settings) -> SimulationReport:
+    """:func:`simulate` on one domain; its rounds are reported to ``call`` (a LongCall)."""
     truth = as_truth(truth, frames)
     n = len(frames)
     labels = LabelSet(truth.classes, "boxes", size=frames.size, n_frames=n)
@@ -210,10 +226,12 @@ def simulate(frames, truth, *, first_labels: int | Sequence[int] = 5, rounds: in
         remaining = [f for f in range(n) if f not in labels]
         if not remaining:
             break
+        call.step(r - 1, "training")
         start = time.perf_counter()
         fitted = train_model(frames, labels, kind, fitted, seed=seed, progress=progress,
                              **fit_settings)
         train_seconds = time.perf_counter() - start
+        call.step(r - 1, f"predicting {len(remaining)} frames")
         start = time.perf_counter()
         predictions = fitted.predict(frames, indices=remaining,
                                      **predict_settings(fitted, temporal))
@@ -290,19 +308,21 @@ def simulate_domains(frames, truth, domains, *, first_labels=5, **kw) -> Simulat
         raise MMError("with domains=, first_labels is a number of frames per domain")
     parts, labels, log = [], LabelSet(truth.classes, "boxes", size=frames.size,
                                       n_frames=len(frames)), ActionLog()
-    for k, rng in enumerate(ranges):
-        sub_truth = truth.subset(rng)
-        shifted = LabelSet(truth.classes, "boxes", size=frames.size, n_frames=len(rng))
-        for f in rng:
-            shifted.set_boxes(f - rng.start, sub_truth.boxes(f) if f in sub_truth._boxes else [])
-        report = simulate(frames[rng.start:rng.stop], shifted,
-                          first_labels=min(first_labels, len(rng)), **kw)
-        table = report.table.assign(domain=f"frames {rng.start}-{rng.stop - 1}", domain_index=k)
-        parts.append(table)
-        for f in report.labels.looked_at:
-            labels.set_boxes(f + rng.start, report.labels.boxes(f))
-        log.extend(type(a)(a.kind, a.frame + rng.start, a.round, a.label, a.time)
-                   for a in report.actions)
+    with long_call(kw.get("progress", True), len(ranges), "shot") as call:
+        for k, rng in enumerate(ranges):
+            call.step(k, f"frames {rng.start}-{rng.stop - 1}")
+            sub_truth = truth.subset(rng)
+            shifted = LabelSet(truth.classes, "boxes", size=frames.size, n_frames=len(rng))
+            for f in rng:
+                shifted.set_boxes(f - rng.start, sub_truth.boxes(f) if f in sub_truth._boxes else [])
+            report = simulate(frames[rng.start:rng.stop], shifted,
+                              first_labels=min(first_labels, len(rng)), **kw)
+            table = report.table.assign(domain=f"frames {rng.start}-{rng.stop - 1}", domain_index=k)
+            parts.append(table)
+            for f in report.labels.looked_at:
+                labels.set_boxes(f + rng.start, report.labels.boxes(f))
+            log.extend(type(a)(a.kind, a.frame + rng.start, a.round, a.label, a.time)
+                       for a in report.actions)
     per_domain = pd.concat(parts, ignore_index=True)
     rounds = sorted(per_domain["round"].unique())
     rows = []

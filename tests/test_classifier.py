@@ -177,13 +177,18 @@ def test_box_labels_are_refused(data):
         small().fit(frames, labels)
 
 
-def test_from_scratch_warns_exactly_once(data, monkeypatch):
+def test_from_scratch_is_said_exactly_once_per_session(data, monkeypatch, capsys):
+    from mm_widgets.models import progress
+
+    monkeypatch.setattr(progress, "_SAID", set())
+    monkeypatch.setattr(progress, "_PENDING", [])
     frames, truth = data
     monkeypatch.setattr(clf, "_cached_pretrained_file", lambda backbone: None)
-    with pytest.warns(UserWarning) as record:
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
         small(weights="auto", epochs=1).fit(frames, labelled(truth))
-    assert len(record) == 1
-    assert "from scratch" in str(record[0].message)
+        small(weights="auto", epochs=1).fit(frames, labelled(truth))
+    assert capsys.readouterr().out.count("from scratch") == 1
 
 
 @pytest.mark.parametrize("how", ["cache", "path"])

@@ -145,16 +145,22 @@ def test_warm_start_keeps_weights_and_adds_class(fitted, clip):
     assert set(warm.predict(frames, conf=0.0)["round"]) == {1}
 
 
-def test_weights_auto_warns_once_and_scratch_is_silent(clip, tmp_path, monkeypatch):
+def test_weights_auto_says_from_scratch_once_per_session_and_scratch_is_silent(
+        clip, tmp_path, monkeypatch, capsys):
+    from mm_widgets.models import progress
+
+    monkeypatch.setattr(progress, "_SAID", set())  # a fresh session
+    monkeypatch.setattr(progress, "_PENDING", [])
     frames, labels = clip
     monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path))  # certainly no cached weights here
     settings = {**FAST, "weights": "auto"}
-    with pytest.warns(UserWarning) as record:
-        YoloMicroModel(epochs=1, **settings).fit(frames, labels)
-    assert len(record) == 1 and "from scratch" in str(record[0].message)
     with warnings.catch_warnings():
-        warnings.simplefilter("error")
+        warnings.simplefilter("error")  # a plain line, not a warning
+        YoloMicroModel(epochs=1, **settings).fit(frames, labels)
+        YoloMicroModel(epochs=1, **settings).fit(frames, labels)
         YoloMicroModel(epochs=1, **FAST).fit(frames, labels)
+    captured = capsys.readouterr()
+    assert captured.out.count("from scratch") == 1 and "from scratch" not in captured.err
 
 
 def test_weights_from_own_checkpoint(fitted, clip, tmp_path):

@@ -4,7 +4,7 @@ The labelled frames are decoded once, downscaled and cached as tensors; an epoch
 them (class-balanced, lightly augmented) so the optimiser takes several steps even with
 five labels, and training stops when the loss plateaus. Nothing touches the network:
 pretrained weights are used only when they already sit in a local cache, otherwise the
-backbone is trained from scratch and a single ``UserWarning`` says so.
+backbone is trained from scratch and a plain line says so, once per session.
 """
 
 from __future__ import annotations
@@ -12,7 +12,6 @@ from __future__ import annotations
 import math
 import os
 import time
-import warnings
 from collections.abc import Callable, Sequence
 from pathlib import Path
 
@@ -22,6 +21,7 @@ import pandas as pd
 from ..errors import LabelError, MMError, NoLabelsError, UnknownClassError
 from ..labels import CLASS_COLUMNS, LabelSet
 from .base import MicroModel, register_model, weights_choice
+from .progress import notice
 from .training import Plateau, copy_weights, resolve_device, train
 
 #: Backbone used for ``backbone="auto"``: the smallest timm ResNet, which learns a scene
@@ -68,7 +68,7 @@ class TimmMicroModel(MicroModel):
         ``"cpu"``, ``"cuda"``, ... or ``"auto"`` (CUDA when available, else CPU).
     weights
         ``"auto"``: pretrained timm weights if already cached on disk, otherwise from
-        scratch (with one ``UserWarning``); ``"scratch"`` or ``None``: from scratch, no
+        scratch (said once per session); ``"scratch"`` or ``None``: from scratch, no
         warning; ``"pretrained"``: cached pretrained weights or an error; a path: an
         mm_widgets model file written by :meth:`save`, or a timm/torch weights file.
     seed
@@ -520,7 +520,6 @@ def _build_net(backbone: str, n_classes: int, weights, warm_payload: dict | None
     if weights == "pretrained":
         raise MMError(f"no pretrained weights for {backbone!r} in the local cache, and "
                       "mm_widgets never downloads at run time; pass weights='scratch' or a file")
-    warnings.warn(
-        f"no pretrained {backbone!r} weights on this machine (mm_widgets never downloads): "
-        "training the classifier from scratch", UserWarning, stacklevel=3)
+    notice(f"No pretrained {backbone!r} weights on this machine (mm_widgets never downloads): "
+           "training the classifier from scratch.")
     return _create_net(backbone, n_classes), "scratch"

@@ -15,7 +15,6 @@ from __future__ import annotations
 import copy
 import math
 import time
-import warnings
 from collections.abc import Sequence
 from pathlib import Path
 
@@ -27,6 +26,7 @@ from ..labels import BOX_COLUMNS
 from ..temporal import smooth_predictions, temporal_wanted
 from .augment import Augmenter
 from .base import MicroModel, register_model, weights_choice
+from .progress import notice
 from .training import Plateau, Schedule, copy_weights, resolve_device, train
 from .yolo_net import (
     architecture,
@@ -224,7 +224,7 @@ class YoloMicroModel(MicroModel):
     weights
         ``"auto"``: pretrained YOLO11n weights when already on disk (never downloaded:
         ``yolo11n.pt`` in ``~/.cache/mm_widgets/weights/`` or in ultralytics' own
-        ``weights_dir``), else train from scratch and warn once. ``"pretrained"``: those
+        ``weights_dir``), else train from scratch and say so once per session. ``"pretrained"``: those
         weights or an error. ``"scratch"`` (or ``None``): from scratch, silently. A path:
         an mm_widgets model file or an ultralytics ``.pt`` to start from.
     seed
@@ -346,11 +346,9 @@ class YoloMicroModel(MicroModel):
                 raise MMError("no pretrained YOLO weights on disk, and mm_widgets never downloads:"
                               " pass weights='path/to/yolo11n.pt' or weights='scratch'")
             if found is None:
-                warnings.warn(
-                    "no pretrained YOLO weights on disk (and mm_widgets never downloads): "
-                    "training a small YOLO from scratch. Pass weights='path/to/yolo11n.pt' to "
-                    "start from pretrained weights, or weights='scratch' to silence this.",
-                    UserWarning, stacklevel=4)
+                notice("No pretrained YOLO weights on disk (mm_widgets never downloads): "
+                       "training a small YOLO from scratch. Pass weights='path/to/yolo11n.pt' to "
+                       "start from pretrained weights, or weights='scratch' to silence this.")
                 return scratch, None, "scratch"
             weights = found
         if not weights.is_file():

@@ -18,7 +18,7 @@ import warnings
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 
-from .progress import as_progress
+from .progress import as_progress, flush_notices
 
 
 def resolve_device(device):
@@ -167,6 +167,7 @@ def train(net, optimizer, *, batches: Callable[[int], Iterable], loss: Callable,
 
     reporter = as_progress(progress)
     reporter.start(epochs, desc)
+    flush_notices(reporter)  # e.g. "training from scratch", said once, in this display
     if plan:
         tell(reporter, plan)
     history: list[float] = []

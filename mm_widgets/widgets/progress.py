@@ -1,8 +1,11 @@
-"""Training progress in a notebook cell: one progress bar and a live plotly loss curve.
+"""Training progress in a notebook cell: one display with a progress bar and a live loss curve.
 
 Implements the reporter protocol of :mod:`mm_widgets.models.progress`
-(``start``/``update``/``close``); :func:`mm_widgets.overfit` picks it when it runs in a
-Jupyter kernel with ipywidgets installed.
+(``start``/``update``/``close``, ``note``, ``stage``); :func:`mm_widgets.overfit` picks it
+when it runs in a Jupyter kernel with ipywidgets installed. A long call (``simulate()``,
+``AssemblyLine.fit()``) keeps one display for all its trainings: ``stage`` shows its steps
+on a bar of their own, and each training's ``start`` resets the epoch bar and the curve in
+the same display instead of adding another.
 """
 
 from __future__ import annotations
@@ -11,13 +14,14 @@ import html
 
 
 class NotebookProgress:
-    """A progress bar (epochs, loss, seconds left) above a loss curve that grows each epoch.
+    """A progress bar (epochs, loss, seconds left) above a loss curve that grows each epoch,
+    a bar for the steps of a long call when there is one, and plain notice lines.
 
     Parameters
     ----------
     show
-        Display the widgets in the current cell on ``start`` (tests pass ``False`` and
-        look at :attr:`box`).
+        Display the widgets in the current cell when first needed (tests pass ``False``
+        and look at :attr:`box`).
     """
 
     def __init__(self, show: bool = True):
@@ -26,38 +30,100 @@ class NotebookProgress:
         self.bar = None
         self.text = None
         self.figure = None
+        self.steps = None
+        self.steps_text = None
+        self.notes = None
         self.total = 0
+        self.desc = "training"
         self.epochs: list[int] = []
         self.losses: list[float] = []
+        self.said: list[str] = []  # notices, kept
+        self.lines: list[str] = []  # notes about the training running now
+        self.shown = 0  # how many times the display was put in the cell (one, at most)
 
-    def start(self, total: int, desc: str = "") -> None:
+    def _ensure_box(self) -> None:
+        if self.box is not None:
+            return
         import ipywidgets as w
 
-        self.total = int(total)
-        self.desc = desc or "training"
-        self.epochs, self.losses = [], []
-        self.bar = w.IntProgress(value=0, min=0, max=max(self.total, 1), description="",
-                                 bar_style="info", layout=w.Layout(width="60%"))
-        self.text = w.HTML(value=f"{html.escape(self.desc)}: starting")
-        self.notes = w.HTML(value="")
-        parts = [w.HBox([self.bar, self.text]), self.notes]
-        try:
-            import plotly.graph_objects as go
-
-            self.figure = go.FigureWidget(
-                data=[go.Scatter(x=[], y=[], mode="lines+markers", name="loss")],
-                layout=go.Layout(height=260, margin=dict(l=50, r=20, t=30, b=40),
-                                 title="training loss", xaxis_title="epoch",
-                                 yaxis_title="loss per image"))
-            parts.append(self.figure)
-        except (ImportError, ValueError):
-            # FigureWidget needs anywidget/ipywidgets support in plotly; the bar is enough.
-            self.figure = None
-        self.box = w.VBox(parts)
+        self.steps = w.IntProgress(value=0, min=0, max=1, bar_style="info",
+                                   layout=w.Layout(width="60%", display="none"))
+        self.steps_text = w.HTML(layout=w.Layout(display="none"))
+        self.bar = w.IntProgress(value=0, min=0, max=1, description="", bar_style="info",
+                                 layout=w.Layout(width="60%", display="none"))
+        self.text = w.HTML(layout=w.Layout(display="none"))
+        self.notes = w.HTML(layout=w.Layout(display="none"))
+        self.box = w.VBox([w.HBox([self.steps, self.steps_text]), w.HBox([self.bar, self.text]),
+                           self.notes])
+        self.box.add_class("mm-progress")
         if self.show:
             from IPython.display import display
 
             display(self.box)
+        self.shown += 1
+
+    def _curve(self):
+        if self.figure is None:
+            try:
+                import plotly.graph_objects as go
+
+                self.figure = go.FigureWidget(
+                    data=[go.Scatter(x=[], y=[], mode="lines+markers", name="loss")],
+                    layout=go.Layout(height=260, margin=dict(l=50, r=20, t=30, b=40),
+                                     title="training loss", xaxis_title="epoch",
+                                     yaxis_title="loss per image"))
+            except (ImportError, ValueError):
+                # FigureWidget needs anywidget/ipywidgets support in plotly; the bar is enough.
+                return None
+            self.box.children = [*self.box.children[:2], self.figure, self.box.children[-1]]
+        return self.figure
+
+    # -- a long call's steps ------------------------------------------------------------------
+    def stage(self, done: int, total: int, text: str) -> None:
+        self._ensure_box()
+        self.steps.layout.display = self.steps_text.layout.display = ""
+        self.steps.max = max(int(total), 1)
+        self.steps.value = min(int(done), self.steps.max)
+        if done >= total:
+            self.steps.bar_style = "success"
+        self.steps_text.value = html.escape(text)
+
+    def notice(self, text: str) -> None:
+        """A plain line that stays for the whole display (the once-a-session notices)."""
+        self._ensure_box()
+        self.said = [*self.said, text]
+        self._show_notes()
+
+    def note(self, text: str) -> None:
+        """A plain line about the training running now (what is trained and why, how long it
+        takes); the next training's start clears them."""
+        self._ensure_box()
+        self.lines = [*self.lines, text]
+        self._show_notes()
+
+    def _show_notes(self) -> None:
+        self.notes.layout.display = ""
+        self.notes.value = "".join(f"<div style='color:#555'>{html.escape(t)}</div>"
+                                   for t in [*self.said, *self.lines])
+
+    # -- one training -------------------------------------------------------------------------
+    def start(self, total: int, desc: str = "") -> None:
+        self._ensure_box()
+        self.total = int(total)
+        self.desc = desc or "training"
+        self.epochs, self.losses = [], []
+        if self.lines:
+            self.lines = []
+            self._show_notes()
+        self.bar.layout.display = self.text.layout.display = ""
+        self.bar.max = max(self.total, 1)
+        self.bar.value = 0
+        self.bar.bar_style = "info"
+        self.text.value = f"{html.escape(self.desc)}: starting"
+        figure = self._curve()
+        if figure is not None:
+            with figure.batch_update():
+                figure.data[0].x, figure.data[0].y = [], []
 
     def update(self, epoch: int, loss: float, elapsed: float) -> None:
         if self.bar is None:
@@ -72,13 +138,6 @@ class NotebookProgress:
             with self.figure.batch_update():
                 self.figure.data[0].x = list(self.epochs)
                 self.figure.data[0].y = list(self.losses)
-
-    def note(self, text: str) -> None:
-        """A plain line under the bar (what is trained and why, how long it takes)."""
-        if self.bar is None:
-            return
-        line = f"<div>{html.escape(text)}</div>"
-        self.notes.value = self.notes.value + line
 
     def close(self, message: str | None = None) -> None:
         if self.bar is None:
