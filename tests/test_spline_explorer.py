@@ -22,13 +22,10 @@ def local_trace_y(explorer):
     return [np.array(explorer.figure.data[i].y, dtype=float) for i in explorer._trace["local"]]
 
 
-def click(figure, trace_index, x, y=0.5):
-    """What the plotly front end sends when a point of ``trace_index`` is clicked."""
-    figure._js2py_pointsCallback = {
-        "event_type": "plotly_click",
-        "points": {"trace_indexes": [trace_index], "point_indexes": [0], "xs": [x], "ys": [y]},
-        "device_state": None, "selector": None,
-    }
+def click(explorer, x, y=0.5):
+    """What keys.js sends for a click on the plot area at ``x`` (the x axis spans the domain)."""
+    low, high = explorer.curve.domain
+    explorer._on_msg(explorer._clicks, {"type": "plot", "fx": (x - low) / (high - low), "fy": y}, [])
 
 
 def test_a_click_on_the_plot_buys_a_label_and_redraws(explorer):
@@ -37,11 +34,11 @@ def test_a_click_on_the_plot_buys_a_label_and_redraws(explorer):
     local_before = local_trace_y(explorer)
     errors_before = len(explorer.error_figure.data[1].x)
 
-    click(explorer.figure, explorer._trace["catcher"], 0.05)
+    click(explorer, 0.05)
 
-    assert explorer.curve.cost == 18 and explorer.curve.xs[-1] == 0.05
-    assert list(trace(explorer, "labels").x)[-1] == 0.05
-    assert list(trace(explorer, "newest").x) == [0.05]
+    assert explorer.curve.cost == 18 and explorer.curve.xs[-1] == pytest.approx(0.05)
+    assert list(trace(explorer, "labels").x)[-1] == pytest.approx(0.05)
+    assert list(trace(explorer, "newest").x) == pytest.approx([0.05])
     # Only region 5's local fit (index 4) changed; the global polynomial moved.
     assert explorer.changed_regions == (4,)
     local_after = local_trace_y(explorer)
@@ -55,16 +52,26 @@ def test_a_click_on_the_plot_buys_a_label_and_redraws(explorer):
     assert "local fits changed: 5;" in explorer.status.value
 
 
-def test_a_click_on_any_trace_is_one_label_and_clicks_snap_into_the_domain(explorer):
-    click(explorer.figure, explorer._trace["truth"], -0.4)
-    click(explorer.figure, explorer._trace["catcher"], 7.0)
-    assert explorer.curve.xs.tolist() == [-0.4, 1.0]
+def test_a_click_buys_the_x_clicked_and_clicks_stay_in_the_domain(explorer):
+    click(explorer, -0.4)
+    click(explorer, -0.397)  # a click right beside it buys a new x, not the same one again
+    click(explorer, 7.0)
+    assert explorer.curve.xs.tolist() == pytest.approx([-0.4, -0.397, 1.0])
+    explorer._on_msg(explorer._clicks, {"type": "plot", "fx": "x"}, [])   # garbage: nothing
+    explorer._on_msg(explorer._clicks, {"type": "strip", "fx": 0.5}, [])  # not a plot click
+    assert explorer.labels == 3
+    # plotly's own click event (the nearest point it drew) buys nothing: no double labels.
+    explorer.figure._js2py_pointsCallback = {
+        "event_type": "plotly_click",
+        "points": {"trace_indexes": [1], "point_indexes": [0], "xs": [0.3], "ys": [0.5]},
+        "device_state": None, "selector": None}
+    assert explorer.labels == 3
 
 
 def test_buy_matches_the_click_path():
     by_click, by_call = mm.SplineExplorer("kink"), mm.SplineExplorer("kink")
     for x in (-0.7, 0.2, 0.9):
-        click(by_click.figure, 0, x)
+        click(by_click, x)
         by_call.buy(x)
     for name in ("global", "labels"):
         assert np.allclose(np.array(trace(by_click, name).y, dtype=float),
@@ -90,10 +97,20 @@ def test_curve_picker_noise_slider_and_strategy_picker(explorer):
     assert np.allclose(trace(explorer, "truth").y, explorer.curve.truth(trace(explorer, "truth").x))
     explorer.set_curve("noisy")
     assert explorer.noise_slider.value == pytest.approx(0.005)  # the curve's own noise shown
+    explorer.auto_sample(6)
+    xs, ys = explorer.curve.xs.tolist(), explorer.curve.ys.tolist()
     explorer.noise_slider.value = 0.02
     assert explorer.curve.noise == 0.02 and explorer.curve.name == "noisy"
+    # The labels bought stay bought: the same x's, drawn again with the new noise, refitted.
+    assert explorer.curve.xs.tolist() == xs and explorer.labels == 6
+    assert explorer.curve.ys.tolist() != ys
+    assert len(trace(explorer, "labels").x) == 6 and len(explorer.error_figure.data[0].x) == 6
+    assert "6 labels bought were kept" in explorer.status.value
     explorer.set_noise(0.0)
-    assert explorer.curve.noise == 0.0
+    assert explorer.curve.noise == 0.0 and explorer.labels == 6
+    truth = explorer.curve.truth(np.array(xs))
+    assert np.allclose(explorer.curve.ys, truth)  # no noise: the labels are the curve itself
+    explorer.reset()
     explorer.strategy_picker.value = "active"
     first = explorer.buy_next()
     assert first == pytest.approx(-0.875)  # active starts with the middle of region 1

@@ -16,6 +16,7 @@ import numpy as np
 import plotly.graph_objects as go
 
 from .. import spline
+from .labeller import KeyShortcuts
 
 #: One colour per region (cycled), faint enough that the fits drawn on top stay readable.
 REGION_COLOURS = ["#1f77b4", "#2ca02c", "#9467bd", "#ff7f0e", "#17becf", "#8c564b",
@@ -111,7 +112,13 @@ class SplineExplorer(widgets.VBox):
             widgets.HBox([self.buy_button, self.auto_count, self.auto_button,
                           self.reset_button]),
         ])
-        super().__init__([controls, self.status, self.figure, self.error_figure], **kwargs)
+        # A click anywhere on the plot area is sent as where it landed (keys.js), so the label
+        # is bought at the x clicked, not at the nearest point plotly has drawn.
+        self._clicks = KeyShortcuts(shortcuts=[], root=".mm-spline", wheel=False)
+        self._clicks.on_msg(self._on_msg)
+        super().__init__([controls, self.status, self.figure, self.error_figure, self._clicks],
+                         **kwargs)
+        self.add_class("mm-spline")
         self._load_curve(curve, noise=noise)
 
     # ------------------------------------------------------------------ Python paths
@@ -158,7 +165,8 @@ class SplineExplorer(widgets.VBox):
             self.curve_picker.value = name  # the picker's observer loads it
 
     def set_noise(self, noise: float) -> None:
-        """Set the label noise (the slider; fraction of the range); starts over."""
+        """Set the label noise (the slider; fraction of the range). The labels bought are
+        kept: the same x's, their labels drawn again with the new noise, the fits redone."""
         if self.noise_slider.value == float(noise):
             self._load_curve(self.curve_picker.value, noise=float(noise))
         else:
@@ -196,17 +204,30 @@ class SplineExplorer(widgets.VBox):
         self.reset()
 
     def _on_noise(self, change):
-        if not self._quiet:
-            self._load_curve(self.curve_picker.value, noise=change["new"])
+        if self._quiet:
+            return
+        bought = [float(x) for x in self.curve.xs]
+        self._load_curve(self.curve_picker.value, noise=change["new"])
+        if bought:
+            for x in bought:
+                self.curve.sample(x)
+            self._after_labels(len(bought), message=(
+                f"Label noise now {change['new']:.1%}: the {len(bought)} label"
+                f"{'s' if len(bought) != 1 else ''} bought were kept, their values drawn again "
+                "with the new noise."))
 
-    def _on_click(self, trace, points, state):
-        # plotly calls every trace's click callbacks, most with no points; act once.
-        if not points.xs:
+    def _on_msg(self, _widget, content, _buffers):
+        """A click on the plot area, at the fraction ``fx`` of its width: buy the label there."""
+        if not isinstance(content, dict) or content.get("type") != "plot":
+            return
+        try:
+            fx = min(max(float(content["fx"]), 0.0), 1.0)
+        except (KeyError, TypeError, ValueError):
             return
         low, high = self.curve.domain
-        self.buy(min(max(float(points.xs[0]), low), high))
+        self.buy(low + fx * (high - low))
 
-    def _after_labels(self, count):
+    def _after_labels(self, count, message=None):
         """Refit after ``count`` new labels, extend the error history, redraw."""
         xs, ys = self.curve.xs, self.curve.ys
         previous = self._snapshot() if self._fitted else None
@@ -220,7 +241,7 @@ class SplineExplorer(widgets.VBox):
                 "local": spline.fit_error(self._local, self.curve, self._error_grid),
             })
         self._fitted = True
-        self._redraw(previous=previous)
+        self._redraw(previous=previous, message=message)
 
     # ------------------------------------------------------------------ drawing
 
@@ -293,8 +314,6 @@ class SplineExplorer(widgets.VBox):
                  "local_before", "global_before", "global", "labels", "newest"]
         self._trace = {name: i for i, name in enumerate(names)}
         self._trace["local"] = [self._trace[f"local{k}"] for k in range(self.regions)]
-        for trace in fig.data:
-            trace.on_click(self._on_click)
 
         errors = self.error_figure
         with errors.batch_update():

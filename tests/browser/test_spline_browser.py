@@ -40,16 +40,14 @@ def test_a_click_on_the_plot_buys_a_label(open_notebook, tmp_path):
     box = drag_layer.bounding_box()
     target_x = 0.3
     at = (box["x"] + box["width"] * (target_x + 1) / 2, box["y"] + box["height"] * 0.5)
-    # Plotly answers a click with the point last hovered, and hover is throttled: hover
-    # there first, as a hand on a mouse does, then click.
     page.mouse.move(at[0] - 5, at[1])
     page.mouse.move(*at, steps=5)
-    page.wait_for_timeout(200)
     page.mouse.click(*at)
 
     assert nb.wait_kernel("explorer.labels", lambda n: n == 17) == 17
     bought = nb.kernel_eval("float(explorer.curve.xs[-1])")
-    assert bought == pytest.approx(target_x, abs=0.02)
+    per_px = 2 / box["width"]  # domain units per page pixel
+    assert bought == pytest.approx(target_x, abs=per_px)  # the x clicked, to the pixel
     assert nb.kernel_eval("explorer.changed_regions") == [5]  # x = 0.3 lies in region 6
     global_after = nb.kernel_eval("list(explorer.figure.data[explorer._trace['global']].y)")
     assert global_after != global_before
@@ -57,6 +55,16 @@ def test_a_click_on_the_plot_buys_a_label(open_notebook, tmp_path):
                            arg=plot.element_handle(), timeout=10000)
     assert "local fits changed: 6" in page.locator(".widget-html-content").first.inner_text()
     assert not nb.dialogs
+
+    # A click 3 px to the right buys a new x there (not the nearest drawn point again).
+    page.mouse.click(at[0] + 3, at[1])
+    nb.wait_kernel("explorer.labels", lambda n: n == 18)
+    second = nb.kernel_eval("float(explorer.curve.xs[-1])")
+    assert second == pytest.approx(bought + 3 * per_px, abs=per_px) and second != bought
+    # The README picture: the 16 labels and the one click, as before.
+    nb.kernel_eval("explorer.reset()")
+    nb.kernel_eval("len(explorer.auto_sample(16))")
+    nb.kernel_eval(f"explorer.buy({bought})")
 
     widget = page.locator(".jp-OutputArea-output .widget-vbox").first
     widget.scroll_into_view_if_needed()

@@ -8,6 +8,9 @@
 //   direction and where the mouse is as fractions of the image; Python zooms there.
 // - Strip clicks: a click on a `.mm-strip` (the row of coloured frame cells) is sent as
 //   {type: "strip", fx}, where it landed as a fraction of the strip's width.
+// - Plot clicks: a click (press and release in one place) on the plot area of the first
+//   plotly figure inside the root (its `.nsewdrag` layer) is sent as {type: "plot", fx, fy}, fractions of that area, so Python
+//   knows the exact x clicked (plotly itself only names the nearest point it drew).
 // - Drags: the bbox widget listens to the mouse on its image only, so a drag released
 //   outside the image would never end (the box kept following the mouse and was never
 //   saved). While a drag that began on the image is outside it, the mouse is handed to the
@@ -75,6 +78,29 @@ function render({ model, el }) {
   const hand = (surface, type, x, y) => surface.dispatchEvent(new MouseEvent(type, {
     bubbles: true, cancelable: true, clientX: x, clientY: y, button: 0, buttons: type === "mouseup" ? 0 : 1,
   }));
+  // Plot clicks are a press and a release at the same place on the plot area: plotly lays
+  // a cover over the page while the button is down, so no click event reaches the plot.
+  let plotPress = null;
+  const plotArea = (event) => {
+    const root = rootOf();
+    const area = root && root.querySelector(".js-plotly-plot .nsewdrag");
+    if (!area) return null;
+    const a = area.getBoundingClientRect();
+    const inside = event.clientX >= a.left && event.clientX <= a.right && event.clientY >= a.top && event.clientY <= a.bottom;
+    return inside ? { fx: (event.clientX - a.left) / a.width, fy: (event.clientY - a.top) / a.height } : null;
+  };
+  const onPlotDown = (event) => {
+    plotPress = event.isTrusted && event.button === 0 ? plotArea(event) && { x: event.clientX, y: event.clientY } : null;
+  };
+  const onPlotUp = (event) => {
+    const press = plotPress;
+    plotPress = null;
+    if (!press || !event.isTrusted || event.button !== 0) return;
+    if (Math.abs(event.clientX - press.x) > 4 || Math.abs(event.clientY - press.y) > 4) return;
+    const p = plotArea(event);
+    if (p) model.send({ type: "plot", fx: p.fx, fy: p.fy });
+  };
+
   const onDown = (event) => {
     if (!event.isTrusted || event.button !== 0) return;
     const surface = surfaceOf(rootOf());
@@ -114,6 +140,8 @@ function render({ model, el }) {
   window.addEventListener("mouseup", onUp, true);
   window.addEventListener("selectstart", onSelect, true);
   window.addEventListener("click", onClick, true);
+  window.addEventListener("mousedown", onPlotDown, true);
+  window.addEventListener("mouseup", onPlotUp, true);
 
   // A click anywhere on the labeller (the image included) should give it the keyboard:
   // a tabindex makes the root focusable, and a click focuses the nearest focusable ancestor.
@@ -132,6 +160,8 @@ function render({ model, el }) {
     window.removeEventListener("mouseup", onUp, true);
     window.removeEventListener("selectstart", onSelect, true);
     window.removeEventListener("click", onClick, true);
+    window.removeEventListener("mousedown", onPlotDown, true);
+    window.removeEventListener("mouseup", onPlotUp, true);
   };
 }
 
