@@ -9,6 +9,7 @@ from __future__ import annotations
 import importlib
 
 from .actions import ActionLog, corrections, efficiency, labels_per_action
+from .assembly import register_domain_widget
 from .data import Frames
 from .errors import (
     FrameIndexError,
@@ -52,6 +53,22 @@ def _notebook_progress():
     from .widgets.progress import NotebookProgress
 
     return NotebookProgress()
+
+
+@register_domain_widget("label")
+def _label_domain(line, domain, **settings):
+    """``line.label(domain)``: the notebook labeller on one domain (wired here, like progress)."""
+    from .widgets.line import label_domain
+
+    return label_domain(line, domain, **settings)
+
+
+@register_domain_widget("review")
+def _review_domain(line, domain, **settings):
+    """``line.review(domain)``: the notebook review on one domain."""
+    from .widgets.line import review_domain
+
+    return review_domain(line, domain, **settings)
 
 
 # Functions named like their own module (overfit, simulate, interpolate) are bound above:

@@ -19,7 +19,7 @@ from __future__ import annotations
 import os
 import tempfile
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from concurrent.futures import Executor
 from dataclasses import dataclass, field
 
@@ -116,6 +116,21 @@ def split_shots(frames, *, threshold: float | str = "auto", min_shot: int = 3) -
 
 
 # -- domains and the line -------------------------------------------------------------------
+#: The widgets a line opens on one domain (``"label"``, ``"review"``): ``make(line, domain,
+#: **settings)``, registered by the package root. The face sits above the loop: the line
+#: never imports a widget, it calls what was registered.
+DOMAIN_WIDGETS: dict[str, Callable] = {}
+
+
+def register_domain_widget(name: str) -> Callable[[Callable], Callable]:
+    """Decorator: make ``fn(line, domain, **settings)`` the line's ``name`` widget."""
+
+    def wrap(fn: Callable) -> Callable:
+        DOMAIN_WIDGETS[name] = fn
+        return fn
+
+    return wrap
+
 
 
 @dataclass
@@ -209,6 +224,40 @@ class AssemblyLine:
 
     def __repr__(self) -> str:
         return f"AssemblyLine({[d.name for d in self.domains]})"
+
+    def domain(self, which) -> Domain:
+        """One domain: by name, by position in the line, or the :class:`Domain` itself."""
+        if isinstance(which, Domain) and which in self.domains:
+            return which
+        if isinstance(which, str):
+            for d in self.domains:
+                if d.name == which:
+                    return d
+        elif (isinstance(which, (int, np.integer)) and not isinstance(which, bool)
+              and -len(self.domains) <= which < len(self.domains)):
+            return self.domains[which]
+        raise MMError(f"no domain {which!r} in this line; its domains: "
+                      f"{[d.name for d in self.domains]}")
+
+    # -- a person on one domain -------------------------------------------------------------
+    def label(self, domain, **settings):
+        """A labeller on one domain's frames (``mm.label`` there, frames numbered from 0):
+        what a person labels goes into the domain's labels and actions, in the clip's frame
+        numbers, so :meth:`fit` learns from it. ``classes=`` is needed when the domain has
+        no labels yet; other settings are ``mm.label``'s."""
+        return self._domain_widget("label", domain, **settings)
+
+    def review(self, domain, **settings):
+        """A review of one domain's frames with the domain's own model (after :meth:`fit`):
+        accepted and corrected boxes go into the domain's labels, every edit is counted in
+        its actions. Settings are ``mm.review``'s."""
+        return self._domain_widget("review", domain, **settings)
+
+    def _domain_widget(self, name: str, domain, **settings):
+        make = DOMAIN_WIDGETS.get(name)
+        if make is None:
+            raise MMError(f"line.{name}() needs the notebook widgets: import mm_widgets (with ipywidgets installed)")
+        return make(self, self.domain(domain), **settings)
 
     # -- training ---------------------------------------------------------------------------
     def fit(self, executor: Executor | None = None, *, progress=True) -> AssemblyLine:

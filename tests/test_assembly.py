@@ -186,3 +186,58 @@ def test_all_negative_domain_predicts_nothing():
     line = mm.AssemblyLine(kind="auto")
     line.add(range(24, 36), labels, frames=frames, name="shot C")
     assert len(line.fit().predict()) == 0
+
+
+# -- one widget per domain ----------------------------------------------------------------------
+def test_line_label_edits_go_into_the_domain_in_clip_numbers():
+    arrays, boxes = three_shot_clip()
+    frames = Frames.from_arrays(arrays)
+    line, labels = labelled_line(frames, boxes, keys={0, 11})
+    second = line.domain(1)
+    assert line.domain("frames 12-23") is second and line.domain(-1) is second
+    with pytest.raises(mm.MMError, match="no domain 'nope'"):
+        line.domain("nope")
+    w = line.label(1, first_labels=2)
+    assert len(w.frames) == 12 and w.frames.size == frames.size
+    assert np.array_equal(w.frames[0], frames[12])  # the shot's own frames, numbered from 0
+    assert all(0 <= f < 12 for f in w.suggested)
+    # Draw on the shot's frame 3 = the clip's frame 15, then undo and redo.
+    box = Box(*boxes[15][1:], "obj")
+    w.set_boxes(3, [box])
+    assert labels.boxes(15) == [Box(*box.xyxy, "obj", None, "human")]
+    assert [(a.kind, a.frame) for a in second.actions] == [("draw", 15)]
+    w.undo()
+    assert 15 not in labels and len(second.actions) == 0
+    w.redo()
+    assert len(labels.boxes(15)) == 1 and [a.frame for a in second.actions] == [15]
+    # The first shot's labels show in its own widget; fit() learns from what was drawn.
+    first = line.label("frames 0-11")
+    assert first.labels.looked_at == [0, 11] and first.labels.boxes(11) == labels.boxes(11)
+    line.fit(progress=False)
+    predicted = line.predict()
+    mine = predicted[predicted["domain"] == second.name]
+    assert set(mine["frame"]) == set(range(12, 24))
+    at15 = mine[mine["frame"] == 15][["x1", "y1", "x2", "y2"]].to_numpy()
+    assert at15.tolist() == [pytest.approx(list(box.xyxy))]  # learned from the box drawn
+
+
+def test_line_review_shows_the_domains_model_and_counts_into_the_domain():
+    arrays, boxes = three_shot_clip()
+    frames = Frames.from_arrays(arrays)
+    line, labels = labelled_line(frames, boxes, keys={0, 11, 12, 23})
+    with pytest.raises(mm.MMError, match="line.fit"):
+        line.review(1)
+    line.fit(progress=False)
+    rev = line.review(1, strategy="random")
+    assert len(rev.frames) == 12 and set(rev.labels.looked_at) == {0, 11}  # the shot's 12 and 23
+    k = rev.frame
+    shown = rev.shown_boxes(k)
+    # The interpolation model knows frames by their clip number: the box is that frame's.
+    assert len(shown) == 1 and shown[0].xyxy == pytest.approx(boxes[12 + k][1:], abs=1.0)
+    rev.accept()
+    assert labels.boxes(12 + k)[0].source == "model" and len(line.domain(1).actions) == 0
+    j = rev.frame
+    rev.set_boxes(j, [])
+    assert 12 + j in labels and labels.boxes(12 + j) == []
+    assert [(a.kind, a.frame) for a in line.domain(1).actions] == [("delete", 12 + j)]
+    assert "1</b> human action" in rev._counter.value
