@@ -52,7 +52,8 @@ def _notebook_progress():
         return None
     from .widgets.progress import NotebookProgress
 
-    return NotebookProgress()
+    # One display per cell: a second training or long call in the same cell reuses it.
+    return NotebookProgress.for_cell(shell.execution_count)
 
 
 @register_domain_widget("label")

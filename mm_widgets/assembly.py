@@ -313,8 +313,9 @@ class AssemblyLine:
     def coverage(self, truth: LabelSet | None = None, predictions: pd.DataFrame | None = None,
                  *, match_iou: float = 0.5, tight_iou: float = 0.75) -> pd.DataFrame:
         """One row per domain: frames, human labels, predicted labels, human actions,
-        first-pass efficiency, and (with ``truth``) recall, precision and tight rate on the
-        frames a person did not label."""
+        first-pass efficiency, and (with ``truth``) the true boxes, recall, precision and
+        tight rate on the frames a person did not label. A share with nothing to count
+        (recall of a shot with no object, efficiency with no labels) is NaN."""
         from .metrics import evaluate
 
         if predictions is None and all(d.model_bytes is not None for d in self.domains):
@@ -340,9 +341,14 @@ class AssemblyLine:
                     t = truth if d.label_class is None else _only_class(truth, d.label_class)
                     q = evaluate(mine, t, unseen, match_iou=match_iou, tight_iou=tight_iou)
                     labels = human + q["truth"]
-                    row.update(recall=q["recall"], precision=q["precision"],
-                               tight_rate=q["tight_rate"],
-                               efficiency=efficiency(actions + q["actions"], labels))
+                    # Nothing to find (a shot with no object), nothing proposed, nothing
+                    # to label: the share is undefined (NaN), not a perfect 1 or a 0.
+                    nan = float("nan")
+                    row.update(true_boxes=q["truth"],
+                               recall=q["recall"] if q["truth"] else nan,
+                               precision=q["precision"] if q["predicted"] else nan,
+                               tight_rate=q["tight_rate"] if q["truth"] else nan,
+                               efficiency=efficiency(actions + q["actions"], labels) if labels else nan)
             rows.append(row)
         return pd.DataFrame(rows)
 

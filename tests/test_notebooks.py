@@ -61,7 +61,8 @@ def test_notebook_runs_without_errors(path, this_python_kernel, tmp_path):
     notebook = nbformat.read(path, as_version=4)
     # Run in a scratch folder: notebooks may create project folders next to themselves.
     client = nbclient.NotebookClient(notebook, kernel_name=this_python_kernel, timeout=600,
-                                     resources={"metadata": {"path": str(tmp_path)}})
+                                     resources={"metadata": {"path": str(tmp_path)}},
+                                     store_widget_state=True)
     client.execute()
     errors = [o for cell in notebook.cells for o in cell.get("outputs", [])
               if o.output_type == "error"]
@@ -72,3 +73,19 @@ def test_notebook_runs_without_errors(path, this_python_kernel, tmp_path):
     text = "".join(o.get("text", "") for cell in notebook.cells for o in cell.get("outputs", []))
     if path.name in EXPECTED_TEXT:
         assert EXPECTED_TEXT[path.name] in text
+    # No warning in pink: what the library has to say comes as plain lines or in a display.
+    assert "Warning" not in stderr, stderr[-2000:]
+    # One progress display per cell, however many trainings or long calls it runs.
+    state = notebook.metadata.get("widgets", {}).get(
+        "application/vnd.jupyter.widget-state+json", {}).get("state", {})
+    progress = {k for k, v in state.items() if "mm-progress" in v.get("state", {}).get("_dom_classes", [])}
+    if path.name != "05_spline_explorer.ipynb":  # every other notebook trains: it shows progress
+        assert progress, "no progress display found"
+    for k, cell in enumerate(notebook.cells):
+        shown = [o for o in cell.get("outputs", []) if o.output_type == "display_data"
+                 and o.get("data", {}).get("application/vnd.jupyter.widget-view+json", {}).get("model_id")
+                 in progress]
+        assert len(shown) <= 1, f"cell {k} shows {len(shown)} progress displays"
+    # The from-scratch notice is said once per session (a kernel is one session).
+    notes = text + "".join(str(v.get("state", {}).get("value", "")) for v in state.values())
+    assert notes.count("from scratch") <= 1

@@ -45,3 +45,8 @@ def test_readme_code_runs_as_written(tmp_path, monkeypatch):
     assert len(scope["lab"].labels) == 5 and model.classes_ == ["bunny"]
     assert (tmp_path / "bunny_project" / "project.json").exists()
     assert rev.efficiency_curve() is not None
+    # "Restart the kernel": the second block, in a fresh scope with only the frames.
+    again = {"mm": scope["mm"], "frames": scope["frames"]}
+    exec(compile(blocks("python")[1], "README.md", "exec"), again)
+    assert again["project"].model_file.name == "round_0.pt"
+    assert again["rev"].model.classes_ == ["bunny"] and len(again["project"].labels) == 5

@@ -102,6 +102,22 @@ def test_frames_with_no_prediction_or_low_confidence_are_marked(viewer):
     assert v.empty_frames == [3]
     assert v.statuses()[4] == "low"
     assert v._strip.value.count(STATUS_COLOURS["none"]) == 1
+    # Above `low`, the threshold itself is what "sure" means, and the legend says so.
+    v.set_conf(0.85)
+    assert v.sure == 0.85 and "sure (&ge; 0.85)" in v._legend.value
+    assert v.statuses()[:6] == ["ok", "ok", "none", "none", "none", "none"]
+    v.set_conf(0.25)
+    assert "sure (&ge; 0.50)" in v._legend.value
+
+
+def test_an_empty_frame_is_grey_as_the_notebook_says():
+    import json
+    from pathlib import Path
+
+    assert STATUS_COLOURS["none"] == "#c8c8c8"
+    notebook = Path(__file__).resolve().parents[1] / "notebooks" / "01_quickstart.ipynb"
+    text = "".join("".join(c["source"]) for c in json.loads(notebook.read_text())["cells"])
+    assert "no prediction (grey)" in text
 
 
 def test_go_to_slider_and_buttons(viewer):

@@ -12,6 +12,8 @@ from __future__ import annotations
 
 import html
 
+_by_cell: dict = {}  # the display of the cell running now: {"cell": execution count, "display": ...}
+
 
 class NotebookProgress:
     """A progress bar (epochs, loss, seconds left) above a loss curve that grows each epoch,
@@ -40,6 +42,14 @@ class NotebookProgress:
         self.said: list[str] = []  # notices, kept
         self.lines: list[str] = []  # notes about the training running now
         self.shown = 0  # how many times the display was put in the cell (one, at most)
+
+    @classmethod
+    def for_cell(cls, cell) -> NotebookProgress:
+        """The display of the cell ``cell`` (an execution count): made once per cell, so
+        several trainings or long calls in one cell share one display."""
+        if _by_cell.get("cell") != cell or cell is None:
+            _by_cell.update(cell=cell, display=cls())
+        return _by_cell["display"]
 
     def _ensure_box(self) -> None:
         if self.box is not None:

@@ -6,8 +6,8 @@ editable here, so a plain ``ipywidgets.Image`` is all the browser needs, and wha
 sees is exactly what a screenshot or a test sees.
 
 Under the frame a strip has one coloured cell per frame (or per run of frames on long
-clips): green where a box is at least ``low`` sure, amber where every box shown is less
-sure than that, red where nothing reaches the confidence threshold. It is redrawn when the
+clips): green where a box is at least ``low`` (or the threshold, when higher) sure, amber
+where every box shown is less sure than that, grey where nothing reaches the threshold. It is redrawn when the
 threshold moves; the current frame is marked by a small cursor under it.
 """
 
@@ -32,7 +32,7 @@ from .labeller import KeyShortcuts, strip_frame
 VIEWER_KEYS = {"ArrowLeft": "previous frame", "ArrowRight": "next frame", " ": "play / pause"}
 
 #: Strip colours by frame status.
-STATUS_COLOURS = {"ok": "#2ca02c", "low": "#ffb000", "none": "#d62728"}
+STATUS_COLOURS = {"ok": "#2ca02c", "low": "#ffb000", "none": "#c8c8c8"}
 STATUS_TEXT = {"ok": "sure", "low": "low confidence", "none": "no prediction"}
 #: Worst first: a strip cell covering several frames shows the worst of them.
 STATUS_RANK = {"none": 0, "low": 1, "ok": 2}
@@ -171,12 +171,18 @@ class Viewer(widgets.VBox):
         """Per frame: ``"none"`` (nothing reaches the threshold), ``"low"`` (the best box
         shown scores below :attr:`low`) or ``"ok"``."""
         best = self._best
-        status = np.where(best < self.conf, "none", np.where(best < self.low, "low", "ok"))
+        status = np.where(best < self.conf, "none", np.where(best < self.sure, "low", "ok"))
         return status.tolist()
 
     def status(self, i: int) -> str:
         """:meth:`statuses` of one frame."""
         return self.statuses()[self._check(i)]
+
+    @property
+    def sure(self) -> float:
+        """The score a frame's best box needs to count as sure: :attr:`low`, or the
+        confidence threshold when that is higher (a box shown is at least that sure)."""
+        return max(self.low, self.conf)
 
     @property
     def empty_frames(self) -> list[int]:
@@ -214,7 +220,7 @@ class Viewer(widgets.VBox):
             parts.append(f"{len(shown)} box{'es' if len(shown) != 1 else ''}"
                          + (f", best score {max(scores):.2f}" if scores else ""))
         else:
-            parts.append("<span style='color:#c62828'>no prediction</span>")
+            parts.append("<span style='color:#757575'>no prediction</span>")
         hidden = len(self.boxes_by_frame.get(i, [])) - len(shown)
         if hidden:
             parts.append(f"{hidden} below {self.conf:.2f} hidden")
@@ -234,7 +240,7 @@ class Viewer(widgets.VBox):
                   "margin:0 4px 0 10px;border-radius:2px'></span>")
         self._legend.value = (
             "<span style='font-size:90%'>"
-            + swatch.format(STATUS_COLOURS["ok"]) + f"{counts['ok']} sure (&ge; {self.low:.2f})"
+            + swatch.format(STATUS_COLOURS["ok"]) + f"{counts['ok']} sure (&ge; {self.sure:.2f})"
             + swatch.format(STATUS_COLOURS["low"]) + f"{counts['low']} low confidence"
             + swatch.format(STATUS_COLOURS["none"])
             + f"{counts['none']} with no prediction &ge; {self.conf:.2f}</span>")
