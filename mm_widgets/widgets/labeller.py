@@ -153,7 +153,8 @@ class Labeller(widgets.VBox):
 
     Build it with :func:`label`. Every UI event has a Python method that runs the same
     code: :meth:`go_to`, :meth:`next`, :meth:`prev`, :meth:`next_suggested`,
-    :meth:`set_boxes`, :meth:`set_class`, :meth:`confirm`.
+    :meth:`set_boxes`, :meth:`set_class`, :meth:`confirm`, :meth:`undo`, :meth:`redo`,
+    :meth:`set_zoom`, :meth:`pan`.
 
     Attributes
     ----------

@@ -28,7 +28,7 @@ def test_edge_drag_undo_redo_and_zoom(open_notebook, tmp_path):
     project = tmp_path / "carphone_project"
     nb = open_notebook([
         "import mm_widgets as mm\nframes = mm.load_sample('carphone')",
-        f"w = mm.label(frames, ['face'], project={str(project)!r}, first_labels=[10, 60])\nw",
+        f"w = mm.label(frames, ['eye'], project={str(project)!r}, first_labels=[10, 60])\nw",
     ])
     page = nb.page
     root = page.locator(".mm-label").first
@@ -102,13 +102,13 @@ def test_edge_drag_undo_redo_and_zoom(open_notebook, tmp_path):
     assert on_disk.labels.boxes(frame)[0].xyxy == pytest.approx(moved[0])
     on_disk.close()
 
-    # 5. Zoom with the wheel over a small object, the 8 x 6 px patch at (40, 30), and draw
-    #    its box: the kernel gets full-frame coordinates within 1 px.
+    # 5. Zoom with the wheel over a small object, the man's eye (13 x 10 px in frame 60), and
+    #    draw its box: the kernel gets full-frame coordinates within 1 px.
     nb.kernel_eval("w.go_to(60) or 0")
     wait_image_loaded(image)
     page.wait_for_timeout(300)
-    target = (40.0, 30.0, 48.0, 36.0)
-    over = to_page(rect, full, None, (44, 33))
+    target = (59.0, 49.0, 72.0, 59.0)
+    over = to_page(rect, full, None, (65, 54))
     page.mouse.move(*over)
     for _ in range(6):
         page.mouse.wheel(0, -100)
@@ -118,8 +118,8 @@ def test_edge_drag_undo_redo_and_zoom(open_notebook, tmp_path):
     region = nb.kernel_eval("list(w.scale.region)")
     # The point under the mouse stayed under the mouse.
     fx, fy = (over[0] - rect["x"]) / rect["width"], (over[1] - rect["y"]) / rect["height"]
-    assert region[0] + fx * (region[2] - region[0]) == pytest.approx(44, abs=0.5)
-    assert region[1] + fy * (region[3] - region[1]) == pytest.approx(33, abs=0.5)
+    assert region[0] + fx * (region[2] - region[0]) == pytest.approx(65, abs=0.5)
+    assert region[1] + fy * (region[3] - region[1]) == pytest.approx(54, abs=0.5)
     wait_image_loaded(image)
     page.wait_for_timeout(400)
     a = to_page(rect, region, None, target[:2])
