@@ -40,26 +40,29 @@ THUMB_SIDE = 96
 
 
 def shot_features(frames) -> np.ndarray:
-    """Per frame and grid cell, a normalised HSV colour histogram: ``(n, GRID*GRID, 72)``."""
+    """Per frame and grid cell, a normalised HSV colour histogram: ``(n, GRID*GRID, 72)``.
+
+    Written into one array made up front: thousands of small per-frame arrays, made
+    between the large decoded frames, pin the C heap and a long clip's RSS grows by
+    gigabytes (measured: 1.3 GB for 5,402 frames; 14 MB of features).
+    """
     import cv2
 
-    feats = []
-    for frame in frames:
+    feats = np.zeros((len(frames), GRID * GRID, 72), dtype=np.float32)
+    for k, frame in enumerate(frames):
         h, w = frame.shape[:2]
         scale = THUMB_SIDE / max(h, w)
         small = cv2.resize(frame, (max(1, round(w * scale)), max(1, round(h * scale))),
                            interpolation=cv2.INTER_AREA) if scale < 1 else frame
         hsv = cv2.cvtColor(np.ascontiguousarray(small), cv2.COLOR_RGB2HSV)
         h, w = hsv.shape[:2]
-        cells = []
         for a in range(GRID):
             for b in range(GRID):
                 cell = hsv[a * h // GRID:(a + 1) * h // GRID, b * w // GRID:(b + 1) * w // GRID]
                 hist = cv2.calcHist([cell], [0, 1, 2], None, [8, 3, 3],
                                     [0, 180, 0, 256, 0, 256]).ravel()
-                cells.append(hist / max(hist.sum(), 1.0))
-        feats.append(cells)
-    return np.asarray(feats, dtype=np.float32)
+                feats[k, a * GRID + b] = hist / max(hist.sum(), 1.0)
+    return feats
 
 
 def cut_scores(frames) -> np.ndarray:

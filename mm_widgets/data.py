@@ -4,6 +4,10 @@ A frame is an ``H x W x 3`` uint8 RGB numpy array. Videos are decoded with PyAV 
 demand: random access seeks to the nearest keyframe at or before the wanted frame and
 decodes forward; sequential access keeps decoding without seeking. Decoded frames sit in
 a small LRU cache bounded in bytes, so a 10,000-frame 720p video is never held in memory.
+Frames come upright: a rotation stored in the file (phones write one) is applied, as a
+player would. Where a container's seek lands past the wanted frame (MPEG-TS, some
+MPEG-PS), decoding starts from an earlier keyframe, and from the start as a last resort:
+slower random access, the same frames as decoding from the start.
 """
 
 from __future__ import annotations
@@ -128,6 +132,7 @@ class VideoSource:
             self.fps = float(stream.average_rate or stream.guessed_rate or 0) or 25.0
             self.width = int(stream.codec_context.width)
             self.height = int(stream.codec_context.height)
+            time_base = stream.time_base
             # A demux-only pass (no decoding) lists every frame's timestamp and keyframes.
             pts, keys, key_dts = [], [], {}
             for packet in container.demux(stream):
@@ -144,11 +149,20 @@ class VideoSource:
         if not pts or not self.width:
             raise VideoError(f"{self.path} contains no decodable video frames")
         self.pts = np.array(sorted(set(pts)), dtype=np.int64)
+        # Frames per second over the whole clip, from its timestamps: right for variable
+        # frame rates too, where a container's nominal rate (Matroska's) is not.
+        span = float((self.pts[-1] - self.pts[0]) * time_base) if time_base else 0.0
+        if len(self.pts) > 1 and span > 0:
+            self.fps = (len(self.pts) - 1) / span
         self._pos_of_pts = {int(p): i for i, p in enumerate(self.pts)}
         self.keyframe_pts = np.array(sorted(set(keys)) or [int(self.pts[0])], dtype=np.int64)
         self._key_dts = key_dts
         self._count_positions = False
+        self._rotation = 0  # quarter turns counter-clockwise to show a frame upright
+        self._seek_back = 0  # keyframes further back than the one before a frame to seek to
         self._check_decoding()
+        if self._rotation % 2:
+            self.width, self.height = self.height, self.width
 
     def _check_decoding(self, n: int = 24, max_check: int = 300) -> None:
         """Learn, by decoding the start of the file, how far its timestamps can be trusted.
@@ -159,6 +173,9 @@ class VideoSource:
         Some mark frames as keyframes that do not decode on their own (seen in a phone's
         H.264): when a seek to the second keyframe does not give the frame a sequential
         decode gives, only the first keyframe is used (slower random access, right frames).
+        A seek that lands on an earlier keyframe is slower but right (an MP4 whose first
+        frames are reordered further than its later keyframes); decoding goes forward to
+        the probed frame. The first frame also says how the file is rotated.
         """
         keys = sorted({self._pos_of_pts[int(k)] for k in self.keyframe_pts})
         probe = keys[1] if len(keys) > 1 and keys[1] <= max_check else None
@@ -167,8 +184,10 @@ class VideoSource:
         got, reference = [], None
         try:
             for frame in container.decode(container.streams.video[0]):
+                if not got:
+                    self._rotation = round(float(getattr(frame, "rotation", 0) or 0) / 90) % 4
                 if len(got) == probe:
-                    reference = frame.to_ndarray(format="rgb24")
+                    reference = self._upright(frame.to_ndarray(format="rgb24"))
                 got.append(None if frame.pts is None else int(frame.pts))
                 if len(got) >= want:
                     break
@@ -179,9 +198,11 @@ class VideoSource:
         self._count_positions = got[:n] != [int(p) for p in self.pts[:len(got[:n])]]
         if reference is None:
             return
+        pos, array = -1, None
         try:
             self._seek(probe)
-            pos, array = self._decode_next(probe)
+            array = self._decode_until(probe, first_at_most=probe)
+            pos = probe if array is not None else -1
         except VideoError:
             pos, array = -1, None
         finally:
@@ -208,9 +229,23 @@ class VideoSource:
         k = int(np.searchsorted(self.keyframe_pts, target, side="right")) - 1
         return self._pos_of_pts[int(self.keyframe_pts[max(k, 0)])]
 
-    def _seek(self, pos: int) -> None:
+    def _upright(self, array: np.ndarray) -> np.ndarray:
+        return np.ascontiguousarray(np.rot90(array, self._rotation)) if self._rotation else array
+
+    def _seek(self, pos: int, back: int = 0) -> int:
+        """Position the decoder before frame ``pos``: at the keyframe before it, or ``back``
+        keyframes earlier still; past the first keyframe, at the start of the file.
+        Returns the position of the frame the decoder should give first."""
         container = self._open()
         key_pos = self._keyframe_pos_before(pos)
+        k = int(np.searchsorted(self.keyframe_pts, self.pts[key_pos])) - back
+        if back and k <= 0:  # from the start of the file: no seek at all
+            self.close()
+            self._decoder = self._open().decode(self._stream)
+            self._next_pos = 0 if self._count_positions else -1
+            return 0
+        if back:
+            key_pos = self._pos_of_pts[int(self.keyframe_pts[k])]
         if self._count_positions:
             if key_pos == self._keyframe_pos_before(0):  # from the start: no seek at all
                 self.close()
@@ -221,10 +256,11 @@ class VideoSource:
                                any_frame=False)
             self._decoder = container.decode(self._stream)
             self._next_pos = key_pos
-            return
+            return key_pos
         container.seek(int(self.pts[key_pos]), stream=self._stream, backward=True, any_frame=False)
         self._decoder = container.decode(self._stream)
         self._next_pos = -1  # unknown until the first decoded frame tells us
+        return key_pos
 
     def _decode_next(self, wanted: int) -> tuple[int, np.ndarray]:
         try:
@@ -239,12 +275,12 @@ class VideoSource:
         if self._count_positions:
             pos = self._next_pos
             self._next_pos = pos + 1
-            return pos, frame.to_ndarray(format="rgb24")
+            return pos, self._upright(frame.to_ndarray(format="rgb24"))
         pos = self._pos_of_pts.get(int(frame.pts)) if frame.pts is not None else None
         if pos is None:  # a frame without a known timestamp: count forward
             pos = self._next_pos if self._next_pos >= 0 else wanted
         self._next_pos = pos + 1
-        return pos, frame.to_ndarray(format="rgb24")
+        return pos, self._upright(frame.to_ndarray(format="rgb24"))
 
     def read(self, pos: int) -> np.ndarray:
         if not 0 <= pos < len(self):
@@ -256,18 +292,34 @@ class VideoSource:
             # Keep decoding forward when the wanted frame is a little ahead (sequential
             # access); otherwise seek to the keyframe before it.
             ahead = pos - self._next_pos
-            if self._decoder is None or self._next_pos < 0 or ahead < 0 or (
-                ahead > 0 and self._keyframe_pos_before(pos) > self._next_pos
-            ):
-                self._seek(pos)
-            for _ in range(len(self) + 1):
-                got, array = self._decode_next(pos)
-                if got == pos:
+            seek = self._decoder is None or self._next_pos < 0 or ahead < 0 or (
+                ahead > 0 and self._keyframe_pos_before(pos) > self._next_pos)
+            back = self._seek_back
+            while True:
+                landing = self._seek(pos, back) if seek else None
+                array = self._decode_until(pos, first_at_most=landing)
+                if array is not None:
                     self.cache.put(pos, array)
                     return array
-                if got > pos:  # seek landed past the target: the stream's index lied
-                    break
-            raise VideoError(f"{self.path}: frame {pos} could not be decoded")
+                # The seek landed past the frame (the container's index is coarse): seek
+                # further back, and remember it for the next seeks.
+                if not seek or back > len(self.keyframe_pts):
+                    raise VideoError(f"{self.path}: frame {pos} could not be decoded")
+                back = self._seek_back = max(back + 1, self._seek_back)
+
+    def _decode_until(self, pos: int, first_at_most: int | None = None) -> np.ndarray | None:
+        """Decode forward to frame ``pos``; None when the decoder is already past it, or
+        when its first frame comes after ``first_at_most`` (a seek that skipped the
+        keyframe it aimed at: the frames after it may miss their references)."""
+        for k in range(len(self) + 1):
+            got, array = self._decode_next(pos)
+            if k == 0 and first_at_most is not None and got > first_at_most:
+                return None
+            if got == pos:
+                return array
+            if got > pos:
+                return None
+        return None
 
     def close(self) -> None:
         with self._lock:
