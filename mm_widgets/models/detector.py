@@ -249,8 +249,9 @@ class YoloMicroModel(MicroModel):
         cosine decay, an exponential moving average of the weights. ``batch_size="auto"``:
         16 images a step for a model trained from scratch or pretrained weights, 8 for a
         warm-started round that only refines the classes its model already finds, which
-        should take seconds (the crowd's rounds 2 and 3: 15-17 s, boxes as good as with
-        16); a class new to the round is learned from nothing, so it gets 16. Batches of 8 for a first model train in half the time but give looser boxes
+        should take seconds (the crowd's rounds 2 and 3: under 20 s, boxes as good as with
+        16); a class new to the round is learned from nothing, so it gets 16. Batches of 8
+        for a first model train in half the time but gave looser boxes in paired runs
         (megamind's first pass: tight rate 0.65 instead of 0.93; bikes 0.71 instead of
         0.94; the crowd's windows: precision 0.94 instead of 0.96;
         ``benchmarks/speed.py --set batch_size=8``).
