@@ -56,6 +56,12 @@ def input_size(frame_size: tuple[int, int], imgsz: int, stride: int = 32) -> tup
     return max(stride, int(round(long_side * w / h / stride)) * stride), long_side
 
 
+def small_side(boxes: np.ndarray) -> float:
+    """The short side of the smallest labelled objects: the 10th percentile of the boxes'
+    shorter sides (a few oddly thin boxes do not decide the input size alone)."""
+    return float(np.percentile(np.minimum(boxes[:, 2] - boxes[:, 0], boxes[:, 3] - boxes[:, 1]), 10))
+
+
 def auto_imgsz(boxes: np.ndarray, frame_size: tuple[int, int], lo: int = 128, hi: int = 640,
                min_side: float = 64.0) -> int:
     """Smallest input size (multiple of 32, within ``lo..hi``) at which the smallest
@@ -67,9 +73,7 @@ def auto_imgsz(boxes: np.ndarray, frame_size: tuple[int, int], lo: int = 128, hi
     rate 0.77 -> 0.89 and 0.97 -> 1.00 with the longer training below.
     """
     w, h = frame_size
-    sides = np.minimum(boxes[:, 2] - boxes[:, 0], boxes[:, 3] - boxes[:, 1])
-    smallest = max(float(np.percentile(sides, 10)), 1.0)
-    scale = min_side / smallest
+    scale = min_side / max(small_side(boxes), 1.0)
     return int(np.clip(math.ceil(max(w, h) * scale / 32) * 32, lo, hi))
 
 
@@ -115,13 +119,12 @@ def describe_plan(boxes: np.ndarray, labels: Sequence[str], frame_size, size, cr
     """One sentence: how small the objects are, the input size and why, crops or whole frames."""
     w, h = frame_size
     sides = np.minimum(boxes[:, 2] - boxes[:, 0], boxes[:, 3] - boxes[:, 1])
-    small = sides <= np.percentile(sides, 10)
-    names = pd.Series(np.asarray(labels, dtype=object)[small]).value_counts()
+    side = small_side(boxes)
+    names = pd.Series(np.asarray(labels, dtype=object)[sides <= side]).value_counts()
     scale = size[0] / w
-    small_side = float(np.percentile(sides, 10))
-    text = (f"the smallest '{names.index[0]}' boxes are ~{small_side:.0f} px on their short "
+    text = (f"the smallest '{names.index[0]}' boxes are ~{side:.0f} px on their short "
             f"side: input {size[0]}x{size[1]} ({scale:.2f}x of {w}x{h}, {reason}), where they "
-            f"keep ~{small_side * scale:.0f} px")
+            f"keep ~{side * scale:.0f} px")
     if crop is None:
         return text + "; training on whole frames"
     share = size[0] * size[1] / (crop[0] * crop[1])
