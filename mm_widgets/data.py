@@ -12,6 +12,7 @@ slower random access, the same frames as decoding from the start.
 
 from __future__ import annotations
 
+import copy
 import io
 import threading
 from collections import OrderedDict
@@ -24,7 +25,36 @@ from .errors import FrameIndexError, VideoError
 
 IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".bmp", ".webp", ".tif", ".tiff")
 
-DEFAULT_CACHE_BYTES = 128 * 1024 * 1024
+DEFAULT_CACHE_BYTES = 64 * 1024 * 1024
+#: A second reader (a background thread going through the clip once) needs little cache.
+TWIN_CACHE_BYTES = 16 * 1024 * 1024
+
+
+def release_freed_memory() -> None:
+    """Give memory freed by the C heap back to the operating system (glibc's
+    ``malloc_trim``; elsewhere nothing happens).
+
+    Decoding, resizing and predicting a long clip frees hundreds of megabytes in pieces the
+    C heap keeps for reuse; between blocks of work they only make the process look (and be
+    counted) larger. Measured on a 5,402-frame review: 1.13 GB resident, 0.96 GB after one
+    call. Dask's workers trim the same way for the same reason.
+    """
+    global _LIBC
+    if _LIBC is None:
+        import ctypes
+        import ctypes.util
+
+        name = ctypes.util.find_library("c")
+        try:
+            libc = ctypes.CDLL(name) if name else False
+        except OSError:
+            libc = False
+        _LIBC = libc if libc and hasattr(libc, "malloc_trim") else False
+    if _LIBC:
+        _LIBC.malloc_trim(0)
+
+
+_LIBC = None
 
 
 def as_rgb(array: np.ndarray, what: str = "image") -> np.ndarray:
@@ -209,6 +239,15 @@ class VideoSource:
             self.close()
         if pos != probe or not np.array_equal(array, reference):
             self.keyframe_pts = self.keyframe_pts[:1]
+
+    def twin(self, cache_bytes: int) -> VideoSource:
+        """The same file through a decoder and a cache of its own (the index is shared, not
+        rebuilt): a second thread reads it without moving this one's position."""
+        twin = copy.copy(self)
+        twin._lock = threading.RLock()
+        twin.cache = FrameCache(cache_bytes)
+        twin._container, twin._decoder, twin._next_pos = None, None, -1
+        return twin
 
     def __len__(self) -> int:
         return len(self.pts)
@@ -538,6 +577,16 @@ class Frames(Sequence):
         buffer = io.BytesIO()
         Image.fromarray(array).save(buffer, format="JPEG", quality=quality)
         return buffer.getvalue()
+
+    def reopened(self) -> Frames:
+        """The same frames through a reader of their own: for a video, a second decoder with
+        a small cache, so a background thread going through the clip never moves the
+        position (nor fills the cache) of the reader that shows frames. Folders and arrays
+        have no position: they come back as they are."""
+        if isinstance(self._source, VideoSource):
+            return Frames(self._source.twin(TWIN_CACHE_BYTES), self._positions, name=self.name,
+                          origin=self.origin)
+        return self
 
     def close(self) -> None:
         """Release the open video file (it reopens on the next access)."""

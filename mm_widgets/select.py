@@ -109,6 +109,9 @@ def random_frames(frames, count, *, seed=0, predictions=None, labels=None) -> li
     return rng.choice(pool, size=min(count, len(pool)), replace=False).tolist()
 
 
+random_frames.uses_predictions = False
+
+
 def appearance(frames, indices, side: int = 24) -> np.ndarray:
     """One small feature vector per frame: a tiny thumbnail plus a coarse colour histogram."""
     import cv2
@@ -165,6 +168,11 @@ def diverse_frames(frames, count, *, seed=0, predictions=None, labels=None) -> l
     return todo[chosen].tolist()
 
 
+#: Strategies that ignore predictions rank a clip once, however many frames are predicted
+#: later (a widget predicting lazily re-ranks the others as predictions arrive).
+diverse_frames.uses_predictions = False
+
+
 def frame_uncertainty(predictions, n: int, labels=None, conf_mid: float = 0.5) -> np.ndarray:
     """How much a person should look at each frame's predictions, per frame in [0, ~2.2].
 
@@ -176,6 +184,10 @@ def frame_uncertainty(predictions, n: int, labels=None, conf_mid: float = 0.5) -
 
     Plus a small term for being far (in time) from any looked-at frame, so that among
     equally unsure frames the ones nothing nearby was checked for come first.
+
+    A table made a block at a time (:class:`mm_widgets.predictions.Predictions`) lists the
+    frames not predicted yet in ``predictions.attrs["not_predicted"]``: they are unknown,
+    not empty, so the edge of a block next to them is no change in the number of boxes.
     """
     from .temporal import link_tracks
 
@@ -194,9 +206,15 @@ def frame_uncertainty(predictions, n: int, labels=None, conf_mid: float = 0.5) -
         flicker = np.zeros(n)
         np.maximum.at(flicker, frames, (length <= 2).astype(float))
         u += 0.5 * flicker
+    known = np.ones(n, dtype=bool)
+    if predictions is not None:
+        attrs = getattr(predictions, "attrs", {})
+        unknown = np.asarray(attrs.get("not_predicted", ()), dtype=np.int64)
+        known[unknown[(unknown >= 0) & (unknown < n)]] = False
+    step = (counts[1:] != counts[:-1]) & known[1:] & known[:-1]
     change = np.zeros(n)
-    change[1:] = np.maximum(change[1:], counts[1:] != counts[:-1])
-    change[:-1] = np.maximum(change[:-1], counts[:-1] != counts[1:])
+    change[1:] = np.maximum(change[1:], step)
+    change[:-1] = np.maximum(change[:-1], step)
     u += 0.5 * change
     looked = np.array(sorted(labels.looked_at), dtype=np.int64) if labels is not None else np.array([])
     if len(looked):

@@ -1,14 +1,15 @@
 """What every widget shows the same way: frames sent as JPEG at the size they are shown,
 boxes converted between shown and full-frame pixels at that edge, boxes drawn on a frame,
-and the one-row frame strip with its cursor."""
+and the timeline: a one-row frame strip with its cursor, zoomable on long clips."""
 
 from __future__ import annotations
 
 import html
 import math
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
+import ipywidgets as widgets
 import numpy as np
 
 from ..errors import LabelError
@@ -22,6 +23,7 @@ CLASS_COLOURS = ("#1f77b4", "#ff7f0e", "#2ca02c", "#d62728", "#9467bd", "#8c564b
                  "#7f7f7f", "#bcbd22", "#17becf")
 MAX_STRIP_CELLS = 400  # longer clips share cells, so the strip stays a few kB
 STRIP_HEIGHT = 14
+MIN_SPAN = 50  # zooming in stops when the strip shows this many frames
 
 
 # -- the widget edge: shown pixels <-> full-frame pixels ------------------------------------
@@ -191,10 +193,110 @@ def cursor_html(i: int, n: int, width: int) -> str:
             "border-bottom:8px solid #333'></div></div>")
 
 
-def bins(n: int, cells: int = MAX_STRIP_CELLS) -> list[range]:
-    """Frames ``0..n-1`` cut into at most ``cells`` consecutive runs of nearly equal length."""
-    edges = np.linspace(0, n, min(n, cells) + 1).round().astype(int)
+def bins(frames: int | range, cells: int = MAX_STRIP_CELLS) -> list[range]:
+    """Frames ``0..n-1`` (or the frames of a range) cut into at most ``cells`` consecutive
+    runs of nearly equal length."""
+    span = range(frames) if isinstance(frames, int) else frames
+    n = len(span)
+    edges = span.start + np.linspace(0, n, min(n, cells) + 1).round().astype(int)
     return [range(a, b) for a, b in zip(edges[:-1], edges[1:], strict=True) if b > a]
+
+
+def strip_span(n: int, frame: int, zoom: int) -> range:
+    """The frames a timeline shows at ``zoom`` (1: all ``n``; 2: half of them; 4: a quarter,
+    ...), centred on ``frame`` and kept inside the clip."""
+    length = min(n, max(MIN_SPAN, -(-n // max(int(zoom), 1))))
+    start = min(max(int(frame) - length // 2, 0), n - length)
+    return range(start, start + length)
+
+
+class Timeline(widgets.VBox):
+    """The frame strip under a frame, its cursor, and zoom buttons for long clips.
+
+    Each cell is one frame, or a run of frames when the frames shown outnumber
+    :data:`MAX_STRIP_CELLS`; ``cells(runs)`` gives each run's colour and tooltip (the widget
+    decides what a cell says, typically the worst state among its frames). Zooming in
+    (:meth:`zoom_in`) halves the frames shown, around the frame shown, down to
+    :data:`MIN_SPAN` frames: on a 5,000-frame clip that is one cell per frame. The span
+    follows the frame shown (:meth:`show_frame`) when it leaves it.
+    """
+
+    def __init__(self, n: int, width: int, cells: Callable[[list[range]], tuple[list[str], list[str]]],
+                 *, indent: str = "0"):
+        self.n, self.width, self._cells = int(n), int(width), cells
+        self.zoom = 1
+        self.frame = 0
+        self.span = range(self.n)
+        self.strip = widgets.HTML(layout=widgets.Layout(margin=f"4px 0 0 {indent}"))
+        self.cursor = widgets.HTML(layout=widgets.Layout(margin=f"0 0 0 {indent}"))
+        self._out = widgets.Button(icon="search-minus", tooltip="timeline: show more of the clip",
+                                   layout=widgets.Layout(width="34px"))
+        self._in = widgets.Button(icon="search-plus",
+                                  tooltip="timeline: zoom in around the frame shown",
+                                  layout=widgets.Layout(width="34px"))
+        self._where = widgets.HTML()
+        self._out.on_click(lambda _: self.zoom_out())
+        self._in.on_click(lambda _: self.zoom_in())
+        rows = [self.strip, self.cursor]
+        if self.n > MIN_SPAN:  # a short clip shows every frame already
+            rows.append(widgets.HBox([self._out, self._in, self._where],
+                                     layout=widgets.Layout(margin=f"0 0 0 {indent}")))
+        super().__init__(children=rows)
+        self.add_class("mm-timeline")
+
+    @property
+    def max_zoom(self) -> int:
+        """The deepest zoom: the largest power of two that still shows :data:`MIN_SPAN` frames."""
+        zoom = 1
+        while -(-self.n // (zoom * 2)) >= MIN_SPAN:
+            zoom *= 2
+        return zoom
+
+    def set_zoom(self, zoom: int) -> None:
+        """Show ``n / zoom`` frames around the frame shown (``zoom`` is clamped to
+        ``1..max_zoom``)."""
+        self.zoom = int(min(max(int(zoom), 1), self.max_zoom))
+        self.span = strip_span(self.n, self.frame, self.zoom)
+        self.redraw()
+
+    def zoom_in(self) -> None:
+        """Half as many frames, around the frame shown (the + button)."""
+        self.set_zoom(self.zoom * 2)
+
+    def zoom_out(self) -> None:
+        """Twice as many frames (the - button)."""
+        self.set_zoom(self.zoom // 2)
+
+    def show_frame(self, i: int) -> None:
+        """Move the cursor to frame ``i``; the span follows when ``i`` leaves it."""
+        self.frame = int(i)
+        if self.frame not in self.span:
+            self.span = strip_span(self.n, self.frame, self.zoom)
+            self.redraw()
+        else:
+            self.cursor.value = cursor_html(self.frame - self.span.start, len(self.span), self.width)
+
+    def frame_at(self, fx) -> int:
+        """The frame under a click at the fraction ``fx`` (0..1) of the strip's width: a
+        frame of the span shown (garbage reads as the span's first frame)."""
+        try:
+            fx = float(fx)
+        except (TypeError, ValueError):
+            fx = 0.0
+        if not np.isfinite(fx):
+            fx = 0.0
+        return self.span.start + min(max(int(fx * len(self.span)), 0), len(self.span) - 1)
+
+    def redraw(self) -> None:
+        """Ask for every cell again and draw the strip (after the states changed)."""
+        colours, titles = self._cells(bins(self.span))
+        self.strip.value = strip_html(colours, titles, self.width)
+        self.cursor.value = (cursor_html(self.frame - self.span.start, len(self.span), self.width)
+                             if self.frame in self.span else "")
+        self._where.value = (f"<span style='font-size:90%;color:#555'>frames {self.span.start}"
+                             f"&ndash;{self.span.stop - 1} of {self.n}</span>")
+        self._in.disabled = self.zoom >= self.max_zoom
+        self._out.disabled = self.zoom <= 1
 
 
 def _font(size: int):

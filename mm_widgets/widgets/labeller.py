@@ -89,15 +89,6 @@ class KeyShortcuts(anywidget.AnyWidget):
     wheel = traitlets.Bool(True, help="Forward the mouse wheel over the frame (zoom).").tag(sync=True)
 
 
-def strip_frame(fx, n: int) -> int:
-    """The frame under a click at the fraction ``fx`` of a frame strip of ``n`` frames."""
-    try:
-        fx = float(fx)
-    except (TypeError, ValueError):
-        fx = 0.0
-    return min(max(int(fx * n), 0), n - 1)
-
-
 def key_legend(task: str, n_classes: int, extra: Sequence[tuple[str, str]] = ()) -> str:
     """The always-visible key legend of a labeller, as HTML: what each key does."""
     kbd = ("<kbd style='border:1px solid #bbb;border-radius:3px;padding:0 3px;background:#f6f6f6;"
@@ -180,6 +171,8 @@ class Labeller(widgets.VBox):
     frame = traitlets.Int(0, help="Index of the frame shown.")
     #: Source given to boxes a person draws in this widget.
     drawn_source = "human"
+    #: A frame strip whose clicks go to a frame (review has one; the label widget does not).
+    _timeline = None
 
     def __init__(self, frames: Frames, classes: Sequence[str] | None = None, *,
                  project: Project | str | Path | None = None,
@@ -708,7 +701,8 @@ class Labeller(widgets.VBox):
             self._wheel(content)
             return
         if content.get("type") == "strip":
-            self.go_to(strip_frame(content.get("fx"), len(self.frames)))
+            if self._timeline is not None:  # review's frame strip
+                self.go_to(self._timeline.frame_at(content.get("fx")))
             return
         if content.get("type") != "key":
             return

@@ -12,9 +12,16 @@ between what was shown and what the person left, counted by
   class too; deleting one is one ``delete``; drawing one is one ``draw``.
 
 Frames are offered in the order of a selection strategy (``"uncertain"`` first by
-default), computed once from the model's predictions when the widget opens. The counter
-shows the measured label efficiency, ``1 - human actions / labels``, over everything
-labelled so far; :meth:`Review.efficiency_curve` charts it per round.
+default), computed from the model's predictions. The counter shows the measured label
+efficiency, ``1 - human actions / labels``, over everything labelled so far;
+:meth:`Review.efficiency_curve` charts it per round.
+
+Long scenes open at once: the model predicts a block of frames around the first frame
+shown before the widget appears (:class:`~mm_widgets.predictions.Predictions`), every
+other block in a background thread, and any frame a person goes to first on demand. The
+review order ranks the frames predicted so far and is brought up to date, as blocks
+arrive, each time the person moves on; frames not predicted yet follow in clip order and
+show grey in the strip.
 """
 
 from __future__ import annotations
@@ -27,17 +34,22 @@ import pandas as pd
 from ..actions import efficiency
 from ..data import Frames
 from ..errors import LabelError, MMError
-from ..labels import BOX_COLUMNS, Box, LabelSet
-from ..metrics import boxes_by_frame
+from ..labels import Box, LabelSet
+from ..predictions import Predictions
 from ..project import Project
-from ..select import rank_frames
-from .display import bins, cursor_html, strip_html
+from ..select import rank_frames, strategy_function
+from .display import Timeline
 from .labeller import Labeller, key_legend
 
 #: Strip colours by review state.
-REVIEW_COLOURS = {"reviewed": "#2ca02c", "boxes": "#1f77b4", "empty": "#d0d0d0"}
+REVIEW_COLOURS = {"reviewed": "#2ca02c", "boxes": "#1f77b4", "empty": "#d0d0d0",
+                  "pending": "#f2f2f2"}
 REVIEW_TEXT = {"reviewed": "reviewed", "boxes": "to review: model boxes",
-               "empty": "to review: model found nothing"}
+               "empty": "to review: model found nothing", "pending": "not predicted yet"}
+#: A strip cell covering several frames shows the state a person most needs to see.
+REVIEW_RANK = {"pending": 0, "empty": 1, "boxes": 2, "reviewed": 3}
+#: While blocks arrive in the background, the strip is redrawn every this many blocks.
+STRIP_EVERY_BLOCKS = 8
 ACCEPT_KEY = "Enter"
 
 
@@ -53,9 +65,14 @@ class Review(Labeller):
     model
         The micro-model whose boxes are shown.
     predictions : pandas.DataFrame
-        Its predictions on the frames not looked at when the widget opened.
+        Its predictions so far on the frames not looked at when the widget opened (all of
+        them once :meth:`predict_all` or the background thread is done).
+    predicted : Predictions
+        What the model has predicted, block by block (``predicted.frames_predicted``,
+        ``predicted.wait()``).
     order : list of int
-        Those frames in review order (the strategy's ranking).
+        Frames in review order: the strategy's ranking of the frames predicted so far, then
+        the frames not predicted yet in clip order.
     conf : float
         Predictions scoring lower are not pre-filled.
     labels, actions, project
@@ -67,7 +84,7 @@ class Review(Labeller):
     def __init__(self, frames: Frames | None, model=None, *,
                  project: Project | str | Path | None = None, strategy: str | Callable = "uncertain",
                  conf: float = 0.25, labels: LabelSet | None = None, round: int | None = None,
-                 width: int = 800, height: int = 540, seed: int = 0):
+                 width: int = 800, height: int = 540, seed: int = 0, background: bool = True):
         if hasattr(frames, "predict") and not hasattr(model, "predict"):
             raise MMError("review(frames, model): the frames come first, then the model")
         if model is None and project is not None:
@@ -112,15 +129,21 @@ class Review(Labeller):
         if round is not None and int(round) < 0:
             raise MMError(f"round must be >= 0, got {round}")
 
+        self.frames = frames  # the labeller sets it again; ranking needs it first
         self.model = model
         self.strategy = strategy
         self.conf = float(conf)
         self._round = None if round is None else int(round)
-        todo = [i for i in range(len(frames)) if i not in base]
-        predicted = model.predict(frames, indices=todo) if todo else pd.DataFrame(columns=BOX_COLUMNS)
-        self.predictions = predicted
-        self._predicted = self._clip(boxes_by_frame(predicted), frames.size)
-        self.order = rank_frames(frames, strategy, seed=seed, predictions=predicted, labels=base)
+        self._seed = int(seed)
+        self.predicted = Predictions(model, frames, skip=base.looked_at)
+        self._clipped: dict[int, list[Box]] = {}
+        # Rank once for strategies that ignore predictions; with predictions, the first
+        # block to review is predicted before anything is ranked.
+        self._reranks = getattr(strategy_function(strategy), "uses_predictions", True)
+        first = next((i for i in range(len(frames)) if i not in base), None)
+        if first is not None and self._reranks:
+            self.predicted.ensure([first])
+        self._rank(base)
         self._strip_key = None
         super().__init__(frames, base.classes, project=project, first_labels=[], task="boxes",
                          width=width, height=height)
@@ -131,15 +154,61 @@ class Review(Labeller):
             self.labels = base
             self._rendered = False
             self.go_to(self._resume_frame())
+        self.predicted.on_block(self._block_arrived)
+        if background:
+            self.predicted.start(near=self.frame)
 
-    @staticmethod
-    def _clip(by_frame: dict[int, list[Box]], size) -> dict[int, list[Box]]:
-        # A model may reach a pixel past the border; a label may not.
-        out = {}
-        for f, boxes in by_frame.items():
-            kept = [c for c in (b.clipped(size) for b in boxes) if c is not None]
-            out[f] = [Box(*c.xyxy, c.label, c.score, "model") for c in kept]
-        return out
+    @property
+    def predictions(self) -> pd.DataFrame:
+        """The model's predictions so far (see :attr:`predicted`)."""
+        return self.predicted.table()
+
+    def predict_all(self) -> pd.DataFrame:
+        """Predict every frame not predicted yet, here and now; returns :attr:`predictions`."""
+        table = self.predicted.predict_all()
+        self._refresh_text()
+        return table
+
+    def close(self) -> None:
+        """Stop predicting in the background, then close the widget."""
+        self.predicted.stop()
+        super().close()
+
+    def _rank(self, labels: LabelSet | None = None) -> None:
+        """Bring :attr:`order` up to date with the predictions made so far."""
+        labels = self.labels if labels is None else labels
+        done = set(labels.looked_at)
+        predicted = self.predicted
+        self._order_version = predicted.version
+        if not self._reranks:  # the strategy ignores predictions: its ranking stands
+            if not hasattr(self, "order"):
+                self.order = rank_frames(self.frames, self.strategy, seed=self._seed,
+                                         predictions=self.predictions, labels=labels)
+            return
+        ranked = rank_frames(self.frames, self.strategy, seed=self._seed,
+                             predictions=self.predictions, labels=labels)
+        self.order = ([f for f in ranked if predicted.is_predicted(f)]
+                      + [f for f in range(len(self.frames))
+                         if f not in done and not predicted.is_predicted(f)])
+
+    def _block_arrived(self, block: range) -> None:
+        # Called from the thread that predicted the block: only the strip is redrawn here.
+        predicted = self.predicted
+        if predicted.version % STRIP_EVERY_BLOCKS == 0 or predicted.complete:
+            # The frames looked at as of the last redraw: the labels belong to the kernel's
+            # thread (the next redraw there brings the strip up to date).
+            self._strip_key = None
+            self._render_strip(getattr(self, "_looked", set()))
+
+    def _model_boxes(self, i: int) -> list[Box]:
+        """Frame ``i``'s predicted boxes cut to the frame (predicting its block if needed)."""
+        boxes = self._clipped.get(i)
+        if boxes is None:
+            # A model may reach a pixel past the border; a label may not.
+            kept = [c for c in (b.clipped(self.frames.size) for b in self.predicted.boxes(i))
+                    if c is not None]
+            boxes = self._clipped[i] = [Box(*c.xyxy, c.label, c.score, "model") for c in kept]
+        return boxes
 
     # -- construction: the labeller's controls, renamed for review ------------------------
     def _build(self) -> None:
@@ -157,12 +226,11 @@ class Review(Labeller):
 
         width = self.scale.shown[0]
         # Indented like the image inside the bbox widget (its padding), so cells line up with it.
-        self._review_strip = widgets.HTML(layout=widgets.Layout(margin="4px 0 0 5px"))
-        self._review_cursor = widgets.HTML(layout=widgets.Layout(margin="0 0 0 5px"))
+        self._timeline = Timeline(len(self.frames), width, self._strip_cells, indent="5px")
+        self._review_strip, self._review_cursor = self._timeline.strip, self._timeline.cursor
         self._legend = widgets.HTML()
         at = self._children.index(self._view) + 1
-        self._children[at:at] = [self._review_strip, self._review_cursor, self._legend]
-        self._strip_width = width
+        self._children[at:at] = [self._timeline, self._legend]
 
     # -- what is shown ---------------------------------------------------------------------
     def shown_boxes(self, i: int) -> list[Box]:
@@ -170,7 +238,7 @@ class Review(Labeller):
         least :attr:`conf` (``source="model"``)."""
         if i in self.labels:
             return self.labels.boxes(i)
-        return [b for b in self._predicted.get(i, []) if b.score is None or b.score >= self.conf]
+        return [b for b in self._model_boxes(i) if b.score is None or b.score >= self.conf]
 
     @property
     def round(self) -> int:
@@ -223,30 +291,40 @@ class Review(Labeller):
             parts.append(detail)
         self._status.value = " &middot; ".join(parts)
         self._confirm.disabled = False
-        self._review_cursor.value = cursor_html(i, n, self._strip_width)
-        key = (len(looked), self.conf)
+        key = (len(looked), self.conf, self.predicted.version)
         if key != self._strip_key:
             self._strip_key = key
+            self._timeline.frame = i
             self._render_strip(looked)
+        self._timeline.show_frame(i)
 
     def _render_strip(self, looked: set[int]) -> None:
-        def state(f: int) -> str:
-            if f in looked:
-                return "reviewed"
-            return "boxes" if self.shown_boxes(f) else "empty"
-
-        rank = {"empty": 0, "boxes": 1, "reviewed": 2}
-        colours, titles = [], []
-        for run in bins(len(self.frames)):
-            worst = min((state(f) for f in run), key=rank.__getitem__)
-            colours.append(REVIEW_COLOURS[worst])
-            where = f"frame {run[0]}" if len(run) == 1 else f"frames {run[0]}-{run[-1]}"
-            titles.append(f"{where}: {REVIEW_TEXT[worst]}")
-        self._review_strip.value = strip_html(colours, titles, self._strip_width)
+        self._looked = looked
+        self._timeline.redraw()
         swatch = ("<span style='display:inline-block;width:10px;height:10px;background:{};"
                   "margin:0 4px 0 10px;border-radius:2px'></span>")
         self._legend.value = "<span style='font-size:90%'>" + "".join(
             swatch.format(REVIEW_COLOURS[k]) + REVIEW_TEXT[k] for k in REVIEW_COLOURS) + "</span>"
+
+    def _strip_cells(self, runs: list[range]) -> tuple[list[str], list[str]]:
+        predicted, conf = self.predicted, self.conf
+        looked = getattr(self, "_looked", set())
+
+        def state(f: int) -> str:
+            if f in looked:
+                return "reviewed"
+            boxes = predicted.known_boxes(f)
+            if boxes is None:
+                return "pending"
+            return "boxes" if any(b.score is None or b.score >= conf for b in boxes) else "empty"
+
+        colours, titles = [], []
+        for run in runs:
+            worst = min((state(f) for f in run), key=REVIEW_RANK.__getitem__)
+            colours.append(REVIEW_COLOURS[worst])
+            where = f"frame {run[0]}" if len(run) == 1 else f"frames {run[0]}-{run[-1]}"
+            titles.append(f"{where}: {REVIEW_TEXT[worst]}")
+        return colours, titles
 
     # -- review order ---------------------------------------------------------------------
     def _resume_frame(self) -> int:
@@ -258,7 +336,17 @@ class Review(Labeller):
         """Show the next frame in review order not reviewed yet (after the current one,
         wrapping around); with none left, the next frame."""
         looked = set(self.labels.looked_at)
+        if self.predicted.version != self._order_version:
+            self._rank()
         order = self.order
+        if self._reranks and not any(self.predicted.is_predicted(f) for f in order
+                                     if f not in looked and f != self.frame):
+            # Everything predicted is reviewed: predict the next block on demand.
+            after = [f for f in order if f not in looked and f != self.frame]
+            if after:
+                self.predicted.ensure([after[0]])
+                self._rank()
+                order = self.order
         if self.frame in order:
             k = order.index(self.frame)
             order = order[k + 1:] + order[:k]
@@ -343,7 +431,7 @@ class Review(Labeller):
 def review(frames: Frames | Sequence | None, model=None, *,
            project: Project | str | Path | None = None, strategy: str | Callable = "uncertain",
            conf: float = 0.25, labels: LabelSet | None = None, round: int | None = None,
-           width: int = 800, height: int = 540, seed: int = 0) -> Review:
+           width: int = 800, height: int = 540, seed: int = 0, background: bool = True) -> Review:
     """Review a micro-model's boxes inline: accept what is right, correct what is not.
 
     Parameters
@@ -372,6 +460,10 @@ def review(frames: Frames | Sequence | None, model=None, *,
         wheel, ``+``/``-`` or :meth:`Review.set_zoom`.
     seed
         Makes strategies with a random part repeatable.
+    background
+        Predict the frames not predicted at opening in a background thread (True), or only
+        when the review reaches them (False). Either way the widget opens after predicting
+        one block of frames (:data:`mm_widgets.predictions.BLOCK`), not the whole clip.
 
     Returns
     -------
@@ -386,4 +478,4 @@ def review(frames: Frames | Sequence | None, model=None, *,
     >>> rev.efficiency_curve()                                     # doctest: +SKIP
     """
     return Review(frames, model, project=project, strategy=strategy, conf=conf, labels=labels,
-                  round=round, width=width, height=height, seed=seed)
+                  round=round, width=width, height=height, seed=seed, background=background)

@@ -9,6 +9,11 @@ Under the frame a strip has one coloured cell per frame (or per run of frames on
 clips): green where a box is at least ``low`` (or the threshold, when higher) sure, amber
 where every box shown is less sure than that, grey where nothing reaches the threshold. It is redrawn when the
 threshold moves; the current frame is marked by a small cursor under it.
+
+Given a model, the viewer opens after predicting one block of frames around the first one
+shown (:class:`~mm_widgets.predictions.Predictions`): a frame a person goes to is
+predicted on demand, every other one in a background thread; frames not predicted yet
+show grey in the strip.
 """
 
 from __future__ import annotations
@@ -25,24 +30,27 @@ from ..data import Frames, frame_in_range
 from ..errors import FrameIndexError, MMError
 from ..labels import Box, LabelSet
 from ..metrics import boxes_by_frame
-from .display import CLASS_COLOURS, DisplayScale, bins, cursor_html, draw_boxes, strip_html
-from .labeller import KeyShortcuts, strip_frame
+from ..predictions import Predictions
+from .display import CLASS_COLOURS, DisplayScale, Timeline, draw_boxes
+from .labeller import KeyShortcuts
 
 #: Keys the viewer answers to (while the keyboard focus is in it) and what they do.
 VIEWER_KEYS = {"ArrowLeft": "previous frame", "ArrowRight": "next frame", " ": "play / pause"}
 
 #: Strip colours by frame status.
-STATUS_COLOURS = {"ok": "#2ca02c", "low": "#ffb000", "none": "#c8c8c8"}
-STATUS_TEXT = {"ok": "sure", "low": "low confidence", "none": "no prediction"}
-#: Worst first: a strip cell covering several frames shows the worst of them.
-STATUS_RANK = {"none": 0, "low": 1, "ok": 2}
+STATUS_COLOURS = {"ok": "#2ca02c", "low": "#ffb000", "none": "#c8c8c8", "pending": "#f2f2f2"}
+STATUS_TEXT = {"ok": "sure", "low": "low confidence", "none": "no prediction",
+               "pending": "not predicted yet"}
+#: Worst first: a strip cell covering several frames shows the worst of them (a frame not
+#: predicted yet hides no known problem).
+STATUS_RANK = {"none": 0, "low": 1, "pending": 2, "ok": 3}
+#: While blocks arrive in the background, the strip is redrawn every this many blocks.
+STRIP_EVERY_BLOCKS = 8
 JPEG_CACHE = 64  # rendered frames kept, so scrubbing back and forth re-sends without redrawing
 
 
-def _as_predictions(predictions, frames) -> tuple[pd.DataFrame | LabelSet, list[str] | None]:
+def _as_predictions(predictions) -> tuple[pd.DataFrame | LabelSet, list[str] | None]:
     """Predictions as a table (or LabelSet), and the class order when the source knows it."""
-    if hasattr(predictions, "predict") and hasattr(predictions, "classes_"):
-        return predictions.predict(frames), list(predictions.classes_)
     if isinstance(predictions, LabelSet):
         return predictions, list(predictions.classes)
     if isinstance(predictions, pd.DataFrame):
@@ -70,6 +78,8 @@ class Viewer(widgets.VBox):
         Boxes with a lower score are hidden (a traitlet).
     low : float
         Frames whose best shown box scores below this are marked low-confidence.
+    predicted : Predictions or None
+        Given a model: what it has predicted so far, block by block (``predicted.wait()``).
     classes : list of str
         Class names, in the order that gives them their colours.
     """
@@ -78,7 +88,7 @@ class Viewer(widgets.VBox):
     conf = traitlets.Float(0.25, help="Confidence threshold: boxes scoring lower are hidden.")
 
     def __init__(self, frames, predictions, *, conf: float = 0.25, width: int = 800,
-                 low: float = 0.5, interval: int = 100):
+                 low: float = 0.5, interval: int = 100, background: bool = True):
         if isinstance(predictions, Frames) and not isinstance(frames, Frames):
             raise MMError("show(frames, predictions): the frames come first, then the model "
                           "or its predictions")
@@ -88,11 +98,16 @@ class Viewer(widgets.VBox):
             frames = Frames.from_arrays(frames)
         if len(frames) == 0:
             raise MMError("there are no frames to show")
-        predictions, classes = _as_predictions(predictions, frames)
-        self.frames = frames
-        self.predictions = predictions
-        self.boxes_by_frame = {f: bs for f, bs in boxes_by_frame(predictions).items()}
         n = len(frames)
+        if hasattr(predictions, "predict") and hasattr(predictions, "classes_"):
+            self.predicted = Predictions(predictions, frames)
+            table, classes = None, list(predictions.classes_)
+        else:
+            self.predicted = None
+            table, classes = _as_predictions(predictions)
+        self.frames = frames
+        self._table = table
+        self.boxes_by_frame = {f: bs for f, bs in boxes_by_frame(table).items()}
         bad = sorted(f for f in self.boxes_by_frame if not 0 <= f < n)
         if bad:
             raise FrameIndexError(f"predictions name frame(s) {bad[:5]} outside the {n}-frame clip")
@@ -103,31 +118,66 @@ class Viewer(widgets.VBox):
         self.colours = {c: CLASS_COLOURS[k % len(CLASS_COLOURS)] for k, c in enumerate(classes)}
         self.low = float(low)
         self.scale = DisplayScale.fit(frames.size, width)
-        # Best score per frame (-1: no box; a box without a score is certain: 1).
-        self._best = np.full(n, -1.0)
+        # Best score per frame (-1: no box; a box without a score is certain: 1; NaN: not
+        # predicted yet).
+        self._best = np.full(n, -1.0 if self.predicted is None else np.nan)
         for f, bs in self.boxes_by_frame.items():
             self._best[f] = max(1.0 if b.score is None else b.score for b in bs)
         self._jpegs: OrderedDict[tuple[int, float], bytes] = OrderedDict()
         self.bytes_sent: list[int] = []
+        if self.predicted is not None:
+            self.predicted.on_block(self._block_arrived)
+            self.predicted.ensure([0])
         self._build(interval)
         super().__init__(children=self._children)
         self.add_class("mm-viewer")
         self.set_conf(conf)
         self._render()
+        if self.predicted is not None and background:
+            self.predicted.start(near=self.frame)
+
+    def close(self) -> None:
+        """Stop predicting in the background (with a model), then close the widget."""
+        if self.predicted is not None:
+            self.predicted.stop()
+        super().close()
+
+    @property
+    def predictions(self) -> pd.DataFrame | LabelSet:
+        """The predictions shown: as given, or the model's so far."""
+        return self._table if self.predicted is None else self.predicted.table()
+
+    def _block_arrived(self, block: range) -> None:
+        # From the thread that predicted the block (or this one, on demand).
+        boxes = {f: self.predicted.known_boxes(f) for f in block}
+        best = [max((1.0 if b.score is None else b.score for b in bs), default=-1.0)
+                for bs in boxes.values()]
+        self.boxes_by_frame.update({f: bs for f, bs in boxes.items() if bs})
+        self._best[block.start:block.stop] = best
+        if hasattr(self, "_strip") and (self.predicted.version % STRIP_EVERY_BLOCKS == 0
+                                        or self.predicted.complete):
+            self._render_strip()
+            self._header.value = self._header_html()
+
+    def _header_html(self) -> str:
+        name = html.escape(self.frames.name or "frames")
+        w, h = self.frames.size
+        n = len(self.frames)
+        # list() copies in one step: a background block may add frames meanwhile.
+        total = sum(map(len, list(self.boxes_by_frame.values())))
+        boxes = f"{total} predicted box{'es' if total != 1 else ''}"
+        if self.predicted is not None and not self.predicted.complete:
+            boxes += f" on the {int(np.isfinite(self._best).sum())} frames predicted so far"
+        return f"<b>{name}</b> &middot; {n} frames &middot; {w}&times;{h} &middot; {boxes}"
 
     # -- construction ----------------------------------------------------------------------
     def _build(self, interval: int) -> None:
         n = len(self.frames)
         shown_w, shown_h = self.scale.shown
-        name = html.escape(self.frames.name or "frames")
-        w, h = self.frames.size
-        total = sum(len(bs) for bs in self.boxes_by_frame.values())
-        self._header = widgets.HTML(
-            f"<b>{name}</b> &middot; {n} frames &middot; {w}&times;{h} &middot; "
-            f"{total} predicted box{'es' if total != 1 else ''}")
+        self._header = widgets.HTML(self._header_html())
         self._image = widgets.Image(format="jpeg", width=shown_w, height=shown_h)
-        self._strip = widgets.HTML(layout=widgets.Layout(margin="4px 0 0 0"))
-        self._cursor = widgets.HTML(layout=widgets.Layout(margin="0"))
+        self._timeline = Timeline(n, shown_w, self._strip_cells)
+        self._strip, self._cursor = self._timeline.strip, self._timeline.cursor
         self._legend = widgets.HTML()
         self._status = widgets.HTML()
         self._play = widgets.Play(value=0, min=0, max=max(n - 1, 0), step=1, interval=int(interval),
@@ -158,21 +208,24 @@ class Viewer(widgets.VBox):
             "<div class='mm-key-legend' style='font-size:85%;color:#555'>"
             f"{kbd.format('←')} {kbd.format('→')} frame &nbsp; {kbd.format('Space')} play / pause &nbsp; "
             "click the strip: go to that frame &nbsp; &#9632; stop keeps the frame</div>")
-        self._children = [self._header, self._image, self._strip, self._cursor, self._legend,
+        self._children = [self._header, self._image, self._timeline, self._legend,
                           controls, self._conf_slider, self._status, self._key_legend, self._keys]
 
     # -- what is shown ---------------------------------------------------------------------
     def boxes(self, i: int) -> list[Box]:
-        """The boxes shown on frame ``i``: those scoring at least :attr:`conf`."""
-        return [b for b in self.boxes_by_frame.get(int(i), [])
-                if b.score is None or b.score >= self.conf]
+        """The boxes shown on frame ``i``: those scoring at least :attr:`conf` (a frame not
+        predicted yet is predicted first, with its block)."""
+        i = int(i)
+        if self.predicted is not None and not self.predicted.is_predicted(i):
+            self.predicted.ensure([i])
+        return [b for b in self.boxes_by_frame.get(i, []) if b.score is None or b.score >= self.conf]
 
     def statuses(self) -> list[str]:
         """Per frame: ``"none"`` (nothing reaches the threshold), ``"low"`` (the best box
-        shown scores below :attr:`low`) or ``"ok"``."""
+        shown scores below :attr:`low`), ``"ok"``, or ``"pending"`` (not predicted yet)."""
         best = self._best
         status = np.where(best < self.conf, "none", np.where(best < self.sure, "low", "ok"))
-        return status.tolist()
+        return np.where(np.isnan(best), "pending", status).tolist()
 
     def status(self, i: int) -> str:
         """:meth:`statuses` of one frame."""
@@ -210,9 +263,12 @@ class Viewer(widgets.VBox):
     def _render(self) -> None:
         i = self.frame
         data = self.frame_jpeg(i)
+        if self.predicted is not None and self.predicted.version != self._strip_version:
+            self._render_strip()  # a block predicted on demand for this frame
+            self._header.value = self._header_html()
         self.bytes_sent.append(len(data))
         self._image.value = data
-        self._cursor.value = cursor_html(i, len(self.frames), self.scale.shown[0])
+        self._timeline.show_frame(i)
         shown = self.boxes(i)
         parts = [f"frame <b>{i}</b> of {len(self.frames)}"]
         if shown:
@@ -226,15 +282,20 @@ class Viewer(widgets.VBox):
             parts.append(f"{hidden} below {self.conf:.2f} hidden")
         self._status.value = " &middot; ".join(parts)
 
-    def _render_strip(self) -> None:
-        status = self.statuses()
+    def _strip_cells(self, runs: list[range]) -> tuple[list[str], list[str]]:
+        status = self._statuses
         colours, titles = [], []
-        for run in bins(len(status)):
+        for run in runs:
             worst = min((status[f] for f in run), key=STATUS_RANK.__getitem__)
             colours.append(STATUS_COLOURS[worst])
             where = f"frame {run[0]}" if len(run) == 1 else f"frames {run[0]}-{run[-1]}"
             titles.append(f"{where}: {STATUS_TEXT[worst]}")
-        self._strip.value = strip_html(colours, titles, self.scale.shown[0])
+        return colours, titles
+
+    def _render_strip(self) -> None:
+        self._strip_version = self.predicted.version if self.predicted is not None else 0
+        status = self._statuses = self.statuses()
+        self._timeline.redraw()
         counts = {s: status.count(s) for s in STATUS_COLOURS}
         swatch = ("<span style='display:inline-block;width:10px;height:10px;background:{};"
                   "margin:0 4px 0 10px;border-radius:2px'></span>")
@@ -243,7 +304,9 @@ class Viewer(widgets.VBox):
             + swatch.format(STATUS_COLOURS["ok"]) + f"{counts['ok']} sure (&ge; {self.sure:.2f})"
             + swatch.format(STATUS_COLOURS["low"]) + f"{counts['low']} low confidence"
             + swatch.format(STATUS_COLOURS["none"])
-            + f"{counts['none']} with no prediction &ge; {self.conf:.2f}</span>")
+            + f"{counts['none']} with no prediction &ge; {self.conf:.2f}"
+            + (swatch.format(STATUS_COLOURS["pending"]) + f"{counts['pending']} not predicted yet"
+               if counts["pending"] else "") + "</span>")
 
     # -- controls ------------------------------------------------------------------------
     def _on_play_value(self, change) -> None:
@@ -259,7 +322,7 @@ class Viewer(widgets.VBox):
             return
         if content.get("type") == "strip":
             self.stop()
-            self.go_to(strip_frame(content.get("fx"), len(self.frames)))
+            self.go_to(self._timeline.frame_at(content.get("fx")))
         elif content.get("type") == "key":
             key = content.get("key")
             if key == "ArrowRight":
@@ -328,7 +391,7 @@ class Viewer(widgets.VBox):
 
 
 def show(frames, predictions, *, conf: float = 0.25, width: int = 800, low: float = 0.5,
-         interval: int = 100) -> Viewer:
+         interval: int = 100, background: bool = True) -> Viewer:
     """Predictions drawn on the frames, in the cell: scrub, play, filter by confidence.
 
     Parameters
@@ -336,7 +399,8 @@ def show(frames, predictions, *, conf: float = 0.25, width: int = 800, low: floa
     frames
         The :class:`~mm_widgets.data.Frames` the predictions are for.
     predictions
-        A fitted micro-model (it predicts every frame), ``model.predict(frames)`` (a
+        A fitted micro-model (it predicts the frames as they are shown, and the rest in the
+        background), ``model.predict(frames)`` (a
         DataFrame with ``frame, x1, y1, x2, y2, label`` and optionally ``score``), or a
         :class:`~mm_widgets.labels.LabelSet`.
     conf
@@ -347,6 +411,9 @@ def show(frames, predictions, *, conf: float = 0.25, width: int = 800, low: floa
         Frames whose best shown box scores below this are marked amber in the strip.
     interval
         Milliseconds between frames while playing.
+    background
+        With a model: predict the frames not shown yet in a background thread (True), or
+        only as they are shown (False).
 
     Returns
     -------
@@ -358,4 +425,5 @@ def show(frames, predictions, *, conf: float = 0.25, width: int = 800, low: floa
     >>> mm.show(frames, model)                               # doctest: +SKIP
     >>> mm.show(frames, model.predict(frames), conf=0.5)     # doctest: +SKIP
     """
-    return Viewer(frames, predictions, conf=conf, width=width, low=low, interval=interval)
+    return Viewer(frames, predictions, conf=conf, width=width, low=low, interval=interval,
+                  background=background)
