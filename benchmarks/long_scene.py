@@ -68,19 +68,22 @@ def train(out: str) -> None:
 
 
 class Peak:
-    """Samples this process's RSS every 20 ms and remembers the largest and the step."""
+    """Samples this process's RSS every 20 ms: the largest overall and per step."""
 
     def __init__(self):
         self.proc = psutil.Process(os.getpid())
         self.step = "start"
         self.peak, self.at = 0.0, ""
+        self.steps: dict[str, float] = {}
         threading.Thread(target=self._run, daemon=True).start()
 
     def _run(self):
         while True:
             rss = self.proc.memory_info().rss / MB
+            step = self.step
+            self.steps[step] = max(self.steps.get(step, 0.0), rss)
             if rss > self.peak:
-                self.peak, self.at = rss, self.step
+                self.peak, self.at = rss, step
             time.sleep(0.02)
 
     def now(self) -> float:
@@ -184,6 +187,7 @@ def main() -> None:
 
     maxrss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
     print(f"peak RSS: {max(maxrss, peak.peak):.0f} MB (target <= 1024 MB), during: {peak.at}")
+    print("peak RSS by step (MB): " + ", ".join(f"{k} {v:.0f}" for k, v in peak.steps.items()))
 
 
 if __name__ == "__main__":
