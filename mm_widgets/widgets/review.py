@@ -171,7 +171,9 @@ class Review(Labeller):
 
     def close(self) -> None:
         """Stop predicting in the background, then close the widget."""
-        self.predicted.stop()
+        predicted = getattr(self, "predicted", None)  # None too when __init__ refused its input
+        if predicted is not None:
+            predicted.stop()
         super().close()
 
     def _rank(self, labels: LabelSet | None = None) -> None:
@@ -336,7 +338,8 @@ class Review(Labeller):
         """Show the next frame in review order not reviewed yet (after the current one,
         wrapping around); with none left, the next frame."""
         looked = set(self.labels.looked_at)
-        if self.predicted.version != self._order_version:
+        reranked = self.predicted.version != self._order_version
+        if reranked:
             self._rank()
         order = self.order
         if self._reranks and not any(self.predicted.is_predicted(f) for f in order
@@ -346,8 +349,9 @@ class Review(Labeller):
             if after:
                 self.predicted.ensure([after[0]])
                 self._rank()
-                order = self.order
-        if self.frame in order:
+                order, reranked = self.order, True
+        # In a new ranking the place of the frame shown means nothing: start from the top.
+        if self.frame in order and not (reranked and self.frame in looked):
             k = order.index(self.frame)
             order = order[k + 1:] + order[:k]
         todo = [f for f in order if f not in looked and f != self.frame]

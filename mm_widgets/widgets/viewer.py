@@ -138,8 +138,9 @@ class Viewer(widgets.VBox):
 
     def close(self) -> None:
         """Stop predicting in the background (with a model), then close the widget."""
-        if self.predicted is not None:
-            self.predicted.stop()
+        predicted = getattr(self, "predicted", None)  # None too when __init__ refused its input
+        if predicted is not None:
+            predicted.stop()
         super().close()
 
     @property
