@@ -197,6 +197,27 @@ def test_timeline_zooms_in_around_the_frame_and_follows_it(long_clip):
     assert STATUS_COLOURS["pending"] in v._strip.value
 
 
+def test_a_click_on_a_zoomed_timeline_goes_to_the_frame_under_it(long_clip):
+    # Viewer and review: the strip shows a span of the clip once zoomed in; a click's
+    # fraction of the strip's width is a fraction of that span, not of the whole clip.
+    for w in (show(long_clip, CountingModel(), background=False),
+              review(long_clip, CountingModel(), background=False)):
+        w.go_to(3000)
+        t = w._timeline
+        t.zoom_in()
+        t.zoom_in()
+        span = t.span
+        assert len(span) < N and 3000 in span
+        cell = (len(span) - 1) // 2
+        w._on_key(w._keys, {"type": "strip", "fx": (cell + 0.5) / len(span)}, [])
+        assert w.frame == span.start + cell
+        w._on_key(w._keys, {"type": "strip", "fx": 1.0}, [])    # the right edge: the span's last
+        assert w.frame == span.stop - 1
+        w._on_key(w._keys, {"type": "strip", "fx": "x"}, [])    # garbage: the span's first
+        assert w.frame == span.start
+        w.close()
+
+
 def test_a_short_clip_has_no_zoom_buttons():
     frames = Frames.from_arrays([np.zeros((8, 8, 3), np.uint8)] * 20)
     v = show(frames, CountingModel(), background=False)
