@@ -75,7 +75,7 @@ def test_review_opens_on_a_long_clip_after_one_block(long_clip):
     strip = rev._review_strip.value
     assert strip.count("<div title=") == MAX_STRIP_CELLS
     assert strip.count(REVIEW_COLOURS["pending"]) > MAX_STRIP_CELLS * 0.9
-    assert "not predicted yet" in strip
+    assert "not predicted yet" in strip and "not predicted yet" in rev._legend.value
 
     for _ in range(BLOCK):                             # review the whole first block...
         rev.accept()
@@ -102,6 +102,7 @@ def test_background_thread_predicts_the_rest_after_opening(long_clip):
     assert sorted(rev.order) == sorted(set(range(N)) - set(rev.labels.looked_at))
     rev._render_strip(set(rev.labels.looked_at))
     assert REVIEW_COLOURS["pending"] not in rev._review_strip.value
+    assert "not predicted yet" not in rev._legend.value     # the legend drops what is gone
 
 
 def test_a_request_goes_before_the_background_thread(long_clip):

@@ -229,17 +229,19 @@ class Timeline(widgets.VBox):
         self.span = range(self.n)
         self.strip = widgets.HTML(layout=widgets.Layout(margin=f"4px 0 0 {indent}"))
         self.cursor = widgets.HTML(layout=widgets.Layout(margin=f"0 0 0 {indent}"))
-        self._out = widgets.Button(icon="search-minus", tooltip="timeline: show more of the clip",
-                                   layout=widgets.Layout(width="34px"))
-        self._in = widgets.Button(icon="search-plus",
-                                  tooltip="timeline: zoom in around the frame shown",
-                                  layout=widgets.Layout(width="34px"))
+        # Plain minus/plus with a "timeline" word: the frame's own zoom has the magnifiers.
+        self._out = widgets.Button(icon="minus", tooltip="timeline: show more of the clip",
+                                   layout=widgets.Layout(width="36px", padding="0"))
+        self._in = widgets.Button(icon="plus", tooltip="timeline: zoom in around the frame shown",
+                                  layout=widgets.Layout(width="36px", padding="0"))
+        self._name = widgets.HTML("<span style='font-size:90%;color:#555'>timeline</span>",
+                                  layout=widgets.Layout(margin="0 4px 0 0"))
         self._where = widgets.HTML()
         self._out.on_click(lambda _: self.zoom_out())
         self._in.on_click(lambda _: self.zoom_in())
         rows = [self.strip, self.cursor]
         if self.n > MIN_SPAN:  # a short clip shows every frame already
-            rows.append(widgets.HBox([self._out, self._in, self._where],
+            rows.append(widgets.HBox([self._name, self._out, self._in, self._where],
                                      layout=widgets.Layout(margin=f"0 0 0 {indent}")))
         super().__init__(children=rows)
         self.add_class("mm-timeline")

@@ -305,8 +305,10 @@ class Review(Labeller):
         self._timeline.redraw()
         swatch = ("<span style='display:inline-block;width:10px;height:10px;background:{};"
                   "margin:0 4px 0 10px;border-radius:2px'></span>")
+        # "not predicted yet" only while some frames are (a finished clip has none).
+        shown = [k for k in REVIEW_COLOURS if k != "pending" or not self.predicted.complete]
         self._legend.value = "<span style='font-size:90%'>" + "".join(
-            swatch.format(REVIEW_COLOURS[k]) + REVIEW_TEXT[k] for k in REVIEW_COLOURS) + "</span>"
+            swatch.format(REVIEW_COLOURS[k]) + REVIEW_TEXT[k] for k in shown) + "</span>"
 
     def _strip_cells(self, runs: list[range]) -> tuple[list[str], list[str]]:
         predicted, conf = self.predicted, self.conf
