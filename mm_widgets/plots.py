@@ -38,20 +38,22 @@ def efficiency_figure(table: pd.DataFrame, title: str = "Label efficiency per ro
                                      name=f"{col} (interpolation)",
                                      line=dict(color=COLOURS[col], dash="dot", width=1.5)),
                           secondary_y=False)
-    # The seed's marks, named as what they are: figures of the seed's own clip, not of this one.
-    fig.add_hline(y=EFFICIENCY_MARK, line=dict(color="grey", dash="dash", width=1),
-                  annotation_text="seed's mark: efficiency 0.95 after a second loop",
-                  annotation_position="bottom right", annotation_font_size=10)
-    fig.add_hline(y=FIRST_PASS_RECALL_MARK, line=dict(color="grey", dash="dot", width=1),
-                  annotation_text="seed's first pass (Batman clip, 5 labels): recall 0.70",
-                  annotation_position="bottom right", annotation_font_size=10)
+    # The seed's marks, named as what they are: figures of the seed's own clip, not of this
+    # one. Legend entries, not text on the plot, so no curve ever runs through their words.
+    span = [min(rounds), max(rounds)] if rounds else [0, 1]
+    for y, dash, text in (
+            (EFFICIENCY_MARK, "dash", f"seed's mark: efficiency {EFFICIENCY_MARK:.2f} after a second loop"),
+            (FIRST_PASS_RECALL_MARK, "dot",
+             f"seed's first pass (Batman clip, 5 labels): recall {FIRST_PASS_RECALL_MARK:.2f}")):
+        fig.add_trace(go.Scatter(x=span, y=[y, y], mode="lines", name=text, hoverinfo="name",
+                                 line=dict(color="grey", dash=dash, width=1)), secondary_y=False)
     fig.update_yaxes(title_text="share", range=[0, 1.05], secondary_y=False)
     # Whole numbers from 0, placed on their own: synced to the share axis they read 5.01, 10.02.
     fig.update_yaxes(title_text="human actions", secondary_y=True, showgrid=False,
                      tickmode="auto", rangemode="tozero", tickformat="d")
     fig.update_xaxes(title_text="round", dtick=1)
-    fig.update_layout(title=title, template="plotly_white", height=420,
-                      legend=dict(orientation="h", y=-0.2))
+    fig.update_layout(title=title, template="plotly_white", height=520,
+                      legend=dict(orientation="h", y=-0.16))
     return fig
 
 

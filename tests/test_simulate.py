@@ -89,8 +89,13 @@ def test_simulate_plot_has_the_seed_marks():
                       strategy="random").plot()
     names = {t.name for t in fig.data}
     assert {"efficiency", "recall", "human actions"} <= names
-    ys = sorted(s["y0"] for s in fig.layout.shapes)
-    assert ys == [0.70, 0.95]
+    # The marks are named lines in the legend (no words on the plot for a curve to cross),
+    # drawn across the rounds shown.
+    marks = [t for t in fig.data if t.name.startswith("seed's")]
+    assert sorted(t.y[0] for t in marks) == [0.70, 0.95] and all(t.y[0] == t.y[1] for t in marks)
+    assert all(tuple(t.x) == (0, 1) for t in marks)
+    assert "efficiency 0.95" in marks[0].name + marks[1].name
+    assert not fig.layout.annotations and not fig.layout.shapes
 
 
 def test_uncertain_prefers_flicker_count_changes_and_mid_scores():
