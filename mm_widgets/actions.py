@@ -245,7 +245,7 @@ def diff_boxes(old: Sequence[Box], new: Sequence[Box]) -> tuple[list[Box], list[
     actions: list[tuple[str, str]] = []
     for i, j in sorted(pairs, key=lambda p: p[1]):
         source = "corrected" if old[i].source == "model" else old[i].source
-        result[j] = replace(new[j], score=None, source=source)
+        result[j] = replace(new[j], score=None, source=source, track=kept_track(old, new, i, j, pairs))
         actions.append(("adjust", new[j].label))
     paired_old = {i for i, _ in pairs}
     actions += [("delete", old[i].label) for i in free_old if i not in paired_old]
@@ -254,3 +254,29 @@ def diff_boxes(old: Sequence[Box], new: Sequence[Box]) -> tuple[list[Box], list[
             result[j] = replace(b, score=None, source="human")
             actions.append(("draw", b.label))
     return [b for b in result if b is not None], actions
+
+
+def kept_track(old: Sequence[Box], new: Sequence[Box], i: int, j: int,
+               pairs: Sequence[tuple[int, int]]) -> int | None:
+    """The track id that ``new[j]``, a person's adjustment of ``old[i]`` in
+    :func:`diff_boxes`, keeps: ``old[i]``'s, unless the edit split or merged objects, which
+    makes a new object (no id until linked). A drawn box has no id either.
+
+    A split: a box drawn in the same edit lies mostly (half its area or more) inside
+    ``old[i]``. A merge: a box deleted in the same edit lies mostly inside ``new[j]``.
+    """
+    paired_old, paired_new = {p for p, _ in pairs}, {q for _, q in pairs}
+    drawn = [n for k, n in enumerate(new) if k not in paired_new
+             and not any(same_box(n, o) for o in old)]
+    deleted = [o for k, o in enumerate(old) if k not in paired_old
+               and not any(same_box(o, n) for n in new)]
+    if any(_inside(n, old[i]) for n in drawn) or any(_inside(o, new[j]) for o in deleted):
+        return None
+    return old[i].track
+
+
+def _inside(a: Box, b: Box) -> bool:
+    """Half of ``a``'s area or more lies inside ``b``."""
+    w = min(a.x2, b.x2) - max(a.x1, b.x1)
+    h = min(a.y2, b.y2) - max(a.y1, b.y1)
+    return w > 0 and h > 0 and w * h >= 0.5 * a.area

@@ -19,6 +19,9 @@ from .data import frame_number
 from .errors import FrameIndexError, LabelError, UnknownClassError
 
 BOX_COLUMNS = ["frame", "x1", "y1", "x2", "y2", "label", "score", "source", "round"]
+#: The optional column after :data:`BOX_COLUMNS`: the id of the track a box belongs to
+#: (nullable: tables and files from before tracks, and boxes not linked yet, have none).
+TRACK = "track"
 CLASS_COLUMNS = ["frame", "label", "score", "source", "round"]
 SOURCES = ("human", "model", "corrected")
 TASKS = ("boxes", "classes")
@@ -35,6 +38,8 @@ class Box:
     label: str
     score: float | None = None
     source: str = "human"
+    #: Which object this is across frames: boxes of one object share an id (None: not linked).
+    track: int | None = None
 
     def __post_init__(self):
         coords = (self.x1, self.y1, self.x2, self.y2)
@@ -56,13 +61,19 @@ class Box:
             object.__setattr__(self, name, float(getattr(self, name)))
         if self.score is not None:
             object.__setattr__(self, "score", float(self.score))
+        if self.track is not None:
+            if isinstance(self.track, bool) or not isinstance(self.track, (int, np.integer)) \
+                    or self.track < 0:
+                raise LabelError(f"box track must be a non-negative integer or None, got {self.track!r}")
+            object.__setattr__(self, "track", int(self.track))
 
     @classmethod
     def _trusted(cls, x1: float, y1: float, x2: float, y2: float, label: str,
-                 score: float | None, source: str) -> Box:
+                 score: float | None, source: str, track: int | None = None) -> Box:
         """Build without per-box checks, for data already validated in bulk (snapshots)."""
         box = object.__new__(cls)
-        box.__dict__.update(x1=x1, y1=y1, x2=x2, y2=y2, label=label, score=score, source=source)
+        box.__dict__.update(x1=x1, y1=y1, x2=x2, y2=y2, label=label, score=score, source=source,
+                            track=track)
         return box
 
     # -- geometry -------------------------------------------------------------------------
@@ -180,9 +191,9 @@ class Box:
                 and all(isinstance(v, (int, float)) for v in exact)
                 and all(abs(a - b) < 1e-6 * max(1.0, abs(b)) for a, b in zip(exact, (x, y, x2, y2)))):
             x, y, x2, y2 = (float(v) for v in exact)
-        score, source = ann.get("score"), ann.get("source", "human")
+        score, source, track = ann.get("score"), ann.get("source", "human"), ann.get("track_id")
         try:
-            return cls(x, y, x2, y2, label, score, source)
+            return cls(x, y, x2, y2, label, score, source, track)
         except LabelError as e:
             raise type(e)(f"{name}: {e}") from None
 
@@ -194,6 +205,8 @@ class Box:
              "xyxy": list(self.xyxy)}
         if self.score is not None:
             d["score"] = self.score
+        if self.track is not None:
+            d["track_id"] = self.track  # the video-COCO field (TAO, YouTube-VIS)
         return d
 
 
@@ -213,8 +226,73 @@ def box_iou(a, b) -> np.ndarray:
         return np.where(union > 0, inter / union, 0.0)
 
 
+def near(a: np.ndarray, b: np.ndarray, move: float = 0.75, size: float = 1.5) -> np.ndarray:
+    """``(len(a), len(b))``: boxes of about the same size (each side within ``size`` x)
+    whose centres are less than ``move`` x their mean size apart."""
+    wa, ha = a[:, 2] - a[:, 0], a[:, 3] - a[:, 1]
+    wb, hb = b[:, 2] - b[:, 0], b[:, 3] - b[:, 1]
+    ca = np.stack([(a[:, 0] + a[:, 2]) / 2, (a[:, 1] + a[:, 3]) / 2], 1)
+    cb = np.stack([(b[:, 0] + b[:, 2]) / 2, (b[:, 1] + b[:, 3]) / 2], 1)
+    dist = np.linalg.norm(ca[:, None, :] - cb[None, :, :], axis=2)
+    scale = (np.sqrt(wa * ha)[:, None] + np.sqrt(wb * hb)[None, :]) / 2
+    rw = np.maximum(wa[:, None], wb[None, :]) / np.maximum(np.minimum(wa[:, None], wb[None, :]), 1e-9)
+    rh = np.maximum(ha[:, None], hb[None, :]) / np.maximum(np.minimum(ha[:, None], hb[None, :]), 1e-9)
+    return (dist < move * scale) & (rw <= size) & (rh <= size)
+
+
+def link_tracks(df: pd.DataFrame, link_iou: float = 0.3, max_gap: int = 1) -> np.ndarray:
+    """A track id per row of ``df``: rows on frames up to ``max_gap + 1`` apart that overlap
+    by ``link_iou`` or more (same class) share an id. Greedy, highest IoU first."""
+    track = np.full(len(df), -1, dtype=np.int64)
+    if not len(df):
+        return track
+    frames = df["frame"].to_numpy()
+    xyxy = df[["x1", "y1", "x2", "y2"]].to_numpy(float)
+    labels = df["label"].to_numpy()
+    rows_of = {f: np.flatnonzero(frames == f) for f in np.unique(frames)}
+    last_seen: dict[int, int] = {}  # track id -> its newest row
+    next_id = 0
+    for f in sorted(rows_of):
+        rows = rows_of[f]
+        # candidate tracks: those whose newest box is 1..max_gap+1 frames back
+        open_tracks = [(t, r) for t, r in last_seen.items() if 0 < f - frames[r] <= max_gap + 1]
+        if open_tracks:
+            prev = np.array([r for _, r in open_tracks])
+            iou = box_iou(xyxy[rows], xyxy[prev])
+            # A small object moving fast overlaps its last box little: a box of about the
+            # same size whose centre moved less than 3/4 of its size still links, after
+            # every overlap-based link (it counts as the weakest overlap that links).
+            iou = np.where((iou < link_iou) & near(xyxy[rows], xyxy[prev]), link_iou, iou)
+            iou = np.where(labels[rows][:, None] == labels[prev][None, :], iou, 0.0)
+            # prefer the nearest frame back, then the best overlap
+            gap = f - frames[prev]
+            score = iou - 1e-3 * gap[None, :]
+            for flat in np.argsort(-score, axis=None, kind="stable"):
+                i, j = np.unravel_index(flat, score.shape)
+                if iou[i, j] < link_iou:
+                    break
+                if track[rows[i]] >= 0 or open_tracks[j][0] in {track[r] for r in rows}:
+                    continue
+                track[rows[i]] = open_tracks[j][0]
+        for r in rows:
+            if track[r] < 0:
+                track[r] = next_id
+                next_id += 1
+            last_seen[int(track[r])] = int(r)
+    return track
+
+
 def _nan_to_none(v):
     return None if v is None or (isinstance(v, float) and math.isnan(v)) else v
+
+
+def _track_or_none(v) -> int | None:
+    """A track id read from a table cell: NaN, ``pd.NA`` and None are "no track"."""
+    if v is None or v is pd.NA or (isinstance(v, float) and math.isnan(v)):
+        return None
+    if isinstance(v, (float, np.floating)) and float(v).is_integer():
+        return int(v)
+    return v
 
 
 class LabelSet:
@@ -389,13 +467,15 @@ class LabelSet:
 
     @property
     def df(self) -> pd.DataFrame:
-        """The labels as a new DataFrame (columns as in DESIGN.md)."""
+        """The labels as a new DataFrame (columns as in DESIGN.md; boxes also have ``track``,
+        a nullable integer)."""
         if self.task == "boxes":
-            rows = [(f, b.x1, b.y1, b.x2, b.y2, b.label, b.score, b.source, r)
+            rows = [(f, b.x1, b.y1, b.x2, b.y2, b.label, b.score, b.source, r, b.track)
                     for f in sorted(self._boxes) for b, r in self._boxes[f]]
-            df = pd.DataFrame(rows, columns=BOX_COLUMNS)
+            df = pd.DataFrame(rows, columns=[*BOX_COLUMNS, TRACK])
             for c in ("x1", "y1", "x2", "y2", "score"):
                 df[c] = df[c].astype(float)
+            df[TRACK] = df[TRACK].astype("Int64")
         else:
             rows = [(f, *v) for f, v in sorted(self._frame_class.items())]
             df = pd.DataFrame(rows, columns=CLASS_COLUMNS)
@@ -409,7 +489,7 @@ class LabelSet:
         frame = int(frame)
         state: dict = {"frame": frame, "looked_at": frame in self._looked_at}
         if self.task == "boxes":
-            state["boxes"] = [[b.x1, b.y1, b.x2, b.y2, b.label, b.score, b.source, r]
+            state["boxes"] = [[b.x1, b.y1, b.x2, b.y2, b.label, b.score, b.source, r, b.track]
                               for b, r in self._boxes.get(frame, [])]
         else:
             entry = self._frame_class.get(frame)
@@ -420,8 +500,9 @@ class LabelSet:
         """Set one frame from :meth:`frame_state` output (replaces what was there)."""
         frame = int(state["frame"])
         if self.task == "boxes":
-            boxes = [(Box(x1, y1, x2, y2, label, score, source), int(r))
-                     for x1, y1, x2, y2, label, score, source, r in state.get("boxes", [])]
+            # journal lines written before tracks have 8 fields
+            boxes = [(Box(x1, y1, x2, y2, label, score, source, *track), int(r))
+                     for x1, y1, x2, y2, label, score, source, r, *track in state.get("boxes", [])]
             if boxes:
                 self._boxes[frame] = boxes
             else:
@@ -455,12 +536,50 @@ class LabelSet:
         new._looked_at = self._looked_at & keep
         return new
 
+    # -- tracks --------------------------------------------------------------------------
+    @property
+    def next_track(self) -> int:
+        """A track id no box here has yet (one past the largest)."""
+        ids = [b.track for v in self._boxes.values() for b, _ in v if b.track is not None]
+        return max(ids) + 1 if ids else 0
+
+    def fresh_tracks(self, table: pd.DataFrame) -> pd.DataFrame:
+        """A copy of a predictions ``table`` whose track ids start at :attr:`next_track`, so
+        that a box taken from it never shares an id with a box already here (each
+        ``predict`` call numbers its tracks from 0)."""
+        table = table.copy()
+        if TRACK in table.columns and len(table):
+            ids = table[TRACK].astype("Int64")
+            table[TRACK] = ids - ids.min() + self.next_track
+        return table
+
+    def tracked(self, link_iou: float = 0.3, max_gap: int = 1) -> LabelSet:
+        """A copy in which every box has a track id: boxes that have one keep it; the others
+        are linked across frames among themselves (:func:`link_tracks`) and numbered from
+        :attr:`next_track`. Exports that need tracks (CVAT video, MOT) write this."""
+        self.require("boxes")
+        new = self.copy()
+        rows = [(f, k, b) for f in sorted(new._boxes) for k, (b, _) in enumerate(new._boxes[f])
+                if b.track is None]
+        if not rows:
+            return new
+        table = pd.DataFrame([(f, *b.xyxy, b.label) for f, _, b in rows],
+                             columns=["frame", "x1", "y1", "x2", "y2", "label"])
+        start = self.next_track
+        for (f, k, b), t in zip(rows, link_tracks(table, link_iou, max_gap).tolist(), strict=True):
+            entries = new._boxes[f]
+            entries[k] = (replace(b, track=start + t), entries[k][1])
+        return new
+
     # -- tables in and out ---------------------------------------------------------------
     @classmethod
     def from_df(cls, df: pd.DataFrame, classes: Sequence[str] | None = None, *,
                 looked_at: Iterable[int] | None = None, size: tuple[int, int] | None = None,
                 n_frames: int | None = None, source: str = "human") -> LabelSet:
         """Build from a table with ``frame, x1, y1, x2, y2[, label, ...]`` or ``frame, label``.
+
+        An optional ``track`` column (integers; empty cells for "none") gives boxes their
+        track ids; tables without it load with no tracks.
 
         Missing ``label`` means a single class (the first of ``classes``, default
         ``"object"``). ``looked_at`` defaults to the frames that appear in the table.
@@ -485,10 +604,13 @@ class LabelSet:
         for frame, group in df.groupby("frame", sort=True):
             frame = labels.check_frame(frame)
             if is_boxes:
+                tracks = (group[TRACK].tolist() if TRACK in group.columns
+                          else [None] * len(group))
                 boxes = [
                     (labels._check_box(Box(r.x1, r.y1, r.x2, r.y2, r.label,
-                                           _nan_to_none(r.score), r.source), frame), int(r.round))
-                    for r in group.itertuples(index=False)
+                                           _nan_to_none(r.score), r.source, _track_or_none(t)),
+                                       frame), int(r.round))
+                    for r, t in zip(group.itertuples(index=False), tracks, strict=True)
                 ]
                 labels._boxes[frame] = boxes
             else:

@@ -13,7 +13,7 @@ import numpy as np
 import pandas as pd
 
 from .actions import corrections
-from .labels import Box, LabelSet
+from .labels import TRACK, Box, LabelSet
 
 
 def boxes_by_frame(predictions: pd.DataFrame | LabelSet | None) -> dict[int, list[Box]]:
@@ -27,12 +27,14 @@ def boxes_by_frame(predictions: pd.DataFrame | LabelSet | None) -> dict[int, lis
         return out
     score = predictions["score"] if "score" in predictions else pd.Series(np.nan, predictions.index)
     source = predictions["source"] if "source" in predictions else pd.Series("model", predictions.index)
-    for f, x1, y1, x2, y2, label, s, src in zip(
+    track = ([None if pd.isna(t) else int(t) for t in predictions[TRACK].tolist()]
+             if TRACK in predictions else [None] * len(predictions))
+    for f, x1, y1, x2, y2, label, s, src, t in zip(
             predictions["frame"].tolist(), predictions["x1"].tolist(), predictions["y1"].tolist(),
             predictions["x2"].tolist(), predictions["y2"].tolist(), predictions["label"].tolist(),
-            score.tolist(), source.tolist(), strict=True):
+            score.tolist(), source.tolist(), track, strict=True):
         out.setdefault(int(f), []).append(
-            Box(x1, y1, x2, y2, label, None if s is None or s != s else s, src))
+            Box(x1, y1, x2, y2, label, None if s is None or s != s else s, src, t))
     return out
 
 

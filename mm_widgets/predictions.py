@@ -21,7 +21,7 @@ import pandas as pd
 
 from .data import release_freed_memory
 from .errors import MMError
-from .labels import BOX_COLUMNS, Box
+from .labels import BOX_COLUMNS, TRACK, Box
 from .metrics import boxes_by_frame
 
 #: Frames predicted in one call of the model: about half a second on a 2-core CPU.
@@ -40,6 +40,9 @@ class Predictions:
         The clip.
     skip
         Frames never to predict (already labelled by a person).
+    first_track
+        The first track id to give out (e.g. the labels' ``next_track``): each block's
+        tracks get ids after the ones given out before, so no two blocks share one.
     block
         Frames per block.
 
@@ -53,7 +56,8 @@ class Predictions:
         What stopped the background thread, if anything did.
     """
 
-    def __init__(self, model, frames, *, skip: Iterable[int] = (), block: int = BLOCK):
+    def __init__(self, model, frames, *, skip: Iterable[int] = (), block: int = BLOCK,
+                 first_track: int = 0):
         if int(block) < 1:
             raise MMError(f"block must be >= 1 frame, got {block}")
         self.model = model
@@ -77,6 +81,8 @@ class Predictions:
         self._table: tuple[int, pd.DataFrame] | None = None
         self.frames_predicted = 0
         self.version = 0
+        # each predict call numbers its tracks from 0: blocks get ids after those given out
+        self._next_track = int(first_track)
         self.error: BaseException | None = None
 
     # -- what is known ----------------------------------------------------------------------
@@ -171,6 +177,10 @@ class Predictions:
             if wanted:
                 table = self.model.predict(frames, indices=wanted)
                 table = table[table["frame"].isin(wanted)]
+                if TRACK in table.columns and table[TRACK].notna().any():
+                    ids = table[TRACK].astype("Int64")
+                    table = table.assign(**{TRACK: ids - ids.min() + self._next_track})
+                    self._next_track = int(table[TRACK].max()) + 1
             else:
                 table = pd.DataFrame(columns=BOX_COLUMNS)
             boxes = boxes_by_frame(table)

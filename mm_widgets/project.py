@@ -34,7 +34,7 @@ import pandas as pd
 
 from .actions import Action, ActionLog
 from .errors import MMError, ProjectError
-from .labels import SOURCES, Box, LabelSet
+from .labels import SOURCES, TRACK, Box, LabelSet
 from .storage import Journal, keep_previous, previous_version, write_atomic
 
 SCHEMA = 1
@@ -362,6 +362,7 @@ def write_snapshot(path: Path, labels: LabelSet, keep: bool = False) -> None:
     }
     if labels.task == "boxes":
         arrays["xyxy"] = df[["x1", "y1", "x2", "y2"]].to_numpy(np.float64).reshape(-1, 4)
+        arrays["track"] = df[TRACK].fillna(-1).to_numpy(np.int64)  # -1: no track
     buffer = io.BytesIO()
     np.savez(buffer, **arrays)
     write_atomic(path, buffer.getvalue(), keep=keep)
@@ -386,6 +387,10 @@ def read_snapshot(path: Path, labels: LabelSet) -> None:
         xyxy = data["xyxy"]
         ok = ok and xyxy.shape == (n, 4) and bool(np.isfinite(xyxy).all()) and bool(
             ((xyxy[:, 2] > xyxy[:, 0]) & (xyxy[:, 3] > xyxy[:, 1])).all())
+        # snapshots written before tracks have no track array: their boxes have none
+        track = data.get("track", np.full(n, -1, dtype=np.int64))
+        ok = ok and track.shape == (n,) and (n == 0 or track.min() >= -1)
+        data["track"] = track
     if not ok:
         raise ProjectError(f"{path} holds inconsistent label arrays; mm.Project.recover("
                            f"{str(path.parent)!r}) rebuilds the labels from the previous snapshot")
@@ -407,10 +412,11 @@ def _fill_from_arrays(labels, task, frames, data, names, scores, srcs) -> None:
     if task == "boxes":
         trusted = Box._trusted
         store = labels._boxes
-        for f, (x1, y1, x2, y2), name, s, src, r in zip(
+        tracks = [None if t < 0 else t for t in data["track"].tolist()]
+        for f, (x1, y1, x2, y2), name, s, src, r, t in zip(
                 frames.tolist(), data["xyxy"].tolist(), names, scores, srcs, data["round"].tolist(),
-                strict=True):
-            entry = (trusted(x1, y1, x2, y2, name, s, src), r)
+                tracks, strict=True):
+            entry = (trusted(x1, y1, x2, y2, name, s, src, t), r)
             if f in store:
                 store[f].append(entry)
             else:

@@ -64,9 +64,10 @@ class Oracle:
         """Correct ``proposed`` on ``frame`` into ``labels``; record and return the actions."""
         truth = truth_boxes(self.truth, frame)
         c = corrections(proposed, truth, self.match_iou, self.tight_iou)
-        final = [Box(*proposed[i].xyxy, proposed[i].label, proposed[i].score, "model")
-                 for i, _ in c.accepted]
-        final += [Box(*truth[j].xyxy, truth[j].label, None, "corrected") for _, j in c.adjusted]
+        final = [Box(*proposed[i].xyxy, proposed[i].label, proposed[i].score, "model",
+                     proposed[i].track) for i, _ in c.accepted]
+        final += [Box(*truth[j].xyxy, truth[j].label, None, "corrected", proposed[i].track)
+                  for i, j in c.adjusted]  # an adjusted box stays the object it was
         final += [Box(*truth[j].xyxy, truth[j].label, None, "human") for j in c.drawn]
         labels.set_boxes(frame, final, round=round)
         for kind, items in (("adjust", [truth[j] for _, j in c.adjusted]),
@@ -236,7 +237,7 @@ def _simulate_rounds(call, frames, truth, *, first_labels, rounds, strategy, rev
         predictions = fitted.predict(frames, indices=remaining,
                                      **predict_settings(fitted, temporal))
         predict_seconds = time.perf_counter() - start
-        proposed = boxes_by_frame(predictions)
+        proposed = boxes_by_frame(labels.fresh_tracks(predictions))
         quality = evaluate(proposed, truth, remaining, match_iou=match_iou, tight_iou=tight_iou)
         interp = boxes_by_frame(interpolate(frames, labels).predict(frames, indices=remaining))
         budget = review_budget if review_budget is not None else math.ceil(

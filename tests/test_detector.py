@@ -53,7 +53,7 @@ def test_fit_sets_learned_attributes(fitted, clip):
 def test_predict_columns_and_indices(fitted, clip):
     frames, _ = clip
     df = fitted.predict(frames, indices=[1, 2, 5], conf=0.0)
-    assert list(df.columns) == BOX_COLUMNS
+    assert list(df.columns) == [*BOX_COLUMNS, "track"]
     assert set(df["frame"]) <= {1, 2, 5} and len(df) > 0
     assert (df["source"] == "model").all() and (df["label"] == "square").all()
     assert df["frame"].dtype == np.int64 and df["score"].dtype == float
@@ -62,7 +62,7 @@ def test_predict_columns_and_indices(fitted, clip):
     assert (df.x2 > df.x1).all() and (df.y2 > df.y1).all()
     # the default threshold keeps the column layout even when nothing passes
     empty = fitted.predict(frames, indices=[1], conf=1.0)
-    assert list(empty.columns) == BOX_COLUMNS and empty.empty
+    assert list(empty.columns) == [*BOX_COLUMNS, "track"] and empty.empty
 
 
 def test_predict_accepts_plain_arrays(fitted, clip):
@@ -202,7 +202,7 @@ def test_ctrl_c_returns_best_model_so_far(clip):
     with pytest.warns(UserWarning, match="interrupted after 1 epochs"):
         model = YoloMicroModel(epochs=3, on_epoch=interrupt, **FAST).fit(frames, labels)
     assert len(model.history_) == 1
-    assert list(model.predict(frames, indices=[0], conf=0.0).columns) == BOX_COLUMNS
+    assert list(model.predict(frames, indices=[0], conf=0.0).columns) == [*BOX_COLUMNS, "track"]
 
 
 def test_ctrl_c_inside_a_step(clip, monkeypatch):

@@ -132,8 +132,10 @@ def test_edit_operations_and_df_columns():
     removed = ls.remove_box(2, 0)
     assert removed.label == "bunny" and seen == [2, 2, 2]
     df = ls.df
-    assert list(df.columns) == ["frame", "x1", "y1", "x2", "y2", "label", "score", "source", "round"]
-    assert df.iloc[0].to_dict() == {"frame": 2, "x1": 5.0, "y1": 5.0, "x2": 20.0, "y2": 20.0,
+    assert list(df.columns) == ["frame", "x1", "y1", "x2", "y2", "label", "score", "source", "round",
+                                  "track"]
+    assert df["track"].isna().all()  # boxes added by hand are not linked yet
+    assert df.iloc[0].drop("track").to_dict() == {"frame": 2, "x1": 5.0, "y1": 5.0, "x2": 20.0, "y2": 20.0,
                                     "label": "bird", "score": 0.8, "source": "model", "round": 1}
     with pytest.raises(mm.LabelError, match="no box number 3"):
         ls.remove_box(2, 3)

@@ -22,7 +22,7 @@ import numpy as np
 import pandas as pd
 
 from ..errors import MMError, NoLabelsError, UnknownClassError
-from ..labels import BOX_COLUMNS
+from ..labels import BOX_COLUMNS, TRACK, link_tracks
 from ..temporal import smooth_predictions, temporal_wanted
 from .augment import Augmenter
 from .base import MicroModel, register_model, weights_choice
@@ -587,7 +587,9 @@ class YoloMicroModel(MicroModel):
                         "score": float, "round": np.int64, "label": object, "source": object})
         df = df[(df.x2 > df.x1) & (df.y2 > df.y1)].reset_index(drop=True)
         if temporal_wanted(temporal, frames):
-            df = smooth_predictions(df, predicted=indices)
+            df = smooth_predictions(df, predicted=indices)  # links the boxes into tracks
+        else:
+            df[TRACK] = pd.array(link_tracks(df), dtype="Int64")
         return df
 
     @staticmethod

@@ -135,7 +135,7 @@ class Review(Labeller):
         self.conf = float(conf)
         self._round = None if round is None else int(round)
         self._seed = int(seed)
-        self.predicted = Predictions(model, frames, skip=base.looked_at)
+        self.predicted = Predictions(model, frames, skip=base.looked_at, first_track=base.next_track)
         self._clipped: dict[int, list[Box]] = {}
         # Rank once for strategies that ignore predictions; with predictions, the first
         # block to review is predicted before anything is ranked.
@@ -209,7 +209,7 @@ class Review(Labeller):
             # A model may reach a pixel past the border; a label may not.
             kept = [c for c in (b.clipped(self.frames.size) for b in self.predicted.boxes(i))
                     if c is not None]
-            boxes = self._clipped[i] = [Box(*c.xyxy, c.label, c.score, "model") for c in kept]
+            boxes = self._clipped[i] = [Box(*c.xyxy, c.label, c.score, "model", c.track) for c in kept]
         return boxes
 
     # -- construction: the labeller's controls, renamed for review ------------------------
