@@ -341,6 +341,48 @@ class Project:
             raise ProjectError("no model reader registered: import mm_widgets first")
         return _model_readers[0](path)
 
+    # -- taking the labels elsewhere -----------------------------------------------------
+    def export(self, format: str, path: str | Path, *, images: bool = True, **options) -> Path:
+        """Write the labels for another tool: ``project.export("cvat", "out/cvat")``.
+
+        Parameters
+        ----------
+        format
+            One of ``"coco"``, ``"yolo"``, ``"cvat"``, ``"mot"``, ``"label-studio"``
+            (:mod:`mm_widgets.formats`).
+        path
+            The folder to write (created if missing): ``annotations.json`` and ``images/``
+            (COCO), a YOLO dataset with ``data.yaml``, ``annotations.xml`` (CVAT for video
+            1.1), a MOT sequence with ``gt/gt.txt``, ``tasks.json`` and ``config.xml``
+            (Label Studio).
+        images
+            Decode the frames and write them as image files where the tool wants images
+            (COCO, YOLO, Label Studio image tasks). ``False`` writes the labels alone.
+        options
+            Passed on to the format's writer (e.g. ``kind="video"`` for Label Studio).
+
+        Returns the file or folder written.
+        """
+        from .formats import EXPORTS
+
+        if format not in EXPORTS:
+            raise ProjectError(f"unknown export format {format!r}; the formats are: "
+                               f"{', '.join(map(repr, EXPORTS))}")
+        self.labels.require("boxes")
+        write, wants_images, file_name = EXPORTS[format]
+        labels = self.labels.copy()
+        if self.meta.get("size"):
+            labels.size, labels.n_frames = tuple(self.meta["size"]), self.meta.get("n_frames")
+        folder = Path(path)
+        folder.mkdir(parents=True, exist_ok=True)
+        if wants_images and images:
+            options.setdefault("frames", self.frames)
+        if format in ("cvat", "mot"):
+            options.setdefault("name", self.path.name)
+        target = folder / file_name if file_name else folder
+        write(labels, target, **options)
+        return target
+
     def __repr__(self) -> str:
         return (f"Project({str(self.path)!r}, {self.task}, classes={self.classes}, "
                 f"{len(self.labels)} labels, {len(self.actions)} actions, round {self.round})")

@@ -1,0 +1,162 @@
+"""CVAT for video 1.1 XML: one ``<track>`` per object, a ``<box>`` per frame it is on.
+
+Every box of a track is written (as CVAT itself exports); ``keyframe="1"`` marks the boxes
+interpolation cannot give back (:mod:`.video`), so the rest stay interpolated frames when
+CVAT imports the file, and ``outside="1"`` marks the frame after an object leaves (or
+before it comes back). Our looked-at frames go in ``<meta>`` as an ``mm_widgets`` element,
+which CVAT and datumaro ignore.
+
+Reading follows CVAT's rules: a shape lasts, interpolated, until the track's next shape,
+and the last one to the end of the task unless an ``outside`` shape ends it. Looked-at
+frames come from our element when present; otherwise they are the frames holding a box
+(a CVAT file does not say which empty frames somebody checked).
+"""
+
+from __future__ import annotations
+
+import xml.etree.ElementTree as ET
+from pathlib import Path
+
+from ..errors import LabelError
+from ..labels import Box, LabelSet
+from ..storage import write_atomic
+from .images import read_text
+from .video import interpolate_box, keyframes, runs, tracks_of
+
+
+def to_cvat(labels: LabelSet, path: str | Path, *, name: str = "clip") -> Path:
+    """Write ``labels`` as CVAT for video 1.1 XML to ``path`` (tracks linked where missing)."""
+    labels.require("boxes")
+    if labels.size is None:
+        raise LabelError("CVAT export needs the frame size: build the LabelSet with size=(w, h)")
+    tracks = tracks_of(labels)
+    last = max([*labels.looked_at, *labels.frames], default=0)
+    n = labels.n_frames if labels.n_frames is not None else last + 1
+    w, h = labels.size
+    root = ET.Element("annotations")
+    ET.SubElement(root, "version").text = "1.1"
+    meta = ET.SubElement(root, "meta")
+    task = ET.SubElement(meta, "task")
+    for key, value in (("id", 1), ("name", name), ("size", n), ("mode", "interpolation"),
+                       ("overlap", 0), ("start_frame", 0), ("stop_frame", n - 1)):
+        ET.SubElement(task, key).text = str(value)
+    label_list = ET.SubElement(task, "labels")
+    for c in labels.classes:
+        label = ET.SubElement(label_list, "label")
+        ET.SubElement(label, "name").text = c
+        ET.SubElement(label, "type").text = "rectangle"
+        ET.SubElement(label, "attributes")
+    size = ET.SubElement(task, "original_size")
+    ET.SubElement(size, "width").text = str(w)
+    ET.SubElement(size, "height").text = str(h)
+    ET.SubElement(meta, "source").text = name
+    ET.SubElement(meta, "mm_widgets", looked_at=_ranges(labels.looked_at))
+    for t, boxes in tracks.items():
+        sources = {b.source for _, b in boxes}
+        track = ET.SubElement(root, "track", id=str(t), label=boxes[0][1].label,
+                              source="auto" if sources == {"model"} else "manual")
+        for run in runs(boxes):
+            for (f, b), key in zip(run, keyframes(run), strict=True):
+                _box(track, f, b, keyframe=key, outside=False)
+            f, b = run[-1]
+            if f + 1 < n:
+                _box(track, f + 1, b, keyframe=True, outside=True)
+    ET.indent(root)
+    Path(path).parent.mkdir(parents=True, exist_ok=True)
+    xml = '<?xml version="1.0" encoding="utf-8"?>\n' + ET.tostring(root, encoding="unicode") + "\n"
+    write_atomic(path, xml.encode())
+    return Path(path)
+
+
+def _box(track: ET.Element, frame: int, b: Box, *, keyframe: bool, outside: bool) -> None:
+    ET.SubElement(track, "box", frame=str(frame), keyframe=str(int(keyframe)),
+                  outside=str(int(outside)), occluded="0", xtl=repr(b.x1), ytl=repr(b.y1),
+                  xbr=repr(b.x2), ybr=repr(b.y2), z_order="0")
+
+
+def _ranges(frames: list[int]) -> str:
+    """``[0, 1, 2, 5]`` -> ``"0-2,5"``."""
+    parts: list[list[int]] = []
+    for f in frames:
+        if parts and parts[-1][1] == f - 1:
+            parts[-1][1] = f
+        else:
+            parts.append([f, f])
+    return ",".join(str(a) if a == b else f"{a}-{b}" for a, b in parts)
+
+
+def _parse_ranges(text: str, where: str) -> list[int]:
+    out: list[int] = []
+    try:
+        for part in filter(None, text.split(",")):
+            a, _, b = part.partition("-")
+            out += range(int(a), int(b or a) + 1)
+    except ValueError:
+        raise LabelError(f"{where}: looked_at must be like 0-4,7; got {text!r:.60}") from None
+    return out
+
+
+def from_cvat(path: str | Path, *, n_frames: int | None = None) -> LabelSet:
+    """A :class:`LabelSet` from a CVAT for video 1.1 XML file (track ids kept)."""
+    path = Path(path)
+    try:
+        root = ET.fromstring(read_text(path, "CVAT XML file"))
+    except ET.ParseError as e:
+        raise LabelError(f"{path} is not valid XML: {e}") from e
+    if root.tag != "annotations":
+        raise LabelError(f"{path} is not CVAT XML: its root is <{root.tag}>, not <annotations>")
+    task = root.find("meta/task")
+    if task is None:
+        task = root.find("meta/job")  # a job export has the same fields
+    if task is None:
+        raise LabelError(f"{path} has no <meta><task>: export the task as CVAT for video 1.1")
+    classes = [e.text for e in task.iterfind("labels/label/name") if e.text]
+    if not classes:
+        raise LabelError(f"{path} declares no labels in <meta>")
+    try:
+        size = (int(task.findtext("original_size/width")), int(task.findtext("original_size/height")))
+        stop = int(task.findtext("stop_frame"))
+    except (TypeError, ValueError):
+        raise LabelError(f"{path}: <meta><task> needs original_size and stop_frame") from None
+    if root.find("image") is not None:
+        raise LabelError(f"{path} is CVAT for images; export the task as CVAT for video 1.1")
+    labels = LabelSet(classes, "boxes", size=size,
+                      n_frames=n_frames if n_frames is not None else stop + 1)
+    boxes: dict[int, list[Box]] = {}
+    for track in root.iterfind("track"):
+        try:
+            t = int(track.get("id"))
+        except (TypeError, ValueError):
+            raise LabelError(f"{path}: a track id must be an integer, got {track.get('id')!r}") from None
+        source = "model" if track.get("source") == "auto" else "human"
+        shapes = []
+        for e in track.iterfind("box"):
+            try:
+                f = int(e.get("frame"))
+                xyxy = [float(e.get(k)) for k in ("xtl", "ytl", "xbr", "ybr")]
+            except (TypeError, ValueError):
+                raise LabelError(f"{path}: track {t} has a malformed box {e.attrib!r:.100}") from None
+            try:
+                box = Box(*xyxy, labels.check_class(track.get("label")), None, source, t)
+            except LabelError as err:
+                raise type(err)(f"{path}: track {t}, frame {f}: {err}") from None
+            shapes.append((f, box, e.get("outside") == "1"))
+        shapes.sort(key=lambda s: s[0])
+        for k, (f, box, outside) in enumerate(shapes):
+            if outside:
+                continue
+            end = shapes[k + 1][0] if k + 1 < len(shapes) else stop + 1
+            nxt = shapes[k + 1][1] if k + 1 < len(shapes) and not shapes[k + 1][2] else None
+            for g in range(f, max(end, f + 1)):
+                b = box if g == f or nxt is None else interpolate_box(box, nxt, (g - f) / (end - f))
+                boxes.setdefault(labels.check_frame(g), []).append(b)
+    mine = root.find("meta/mm_widgets")
+    looked = (_parse_ranges(mine.get("looked_at", ""), str(path)) if mine is not None
+              else sorted(boxes))
+    looked = {labels.check_frame(f) for f in looked}
+    for f in sorted(boxes):
+        for b in boxes[f]:
+            labels.add_box(f, b, looked_at=f in looked)
+    for f in sorted(looked):
+        labels.mark_looked_at(f)
+    return labels
