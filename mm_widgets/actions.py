@@ -263,8 +263,11 @@ def kept_track(old: Sequence[Box], new: Sequence[Box], i: int, j: int,
     makes a new object (no id until linked). A drawn box has no id either.
 
     A split: a box drawn in the same edit lies mostly (half its area or more) inside
-    ``old[i]``. A merge: a box deleted in the same edit lies mostly inside ``new[j]``.
+    ``old[i]``. A merge: a box deleted in the same edit lies mostly inside ``new[j]``. A
+    box given another class is another object too.
     """
+    if new[j].label != old[i].label:
+        return None
     paired_old, paired_new = {p for p, _ in pairs}, {q for _, q in pairs}
     drawn = [n for k, n in enumerate(new) if k not in paired_new
              and not any(same_box(n, o) for o in old)]

@@ -382,3 +382,34 @@ def test_readers_are_not_imported_by_the_package():
             " if m in sys.modules))")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "[]"
+
+
+def test_readme_export_lines_run_as_written(tmp_path, monkeypatch):
+    """The README's "Take your labels elsewhere" block, verbatim, on a project whose frames
+    come from a video file: reopened from its folder, decoded through its own Frames."""
+    import re
+    from pathlib import Path
+
+    from tests.conftest import write_video
+
+    readme = (Path(__file__).resolve().parents[1] / "README.md").read_text()
+    code = next(b for b in re.findall(r"```python\n(.*?)```", readme, flags=re.S)
+                if "project.export(" in b)
+    monkeypatch.chdir(tmp_path)
+    rng = np.random.default_rng(1)
+    write_video(tmp_path / "clip.mp4", [rng.integers(0, 255, (48, 64, 3), dtype=np.uint8)
+                                        for _ in range(6)])
+    frames = Frames.from_video(tmp_path / "clip.mp4")
+    made = mm.Project("bunny_project", ["bunny"], frames=frames)
+    for f in (0, 1, 2):
+        made.labels.set_boxes(f, [Box(5 + 2 * f, 5, 25 + 2 * f, 30, "bunny", 0.9, "model", 0)])
+    made.labels.set_boxes(4, [])
+    made.close()
+    scope = {"mm": mm}
+    exec(compile(code, "README.md", "exec"), scope)
+    back = scope["back"]
+    assert key(back) == key(made.labels) and back.looked_at == [0, 1, 2, 4]
+    for folder in ("coco/images", "yolo/images/train", "ls/images"):
+        assert sorted(p.name for p in (tmp_path / "export" / folder).iterdir()) == [
+            "000000.jpg", "000001.jpg", "000002.jpg", "000004.jpg"]
+    assert (tmp_path / "export" / "mot" / "gt" / "gt.txt").read_text().count("\n") == 3

@@ -59,7 +59,8 @@ def boxes(draw, classes=("bunny", "bird", "<b>x</b>", "ünïcode")):
         x2, y2 = x1 + 1, y1 + 1
     score = draw(st.one_of(st.none(), st.floats(0, 1)))
     return Box(x1, y1, x2, y2, draw(st.sampled_from(classes)), score,
-               draw(st.sampled_from(["human", "model", "corrected"])))
+               draw(st.sampled_from(["human", "model", "corrected"])),
+               draw(st.one_of(st.none(), st.integers(0, 50))))
 
 
 @st.composite

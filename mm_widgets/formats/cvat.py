@@ -126,7 +126,7 @@ def from_cvat(path: str | Path, *, n_frames: int | None = None) -> LabelSet:
     for track in root.iterfind("track"):
         try:
             t = int(track.get("id"))
-        except (TypeError, ValueError):
+        except (TypeError, ValueError, OverflowError):
             raise LabelError(f"{path}: a track id must be an integer, got {track.get('id')!r}") from None
         source = "model" if track.get("source") == "auto" else "human"
         shapes = []
@@ -134,7 +134,7 @@ def from_cvat(path: str | Path, *, n_frames: int | None = None) -> LabelSet:
             try:
                 f = int(e.get("frame"))
                 xyxy = [float(e.get(k)) for k in ("xtl", "ytl", "xbr", "ybr")]
-            except (TypeError, ValueError):
+            except (TypeError, ValueError, OverflowError):
                 raise LabelError(f"{path}: track {t} has a malformed box {e.attrib!r:.100}") from None
             try:
                 box = Box(*xyxy, labels.check_class(track.get("label")), None, source, t)

@@ -81,7 +81,7 @@ def from_mot(folder: str | Path, classes: Sequence[str] | None = None, *,
             x, y, w, h = (float(v) for v in row[2:6])
             keep = len(row) < 7 or float(row[6]) != 0
             k = int(float(row[7])) if len(row) > 7 else 1
-        except (ValueError, IndexError):
+        except (ValueError, IndexError, OverflowError):
             raise LabelError(f"{gt} line {n}: need frame,id,x,y,w,h[,conf,class,visibility]; "
                              f"got {','.join(row)!r:.80}") from None
         if not keep:

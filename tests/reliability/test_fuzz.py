@@ -56,7 +56,8 @@ def test_frame_index(i):
     works_or_mm_error(frames.__getitem__, i)
 
 
-table = st.dictionaries(st.sampled_from(["frame", "x1", "y1", "x2", "y2", "label", "score", "zz"]),
+table = st.dictionaries(st.sampled_from(["frame", "x1", "y1", "x2", "y2", "label", "score", "track",
+                                         "zz"]),
                         st.lists(anything, min_size=2, max_size=2), max_size=7)
 
 
@@ -85,6 +86,33 @@ def test_yolo_files(tmp_path_factory, lines):
     (folder / "classes.txt").write_text("a\nb\n")
     (folder / "000003.txt").write_text("\n".join(lines))
     works_or_mm_error(formats.from_yolo, folder, (64, 48))
+
+
+@FUZZ
+@given(st.lists(st.text(alphabet="0123456789 ,.-e\n", max_size=30), max_size=4))
+def test_mot_files(tmp_path_factory, lines):
+    folder = tmp_path_factory.mktemp("mot")
+    (folder / "gt").mkdir()
+    (folder / "gt" / "labels.txt").write_text("a\nb\n")
+    (folder / "gt" / "gt.txt").write_text("\n".join(lines))
+    works_or_mm_error(formats.from_mot, folder, size=(64, 48))
+
+
+@FUZZ
+@given(st.dictionaries(st.sampled_from(["frame", "outside", "xtl", "ytl", "xbr", "ybr"]),
+                       st.text(alphabet="0123456789.-e", max_size=6), max_size=6),
+       st.text(alphabet="0123456789-a", max_size=4), names)
+def test_cvat_files(tmp_path_factory, attrs, track_id, label):
+    from xml.sax.saxutils import quoteattr
+
+    box = " ".join(f"{k}={quoteattr(v)}" for k, v in attrs.items())
+    xml = ("<annotations><meta><task><stop_frame>9</stop_frame><labels><label><name>a</name>"
+           "</label></labels><original_size><width>64</width><height>48</height></original_size>"
+           f"</task></meta><track id={quoteattr(track_id)} label={quoteattr(label)}>"
+           f"<box {box}/></track></annotations>")
+    path = tmp_path_factory.mktemp("cvat") / "a.xml"
+    path.write_text(xml)
+    works_or_mm_error(formats.from_cvat, path)
 
 
 @FUZZ
