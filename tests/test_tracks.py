@@ -124,3 +124,26 @@ def test_a_project_keeps_tracks_and_opens_one_from_before_tracks(tmp_path):
     old = mm.Project(tmp_path / "p")
     assert len(old.labels) == 3 and old.labels.df["track"].isna().all()
     old.close()
+
+
+def test_blocks_predicted_apart_never_share_a_track_id():
+    from mm_widgets.labels import link_tracks
+    from mm_widgets.models.base import MicroModel
+    from mm_widgets.predictions import Predictions
+
+    class Linking(MicroModel):
+        """One still box a frame, linked within each call, as the detector does."""
+
+        kind = "linking-test"
+        classes_ = ["a"]
+
+        def predict(self, frames, indices=None):
+            rows = [(i, 2.0, 2.0, 12.0, 12.0, "a", 0.9, "model", 1) for i in indices]
+            table = pd.DataFrame(rows, columns=BOX_COLUMNS)
+            return table.assign(track=pd.array(link_tracks(table), dtype="Int64"))
+
+    frames = mm.Frames.from_arrays([np.zeros((16, 16, 3), np.uint8)] * 12)
+    preds = Predictions(Linking(), frames, block=4, first_track=10)
+    preds.predict_all()
+    ids = {f: [b.track for b in preds.boxes(f)] for f in range(12)}
+    assert [ids[f][0] for f in range(12)] == [10] * 4 + [11] * 4 + [12] * 4
