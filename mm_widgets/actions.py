@@ -1,14 +1,44 @@
-"""The human-action log and the label-efficiency arithmetic.
+"""The human-action log, THE counting rule, label efficiency and human time.
 
 A *label* is one box (or one frame class) in the final, accepted label set. A *human
-action* is one of: draw a box, adjust a predicted box, delete a wrong prediction, set or
-change a frame's class. Accepting a correct prediction untouched costs nothing::
+action* is one of: draw a box, adjust a box, delete a box, set or change a frame's class.
+Accepting what is shown untouched costs nothing::
 
     efficiency        = 1 - human_actions / labels          (0 when no labels)
     labels_per_action = labels / max(human_actions, 1)
 
-:func:`corrections` turns "what the model proposed" and "what is right" into the list of
-actions a person needs; the simulated oracle and the review widget both count through it.
+The counting rule (one place: :func:`diff_boxes`) counts what a person does in the bbox
+widget, one box at a time. Given the boxes shown on a frame and the boxes the person left:
+
+- a box left exactly as shown is free (it keeps its source and score);
+- every other box shown is either *adjusted* into one of the boxes left (dragged, resized,
+  given another class, or all of these: one box corrected is one ``adjust``) or deleted;
+- every other box left is either that adjusted box or a new ``draw``.
+
+The boxes are paired so that as many as possible are adjusts, because that is what the
+widget lets a person do: a box can be dragged anywhere in the frame and its class changed
+in place, so a wrong box and a missed object cost one adjust, not a delete and a draw.
+Each pair is one action and so is each box left over: the count is ``max(changed shown,
+changed left)``. The widget path (:meth:`mm_widgets.widgets.labeller.Labeller.set_boxes`, a
+drag in the browser) and the simulated person (:func:`corrections`, which makes the edit a
+person would make and counts it with :func:`diff_boxes`) therefore give the same number for
+the same edit. Worked examples (``T`` a true box, ``P`` a proposed one):
+
+=============================================================  =========================
+shown -> left                                                  counted
+=============================================================  =========================
+P (IoU 0.9 with T) -> P                                        nothing (accepted)
+P (IoU 0.6 with T) -> T                                        1 adjust
+P (class "dog") over T (class "cat") -> P relabelled "cat"     1 adjust
+P on nothing, T missed elsewhere -> P dragged onto T           1 adjust
+P1 on nothing, P2 on nothing -> nothing                        2 deletes
+nothing -> T1, T2                                              2 draws
+=============================================================  =========================
+
+A frame's class is one object in the same way: changing it is one ``class`` action,
+leaving it as shown is free. ``accept`` events (a frame accepted with no action) are
+logged with their time but never counted: they are what the human-time model prices as a
+verification (:class:`ActionTimes`).
 """
 
 from __future__ import annotations
@@ -23,8 +53,17 @@ import pandas as pd
 from .errors import MMError
 from .labels import Box, box_iou
 
-ACTION_KINDS = ("draw", "adjust", "delete", "set_class")
+#: Counted human actions.
+ACTION_KINDS = ("draw", "adjust", "delete", "class")
+#: Logged with their time, never counted: a frame accepted as shown.
+FREE_KINDS = ("accept",)
+#: Older names of a kind, read from project journals written before the rename.
+OLD_KIND_NAMES = {"set_class": "class"}
 ACTION_COLUMNS = ["kind", "frame", "round", "label", "time"]
+#: A longer gap between two events is a break, not work (see :meth:`ActionLog.seconds`).
+IDLE_SECONDS = 120.0
+#: Events closer than this came from one edit (no person acts twice in 0.2 s).
+SAME_EDIT_SECONDS = 0.2
 
 
 def efficiency(human_actions: int, labels: int) -> float:
@@ -41,7 +80,7 @@ def labels_per_action(labels: int, human_actions: int) -> float:
 
 @dataclass(frozen=True)
 class Action:
-    """One counted human action."""
+    """One human action (or one free ``accept``), with the time it was recorded."""
 
     kind: str
     frame: int
@@ -50,8 +89,9 @@ class Action:
     time: float = field(default_factory=time.time)
 
     def __post_init__(self):
-        if self.kind not in ACTION_KINDS:
-            raise MMError(f"unknown action kind {self.kind!r}; known: {ACTION_KINDS}")
+        object.__setattr__(self, "kind", OLD_KIND_NAMES.get(self.kind, self.kind))
+        if self.kind not in ACTION_KINDS + FREE_KINDS:
+            raise MMError(f"unknown action kind {self.kind!r}; known: {ACTION_KINDS + FREE_KINDS}")
         object.__setattr__(self, "frame", int(self.frame))
         object.__setattr__(self, "round", int(self.round))
 
@@ -63,27 +103,32 @@ class ActionLog:
     An undone action is taken back from the count: after an undo the labels and the
     counts are what they were before the action; a redo counts it again. The journal keeps
     both lines, so the record of what was done (and when) is never rewritten.
+
+    ``len``, iteration and :meth:`count` cover the counted actions only; free ``accept``
+    events are kept beside them (:attr:`events` has both, in time order) for
+    :meth:`seconds`.
     """
 
     def __init__(self, actions: Iterable[Action] = (), sink: Callable[[Action], None] | None = None,
                  retract_sink: Callable[[Action], None] | None = None):
-        self._actions: list[Action] = list(actions)
+        self._actions: list[Action] = []
+        self._free: list[Action] = []
+        for a in actions:
+            (self._free if a.kind in FREE_KINDS else self._actions).append(a)
         self._sink = sink
         self._retract_sink = retract_sink
 
     def record(self, kind: str, frame: int, round: int = 0, label: str | None = None) -> Action:
-        """Count one human action and return it."""
+        """Log one human action (or one free ``accept``) now and return it."""
         action = Action(kind, frame, round, label)
-        if self._sink is not None:
-            self._sink(action)  # persisted first: a failed save must not count in memory
-        self._actions.append(action)
+        self.extend([action])
         return action
 
     def extend(self, actions: Iterable[Action]) -> None:
         for a in actions:
             if self._sink is not None:
-                self._sink(a)
-            self._actions.append(a)
+                self._sink(a)  # persisted first: a failed save must not count in memory
+            (self._free if a.kind in FREE_KINDS else self._actions).append(a)
 
     def retract(self, actions: Iterable[Action]) -> None:
         """Take ``actions`` (recorded here) back from the count: what an undo does."""
@@ -101,13 +146,54 @@ class ActionLog:
     def __iter__(self):
         return iter(self._actions)
 
+    @property
+    def events(self) -> list[Action]:
+        """Counted actions and free ``accept`` events together, in time order."""
+        return sorted(self._actions + self._free, key=lambda a: a.time)
+
     def count(self, round: int | None = None, kind: str | None = None) -> int:
-        return sum(1 for a in self._actions
+        """Counted actions (of ``round``, of ``kind``); ``kind="accept"`` counts accepts."""
+        pool = self._free if kind in FREE_KINDS else self._actions
+        return sum(1 for a in pool
                    if (round is None or a.round == round) and (kind is None or a.kind == kind))
 
     @property
     def df(self) -> pd.DataFrame:
         return pd.DataFrame([asdict(a) for a in self._actions], columns=ACTION_COLUMNS)
+
+    def seconds(self, idle: float = IDLE_SECONDS) -> pd.DataFrame:
+        """The person's own seconds per kind of event, measured from the timestamps.
+
+        Each event is given the time since the event before it (the person was looking,
+        deciding and dragging meanwhile). Events recorded within :data:`SAME_EDIT_SECONDS`
+        of each other came from one edit, and share its time equally. A gap longer than
+        ``idle`` seconds is a break (coffee, a restart, another task), not work: that
+        event is left untimed. The figure per kind is the median over its timed events,
+        so a few slow or half-idle gaps move it little.
+
+        Returns one row per kind (:data:`ACTION_KINDS` and ``accept``) with ``events``,
+        ``timed`` and ``median_seconds`` (NaN when none was timed).
+        """
+        timed: dict[str, list[float]] = {k: [] for k in ACTION_KINDS + FREE_KINDS}
+        events = self.events
+        k = 0
+        while k < len(events):
+            batch = [events[k]]
+            while (k + len(batch) < len(events)
+                   and events[k + len(batch)].time - batch[-1].time < SAME_EDIT_SECONDS):
+                batch.append(events[k + len(batch)])
+            if k > 0:
+                gap = batch[0].time - events[k - 1].time
+                if gap <= idle:
+                    for a in batch:
+                        timed[a.kind].append(gap / len(batch))
+            k += len(batch)
+        rows = []
+        for kind, values in timed.items():
+            n = self.count(kind=kind)
+            rows.append({"kind": kind, "events": n, "timed": len(values),
+                         "median_seconds": float(np.median(values)) if values else float("nan")})
+        return pd.DataFrame(rows)
 
     def summary(self, labels_by_round: dict[int, int] | None = None) -> pd.DataFrame:
         """Per-round table: actions by kind, human actions, and (given the label count at the
@@ -129,22 +215,22 @@ class ActionLog:
 
 @dataclass
 class Corrections:
-    """What a person must do to turn proposed boxes into the right ones."""
+    """How proposed boxes compare with the right ones on one frame, and the edit a person
+    makes to turn the first into the second (see :func:`corrections`)."""
 
-    accepted: list[tuple[int, int]]  # (proposed index, truth index) matched tight: free
-    adjusted: list[tuple[int, int]]  # matched loosely: one adjust each
-    deleted: list[int]  # proposed boxes with no match: one delete each
-    drawn: list[int]  # truth boxes with no match: one draw each
+    tight: list[tuple[int, int]]  # (proposed index, truth index), same class, IoU >= tight_iou
+    loose: list[tuple[int, int]]  # same class, match_iou <= IoU < tight_iou
+    unmatched_proposed: list[int]  # false positives
+    unmatched_truth: list[int]  # misses
     ious: list[float] = field(default_factory=list)  # IoU of every matched pair
-
-    @property
-    def actions(self) -> list[str]:
-        return (["adjust"] * len(self.adjusted) + ["delete"] * len(self.deleted)
-                + ["draw"] * len(self.drawn))
+    #: the boxes the person leaves: the tight proposals untouched, the rest made right
+    edited: list[Box] = field(default_factory=list)
+    #: what :func:`diff_boxes` counts for that edit, one kind per action
+    actions: list[str] = field(default_factory=list)
 
     @property
     def n_actions(self) -> int:
-        return len(self.adjusted) + len(self.deleted) + len(self.drawn)
+        return len(self.actions)
 
 
 def match_boxes(proposed: Sequence, truth: Sequence, match_iou: float = 0.5,
@@ -178,20 +264,44 @@ def match_boxes(proposed: Sequence, truth: Sequence, match_iou: float = 0.5,
             [j for j in range(len(truth)) if j not in used_t])
 
 
-def corrections(proposed: Sequence, truth: Sequence, match_iou: float = 0.5,
+def corrections(proposed: Sequence[Box], truth: Sequence[Box], match_iou: float = 0.5,
                 tight_iou: float = 0.75) -> Corrections:
-    """The actions a person needs to turn ``proposed`` boxes into ``truth`` on one frame.
+    """The edit a person makes to turn ``proposed`` boxes into ``truth`` on one frame, counted.
 
-    Matched with IoU >= ``tight_iou``: accepted, free. Matched with ``match_iou`` <= IoU <
-    ``tight_iou``: one adjust. Unmatched proposal: one delete. Unmatched truth: one draw.
-    A proposal of the wrong class over a true object counts as a delete plus a draw.
+    The matching (per class, greedy by IoU) says how good the proposals are: a pair with
+    IoU >= ``tight_iou`` is *tight*, one with ``match_iou`` <= IoU < ``tight_iou`` *loose*,
+    the rest are false positives and misses. Recall and precision come from it.
+
+    The edit is what a person does in the review widget: a tight proposal is accepted
+    untouched (free); a proposal of the wrong class lying tight on a true object gets that
+    object's class (its corners stay); every other true box is put there by adjusting a
+    proposal that is not kept, or drawn when none is left; proposals still left over are
+    deleted. :func:`diff_boxes` counts that edit, exactly as it counts a person's edit in
+    the widget: ``max(proposals not kept, true boxes not covered)`` actions.
     """
     if not 0 < match_iou <= tight_iou <= 1:
         raise MMError(f"need 0 < match_iou <= tight_iou <= 1, got {match_iou}, {tight_iou}")
+    proposed, truth = list(proposed), list(truth)
     pairs, lone_p, lone_t = match_boxes(proposed, truth, match_iou)
-    accepted = [(i, j) for i, j, v in pairs if v >= tight_iou]
-    adjusted = [(i, j) for i, j, v in pairs if v < tight_iou]
-    return Corrections(accepted, adjusted, lone_p, lone_t, [v for _, _, v in pairs])
+    tight = [(i, j) for i, j, v in pairs if v >= tight_iou]
+    loose = [(i, j) for i, j, v in pairs if v < tight_iou]
+    kept = {i for i, _ in tight}
+    covered = {j for _, j in tight}
+    edited = [proposed[i] for i in sorted(kept)]
+    # A right box with the wrong class: the person changes its class, nothing else.
+    relabel, _, _ = match_boxes([proposed[i] for i in range(len(proposed)) if i not in kept],
+                                [truth[j] for j in range(len(truth)) if j not in covered],
+                                tight_iou, by_label=False)
+    free_p = [i for i in range(len(proposed)) if i not in kept]
+    free_t = [j for j in range(len(truth)) if j not in covered]
+    for a, b, _ in relabel:
+        edited.append(replace(proposed[free_p[a]], label=truth[free_t[b]].label))
+        covered.add(free_t[b])
+    # a box a person puts there is a new object to them: no track id (the truth's is unknown)
+    edited += [replace(truth[j], track=None) for j in range(len(truth)) if j not in covered]
+    _, counted = diff_boxes(proposed, edited)
+    return Corrections(tight, loose, lone_p, lone_t, [v for _, _, v in pairs], edited,
+                       [kind for kind, _ in counted])
 
 
 # -- a person's edit on one frame, counted -----------------------------------------------
@@ -208,15 +318,17 @@ def same_boxes(a: Sequence[Box], b: Sequence[Box]) -> bool:
 
 
 def diff_boxes(old: Sequence[Box], new: Sequence[Box]) -> tuple[list[Box], list[tuple[str, str]]]:
-    """What a person did to turn the boxes ``old`` into ``new`` on one frame.
+    """THE counting rule: what a person did to turn the boxes ``old`` into ``new`` on one frame.
 
     Returns the boxes to store and the human actions, as ``(kind, label)`` pairs. A box
     equal to an old one is untouched (free; it keeps its source and score). The remaining
-    boxes are paired old-to-new by overlap (highest IoU first), then in list order (the
-    bbox widget keeps a moved box in its place, so a box dragged clear of where it was is
-    still the same box): each pair is one ``adjust``. What is left is a ``delete`` (old)
-    or a ``draw`` (new). An adjusted model box becomes ``"corrected"``; a drawn one
-    ``"human"``.
+    boxes are paired old-to-new by overlap (highest IoU first, whatever their classes),
+    then in list order (the bbox widget keeps a moved box in its place, so a box dragged
+    clear of where it was is still the same box): each pair is one ``adjust``, whether the
+    box was moved, resized, given another class or all of these. What is left is a
+    ``delete`` (old) or a ``draw`` (new), so the count is ``max(old changed, new
+    changed)``: the fewest box actions that make the edit. An adjusted model box becomes
+    ``"corrected"``; a drawn one ``"human"``. See the module docstring for worked examples.
     """
     old, new = list(old), list(new)
     result: list[Box | None] = [None] * len(new)
@@ -283,3 +395,92 @@ def _inside(a: Box, b: Box) -> bool:
     w = min(a.x2, b.x2) - max(a.x1, b.x1)
     h = min(a.y2, b.y2) - max(a.y1, b.y1)
     return w > 0 and h > 0 and w * h >= 0.5 * a.area
+
+
+# -- human time ------------------------------------------------------------------------------
+#: Seconds per event for :class:`ActionTimes`, from published annotation studies.
+DEFAULT_SECONDS = {"draw": 7.0, "adjust": 7.0, "delete": 1.6, "class": 1.6, "accept": 1.6}
+
+
+class ActionTimes:
+    """Seconds a person spends per kind of event: the human-time model of :func:`simulate`.
+
+    Defaults (:data:`DEFAULT_SECONDS`), from published studies of box annotation:
+
+    - ``draw`` 7.0 s: a box drawn with extreme clicking, the four outermost points of the
+      object (Papadopoulos, Uijlings, Keller, Ferrari, "Extreme clicking for efficient
+      object annotation", ICCV 2017). Drawing by the corners as ILSVRC did took 25.5 s a
+      box (Su, Deng, Fei-Fei, "Crowdsourcing annotations for visual object detection",
+      AAAI HCOMP workshop 2012; 42 s with its quality checks): ``ActionTimes(draw=25.5)``.
+      The lower figure is the default so that "by hand" is never overstated.
+    - ``accept`` 1.6 s: verifying that a proposed box is right is a yes/no question,
+      answered in about 1.6 s (Papadopoulos et al., "We don't need no bounding-boxes:
+      training object class detectors using only human verification", CVPR 2016). A frame
+      accepted as shown is priced as one verification.
+    - ``delete`` and ``class`` 1.6 s: a verification answered "no", then one key or one
+      click (an assumption from the same figure; no study times them separately).
+    - ``adjust`` 7.0 s: no study we know times dragging a box's corners; it is priced as
+      drawing it again, which does not flatter the micro-models.
+
+    Parameters
+    ----------
+    seconds
+        A mapping ``kind -> seconds`` (partial is fine), or an :class:`ActionLog` (or
+        anything with ``.actions``, such as a project or a widget): the person's own
+        medians (:meth:`ActionLog.seconds`) wherever at least ``min_timed`` events of a
+        kind were timed, the defaults elsewhere.
+    **overrides
+        ``draw=25.5`` and the like, applied last.
+    """
+
+    def __init__(self, seconds=None, *, min_timed: int = 3, **overrides: float):
+        chosen = dict(DEFAULT_SECONDS)
+        self.measured: list[str] = []
+        log = getattr(seconds, "actions", seconds)
+        if isinstance(log, ActionLog):
+            for row in log.seconds().itertuples(index=False):
+                if row.timed >= min_timed:
+                    chosen[row.kind] = float(row.median_seconds)
+                    self.measured.append(row.kind)
+        elif seconds is not None:
+            chosen.update(dict(seconds))
+        chosen.update(overrides)
+        unknown = sorted(set(chosen) - set(DEFAULT_SECONDS))
+        if unknown:
+            raise MMError(f"unknown kinds {unknown} in action times; known: {list(DEFAULT_SECONDS)}")
+        bad = {k: v for k, v in chosen.items() if not (isinstance(v, (int, float)) and v >= 0)}
+        if bad:
+            raise MMError(f"action times must be seconds >= 0, got {bad}")
+        self.seconds = {k: float(v) for k, v in chosen.items()}
+
+    def __getitem__(self, kind: str) -> float:
+        return self.seconds[OLD_KIND_NAMES.get(kind, kind)]
+
+    def of(self, log: ActionLog, round: int | None = None) -> float:
+        """Seconds the events of ``log`` (of ``round``; all by default) take."""
+        return sum(self[a.kind] for a in log.events if round is None or a.round == round)
+
+    def by_hand(self, labels) -> float:
+        """Seconds to make ``labels`` (a LabelSet) with no model: every box drawn (every frame
+        class set), and every looked-at frame left empty confirmed as one accept."""
+        looked = labels.looked_at
+        if labels.task == "boxes":
+            empty = sum(1 for f in looked if not labels.boxes(f))
+            return len(labels) * self["draw"] + empty * self["accept"]
+        return len(labels) * self["class"] + (len(looked) - len(labels)) * self["accept"]
+
+    def __repr__(self) -> str:
+        parts = ", ".join(f"{k}={v:g}" + ("*" if k in self.measured else "")
+                          for k, v in self.seconds.items())
+        return f"ActionTimes({parts})" + (" (* measured)" if self.measured else "")
+
+
+def format_seconds(seconds: float) -> str:
+    """A duration as people say it: ``"42 seconds"``, ``"3.5 minutes"``, ``"2.1 hours"``."""
+    if seconds != seconds:
+        return "unknown"
+    if seconds < 90:
+        return f"{seconds:.0f} seconds"
+    if seconds < 90 * 60:
+        return f"{seconds / 60:.1f} minutes"
+    return f"{seconds / 3600:.1f} hours"

@@ -1,8 +1,8 @@
 """Detection figures measured against truth: recall, precision, tight rate, mean IoU, actions.
 
-All of them come from the same greedy IoU matching the oracle uses to count corrections
-(:func:`mm_widgets.actions.corrections`), so a recall and an action count can never
-disagree about which boxes matched.
+All of them come from :func:`mm_widgets.actions.corrections`: recall and precision from its
+greedy IoU matching, the action counts from the edit a person would make, counted by the
+one rule (:func:`mm_widgets.actions.diff_boxes`) the widgets count a person's edits with.
 """
 
 from __future__ import annotations
@@ -54,11 +54,12 @@ def evaluate(predictions, truth: LabelSet, frames: Iterable[int], *, match_iou: 
 
     Returns a dict with ``recall``, ``precision``, ``tight_rate`` (share of matched boxes
     with IoU >= ``tight_iou``), ``mean_iou`` (over matched boxes), ``tp``, ``fp``, ``fn``,
-    ``truth`` (true boxes), ``predicted``, ``accepted`` (free), ``adjust``, ``delete``,
-    ``draw`` and ``actions`` (their sum).
+    ``truth`` (true boxes), ``predicted``, ``accepted`` (tight boxes: free), the actions a
+    reviewer makes by kind (``adjust``, ``delete``, ``draw``) and ``actions`` (their sum,
+    counted by the one rule), and ``frames_accepted`` (frames needing no action).
     """
     pred = predictions if isinstance(predictions, dict) else boxes_by_frame(predictions)
-    counts = dict(tp=0, fp=0, fn=0, accepted=0, adjust=0, delete=0, draw=0)
+    counts = dict(tp=0, fp=0, fn=0, accepted=0, adjust=0, delete=0, draw=0, frames_accepted=0)
     ious: list[float] = []
     for f in frames:
         proposed, true = pred.get(int(f), []), truth_boxes(truth, int(f))
@@ -66,13 +67,13 @@ def evaluate(predictions, truth: LabelSet, frames: Iterable[int], *, match_iou: 
             proposed = [b for b in proposed if b.label == label]
             true = [b for b in true if b.label == label]
         c = corrections(proposed, true, match_iou, tight_iou)
-        counts["tp"] += len(c.accepted) + len(c.adjusted)
-        counts["fp"] += len(c.deleted)
-        counts["fn"] += len(c.drawn)
-        counts["accepted"] += len(c.accepted)
-        counts["adjust"] += len(c.adjusted)
-        counts["delete"] += len(c.deleted)
-        counts["draw"] += len(c.drawn)
+        counts["tp"] += len(c.tight) + len(c.loose)
+        counts["fp"] += len(c.unmatched_proposed)
+        counts["fn"] += len(c.unmatched_truth)
+        counts["accepted"] += len(c.tight)
+        for kind in c.actions:
+            counts[kind] += 1
+        counts["frames_accepted"] += not c.actions
         ious.extend(c.ious)
     tp, fp, fn = counts["tp"], counts["fp"], counts["fn"]
     return {

@@ -2,9 +2,15 @@
 
 ``simulate(frames, truth)`` runs the loop the seed describes: label a few frames, overfit a
 micro-model, let it label the rest, review its proposals in selection order and correct
-them (every correction counted), retrain on everything accepted, repeat. The oracle
-corrects with ground truth through :func:`mm_widgets.actions.corrections`, the same
-counting the review widget uses for a person.
+them (every correction counted), retrain on everything accepted, repeat. The oracle makes
+the edit a person would make (:func:`mm_widgets.actions.corrections`) and it is counted by
+the one rule the review widget counts a person's edits with
+(:func:`mm_widgets.actions.diff_boxes`): the same edit gives the same count on both paths.
+
+Human time: every round also says how long a person would have taken, from the events in
+the action log priced by an :class:`~mm_widgets.actions.ActionTimes` model (published
+defaults, or a person's own measured seconds), beside the time to label the same labels
+by hand and the time keyframe interpolation would have left to spend.
 
 Every round is also measured for keyframe interpolation from the same looked-at frames
 (``interp_*`` columns), so a micro-model figure is never shown without the no-model one.
@@ -12,6 +18,7 @@ Every round is also measured for keyframe interpolation from the same looked-at 
 
 from __future__ import annotations
 
+import html
 import math
 import time
 from collections.abc import Sequence
@@ -19,7 +26,15 @@ from dataclasses import dataclass, field
 
 import pandas as pd
 
-from .actions import ActionLog, corrections, efficiency, labels_per_action
+from .actions import (
+    ActionLog,
+    ActionTimes,
+    corrections,
+    diff_boxes,
+    efficiency,
+    format_seconds,
+    labels_per_action,
+)
 from .errors import MMError
 from .interpolate import interpolate
 from .labels import Box, LabelSet
@@ -33,7 +48,8 @@ TABLE_COLUMNS = [
     "round", "frames_reviewed", "human_actions", "cumulative_actions", "labels", "recall",
     "precision", "tight_rate", "mean_iou", "efficiency", "labels_per_action", "train_seconds",
     "predict_seconds", "interp_recall", "interp_precision", "interp_tight_rate",
-    "interp_efficiency", "tp", "fp", "fn", "accepted",
+    "interp_efficiency", "human_seconds", "interp_human_seconds", "by_hand_seconds", "tp", "fp",
+    "fn", "accepted",
 ]
 
 
@@ -61,41 +77,40 @@ class Oracle:
 
     def review(self, frame: int, proposed: Sequence[Box], labels: LabelSet, log: ActionLog,
                round: int) -> int:
-        """Correct ``proposed`` on ``frame`` into ``labels``; record and return the actions."""
+        """Correct ``proposed`` on ``frame`` into ``labels``; record and return the actions.
+
+        The edit is :func:`~mm_widgets.actions.corrections`' (what a person would leave),
+        counted and stored by :func:`~mm_widgets.actions.diff_boxes`, as the review widget
+        does for a person; a frame left as proposed is logged as a free ``accept``.
+        """
         truth = truth_boxes(self.truth, frame)
         c = corrections(proposed, truth, self.match_iou, self.tight_iou)
-        final = [Box(*proposed[i].xyxy, proposed[i].label, proposed[i].score, "model",
-                     proposed[i].track) for i, _ in c.accepted]
-        final += [Box(*truth[j].xyxy, truth[j].label, None, "corrected", proposed[i].track)
-                  for i, j in c.adjusted]  # an adjusted box stays the object it was
-        final += [Box(*truth[j].xyxy, truth[j].label, None, "human") for j in c.drawn]
-        labels.set_boxes(frame, final, round=round)
-        for kind, items in (("adjust", [truth[j] for _, j in c.adjusted]),
-                            ("delete", [proposed[i] for i in c.deleted]),
-                            ("draw", [truth[j] for j in c.drawn])):
-            for box in items:
-                log.record(kind, frame, round, box.label)
-        return c.n_actions
+        shown = [Box(*b.xyxy, b.label, b.score, "model", b.track) for b in proposed]
+        boxes, edits = diff_boxes(shown, c.edited)
+        labels.set_boxes(frame, boxes, round=round)
+        for kind, label in edits:
+            log.record(kind, frame, round, label)
+        if not edits:
+            log.record("accept", frame, round)
+        return len(edits)
 
     def answer(self, widget, n: int | None = None) -> int:
         """Play the person at a review widget, through the widget's own edit path.
 
         For the next ``n`` frames of ``widget.queue`` (all by default): accept the frame when
-        the boxes shown need no correction, otherwise leave the corrected boxes with
-        ``widget.set_boxes`` (the widget counts the actions itself, as for a person).
-        Returns the number of frames answered. Used by notebooks run unattended.
+        the boxes shown need no correction, otherwise leave the boxes a person would leave
+        (:func:`~mm_widgets.actions.corrections`) with ``widget.set_boxes``: the widget counts
+        the actions itself, as for a person. Returns the number of frames answered. Used by
+        notebooks run unattended.
         """
         done = 0
         for f in list(widget.queue)[:n]:
-            shown = widget.shown_boxes(f)
-            truth = truth_boxes(self.truth, f)
-            c = corrections(shown, truth, self.match_iou, self.tight_iou)
+            c = corrections(widget.shown_boxes(f), truth_boxes(self.truth, f), self.match_iou,
+                            self.tight_iou)
             if c.n_actions == 0:
                 widget.accept(f)
             else:
-                keep = [shown[i] for i, _ in c.accepted]
-                fixed = [truth[j] for _, j in c.adjusted] + [truth[j] for j in c.drawn]
-                widget.set_boxes(f, keep + fixed)
+                widget.set_boxes(f, c.edited)
             done += 1
         return done
 
@@ -114,6 +129,8 @@ class SimulationReport:
     #: one row per round and class: the model's and interpolation's figures for that class
     per_class: pd.DataFrame | None = None
     truth: LabelSet | None = None
+    #: the human-time model the seconds columns were priced with
+    times: ActionTimes | None = None
 
     @property
     def first_boxes(self) -> int:
@@ -133,6 +150,17 @@ class SimulationReport:
             raise MMError("this report holds no truth to compute a ceiling from")
         return efficiency_ceiling(self.truth, self.first_boxes, edge_px, tight_iou=tight_iou)
 
+    @property
+    def human_time(self) -> str:
+        """The human time of the run in one sentence, from the last row of :attr:`table`:
+        the labels made by hand, with micro-models, and with keyframe interpolation."""
+        last = self.table.iloc[-1]
+        text = (f"{int(last['labels'])} labels by hand: {format_seconds(last['by_hand_seconds'])}; "
+                f"with micro-models: {format_seconds(last['human_seconds'])}")
+        if pd.notna(last["interp_human_seconds"]):
+            text += f"; with keyframe interpolation: {format_seconds(last['interp_human_seconds'])}"
+        return text + (f" (seconds per event: {self.times!r})" if self.times is not None else "")
+
     def plot(self):
         """Efficiency and recall per round, beside interpolation, with the seed's marks."""
         from .plots import efficiency_figure
@@ -140,13 +168,14 @@ class SimulationReport:
         return efficiency_figure(self.table)
 
     def _repr_html_(self) -> str:
-        return self.table.to_html(index=False, float_format=lambda v: f"{v:.3f}")
+        return (f"<p>{html.escape(self.human_time)}</p>"
+                + self.table.to_html(index=False, float_format=lambda v: f"{v:.3f}"))
 
 
 def simulate(frames, truth, *, first_labels: int | Sequence[int] = 5, rounds: int = 3,
              strategy="uncertain", review_budget: int | None = None, match_iou: float = 0.5,
              tight_iou: float = 0.75, kind="auto", first_strategy="diverse", seed: int = 0,
-             progress: bool = True, domains=None, temporal="auto",
+             progress: bool = True, domains=None, temporal="auto", action_times=None,
              **fit_settings) -> SimulationReport:
     """Run the micro-model loop with an oracle that corrects from ground truth.
 
@@ -179,6 +208,10 @@ def simulate(frames, truth, *, first_labels: int | Sequence[int] = 5, rounds: in
         ``"shots"`` (found with :func:`mm_widgets.split_shots`) or a list of frame ranges:
         one micro-model per domain (an assembly line), ``first_labels`` frames labelled in
         each. ``.table`` then holds the totals and ``.domains`` the rows of every domain.
+    action_times
+        The human-time model: an :class:`~mm_widgets.actions.ActionTimes`, a mapping
+        ``kind -> seconds``, or a person's own log (an ActionLog, a project, a widget) whose
+        measured medians replace the published defaults. None: the defaults.
 
     Returns
     -------
@@ -186,25 +219,30 @@ def simulate(frames, truth, *, first_labels: int | Sequence[int] = 5, rounds: in
         ``.table`` with one row per round: frames_reviewed, human_actions,
         cumulative_actions, labels, recall/precision/tight_rate/mean_iou of the round's
         model on frames it had not seen, efficiency and labels_per_action (cumulative),
-        train/predict seconds, and the same for keyframe interpolation (``interp_*``).
+        train/predict seconds, and the same for keyframe interpolation (``interp_*``);
+        ``human_seconds`` (cumulative: every event of the log priced by ``action_times``),
+        ``interp_human_seconds`` (the same with interpolation's proposals reviewed in the
+        round) and ``by_hand_seconds`` (the labels so far drawn by hand).
+        :attr:`SimulationReport.human_time` says it in a sentence.
     """
     if domains is not None:
         return simulate_domains(
             frames, truth, domains, first_labels=first_labels, rounds=rounds, strategy=strategy,
             review_budget=review_budget, match_iou=match_iou, tight_iou=tight_iou, kind=kind,
             first_strategy=first_strategy, seed=seed, progress=progress, temporal=temporal,
-            **fit_settings)
+            action_times=action_times, **fit_settings)
     with long_call(progress, rounds, "round") as call:
         return _simulate_rounds(
             call, frames, truth, first_labels=first_labels, rounds=rounds, strategy=strategy,
             review_budget=review_budget, match_iou=match_iou, tight_iou=tight_iou, kind=kind,
             first_strategy=first_strategy, seed=seed, progress=progress, temporal=temporal,
+            times=action_times if isinstance(action_times, ActionTimes) else ActionTimes(action_times),
             **fit_settings)
 
 
 def _simulate_rounds(call, frames, truth, *, first_labels, rounds, strategy, review_budget,
                      match_iou, tight_iou, kind, first_strategy, seed, progress, temporal,
-                     **fit_settings) -> SimulationReport:
+                     times, **fit_settings) -> SimulationReport:
     """:func:`simulate` on one domain; its rounds are reported to ``call`` (a LongCall)."""
     truth = as_truth(truth, frames)
     n = len(frames)
@@ -220,7 +258,7 @@ def _simulate_rounds(call, frames, truth, *, first_labels, rounds, strategy, rev
         first = [labels.check_frame(f) for f in first_labels]
     for f in first:
         oracle.review(f, [], labels, log, round=0)
-    rows = [_row(0, len(first), log, labels, None, None, 0.0, 0.0, None)]
+    rows = [_row(0, len(first), log, labels, None, None, 0.0, 0.0, None, times, None)]
     per_class = []
     fitted = None
     for r in range(1, rounds + 1):
@@ -247,12 +285,15 @@ def _simulate_rounds(call, frames, truth, *, first_labels, rounds, strategy, rev
                             labels=labels)
         reviewed = order[:budget]
         interp_quality = evaluate(interp, truth, remaining, match_iou=match_iou, tight_iou=tight_iou)
-        interp_actions = evaluate(interp, truth, reviewed, match_iou=match_iou,
-                                  tight_iou=tight_iou)["actions"]
-        before = len(log)
+        interp_review = evaluate(interp, truth, reviewed, match_iou=match_iou,
+                                 tight_iou=tight_iou)
+        before, before_seconds = len(log), times.of(log)
         for f in reviewed:
             oracle.review(f, proposed.get(f, []), labels, log, round=r)
-        interp_eff = efficiency(before + interp_actions, len(labels))
+        interp_eff = efficiency(before + interp_review["actions"], len(labels))
+        interp_seconds = before_seconds + sum(
+            interp_review[k] * times[k] for k in ("draw", "adjust", "delete")
+        ) + interp_review["frames_accepted"] * times["accept"]
         if len(truth.classes) > 1:
             mine = evaluate_by_class(proposed, truth, remaining, match_iou=match_iou,
                                      tight_iou=tight_iou)
@@ -267,13 +308,15 @@ def _simulate_rounds(call, frames, truth, *, first_labels, rounds, strategy, rev
                     "interp_precision": theirs.at[c, "precision"],
                     "interp_tight_rate": theirs.at[c, "tight_rate"]})
         rows.append(_row(r, len(reviewed), log, labels, quality, interp_quality, train_seconds,
-                         predict_seconds, interp_eff))
+                         predict_seconds, interp_eff, times, interp_seconds))
     table = pd.DataFrame(rows, columns=TABLE_COLUMNS)
     return SimulationReport(table, labels, log, fitted, first,
-                            per_class=pd.DataFrame(per_class) if per_class else None, truth=truth)
+                            per_class=pd.DataFrame(per_class) if per_class else None, truth=truth,
+                            times=times)
 
 
-def _row(r, reviewed, log, labels, quality, interp, train_s, predict_s, interp_eff) -> dict:
+def _row(r, reviewed, log, labels, quality, interp, train_s, predict_s, interp_eff, times,
+         interp_seconds) -> dict:
     actions = log.count(round=r)
     total = len(log)
     nan = float("nan")
@@ -290,6 +333,9 @@ def _row(r, reviewed, log, labels, quality, interp, train_s, predict_s, interp_e
         "interp_recall": i.get("recall", nan), "interp_precision": i.get("precision", nan),
         "interp_tight_rate": i.get("tight_rate", nan),
         "interp_efficiency": nan if interp_eff is None else interp_eff,
+        "human_seconds": times.of(log),
+        "interp_human_seconds": nan if interp_seconds is None else interp_seconds,
+        "by_hand_seconds": times.by_hand(labels),
         "tp": q.get("tp", 0), "fp": q.get("fp", 0), "fn": q.get("fn", 0),
         "accepted": q.get("accepted", 0),
     }
@@ -307,6 +353,7 @@ def simulate_domains(frames, truth, domains, *, first_labels=5, **kw) -> Simulat
     ranges = split_shots(frames) if domains == "shots" else [range(d.start, d.stop) for d in domains]
     if not isinstance(first_labels, int):
         raise MMError("with domains=, first_labels is a number of frames per domain")
+    times = None
     parts, labels, log = [], LabelSet(truth.classes, "boxes", size=frames.size,
                                       n_frames=len(frames)), ActionLog()
     with long_call(kw.get("progress", True), len(ranges), "shot") as call:
@@ -323,7 +370,8 @@ def simulate_domains(frames, truth, domains, *, first_labels=5, **kw) -> Simulat
             for f in report.labels.looked_at:
                 labels.set_boxes(f + rng.start, report.labels.boxes(f))
             log.extend(type(a)(a.kind, a.frame + rng.start, a.round, a.label, a.time)
-                       for a in report.actions)
+                       for a in report.actions.events)
+            times = report.times
     per_domain = pd.concat(parts, ignore_index=True)
     rounds = sorted(per_domain["round"].unique())
     rows = []
@@ -350,7 +398,11 @@ def simulate_domains(frames, truth, domains, *, first_labels=5, **kw) -> Simulat
             "interp_tight_rate": float("nan"),
             "interp_efficiency": (1 - float(interp_actions) / n_labels
                                   if r and n_labels and pd.notna(interp_actions) else float("nan")),
+            "human_seconds": float(last["human_seconds"].sum()),
+            "interp_human_seconds": (float(last["interp_human_seconds"].sum(min_count=1))
+                                     if r else float("nan")),
+            "by_hand_seconds": float(last["by_hand_seconds"].sum()),
             "tp": tp, "fp": fp, "fn": fn, "accepted": tight,
         })
     return SimulationReport(pd.DataFrame(rows, columns=TABLE_COLUMNS), labels, log,
-                            domains=per_domain, truth=truth)
+                            domains=per_domain, truth=truth, times=times)

@@ -537,7 +537,7 @@ def test_class_button_labels_the_frame_and_moves_on(classes_widget, tmp_path):
     assert w._class_buttons[1].button_style == "success"
     w.set_class(4, EVIL)                                         # unchanged: free
     w.set_class(4, "day")                                        # changed: counted
-    assert [a.kind for a in w.actions] == ["set_class"] * 3
+    assert [a.kind for a in w.actions] == ["class"] * 3
     again = mm.Project(tmp_path / "c")
     assert again.labels.frame_class(1) == "day" and again.labels.frame_class(4) == "day"
     assert len(again.actions) == 3

@@ -92,10 +92,21 @@ def edit_draw_missed(w):
     front_end_draw(w, widget_dict(w, OTHER))
 
 
-def edit_all_three(w):
-    kept = [{**d, **w.scale.to_widget(TRUTH)} for d in w._bbox.bboxes if d["label"] == "cat"]
-    front_end_set(w, kept)                                       # adjust + delete
-    front_end_draw(w, widget_dict(w, OTHER))                     # draw
+def edit_drag_ghost_onto_missed(w):
+    moved = [{**d, **w.scale.to_widget(OTHER)} if d["label"] == "dog" else d for d in w._bbox.bboxes]
+    front_end_set(w, moved)                                      # one adjust
+
+
+def edit_all(w):
+    fixed = [{**d, **w.scale.to_widget(TRUTH if d["label"] == "cat" else OTHER)}
+             for d in w._bbox.bboxes]
+    front_end_set(w, fixed[:1] + [d for d in w._bbox.bboxes if d["label"] == "dog"])  # adjust
+    front_end_set(w, fixed)                                      # the ghost dragged: adjust
+
+
+def edit_relabel(w):
+    (d,) = w._bbox.bboxes
+    front_end_set(w, [{**d, "label": "cat"}])                    # one adjust
 
 
 CASES = {
@@ -104,8 +115,12 @@ CASES = {
     "shifted": ([SHIFTED], [TRUTH], edit_move_first_to_truth, {"adjust": 1}),
     "ghost": ([model_box(*TRUTH.xyxy), GHOST], [TRUTH], edit_delete_ghost, {"delete": 1}),
     "missed": ([model_box(*TRUTH.xyxy)], [TRUTH, OTHER], edit_draw_missed, {"draw": 1}),
-    "all three": ([SHIFTED, GHOST], [TRUTH, OTHER], edit_all_three,
-                  {"adjust": 1, "delete": 1, "draw": 1}),
+    # A wrong box and a missed object: the wrong box is dragged onto it (one action).
+    "ghost onto missed": ([model_box(*TRUTH.xyxy), GHOST], [TRUTH, OTHER],
+                          edit_drag_ghost_onto_missed, {"adjust": 1}),
+    "loose and ghost onto missed": ([SHIFTED, GHOST], [TRUTH, OTHER], edit_all, {"adjust": 2}),
+    # The right box with the wrong class: its class is changed (one action).
+    "class change": ([model_box(*TRUTH.xyxy, label="dog")], [TRUTH], edit_relabel, {"adjust": 1}),
 }
 
 

@@ -6,7 +6,7 @@ counter, and a tiny anywidget (``static/keys.js``) adds keyboard shortcuts.
 
 Every edit goes through one place, :meth:`Labeller._commit_boxes` (or
 :meth:`Labeller._commit_class`): the box lists before and after are compared by
-:func:`diff_boxes`, the new boxes go into the :class:`~mm_widgets.labels.LabelSet` (and so
+:func:`~mm_widgets.actions.diff_boxes` (the one counting rule), the new boxes go into the :class:`~mm_widgets.labels.LabelSet` (and so
 into the project folder, at once), and each difference is counted as one human action.
 A review widget reuses all of this by subclassing and overriding :meth:`Labeller.shown_boxes`.
 
@@ -35,7 +35,7 @@ import numpy as np
 import traitlets
 from jupyter_bbox_widget import BBoxWidget
 
-from ..actions import Action, diff_boxes, same_box, same_boxes
+from ..actions import ACTION_KINDS, Action, diff_boxes, same_box, same_boxes
 from ..data import Frames, frame_in_range
 from ..errors import FrameIndexError, LabelError, MMError
 from ..labels import TASKS, Box, LabelSet
@@ -152,7 +152,8 @@ class Labeller(widgets.VBox):
     labels : LabelSet
         The labels (the project's, when there is one: every change is on disk at once).
     actions : ActionLog
-        Every counted human action (draw, adjust, delete, set_class).
+        Every counted human action (draw, adjust, delete, class), and the free ``accept``
+        of each frame accepted as shown, timed (:meth:`~mm_widgets.actions.ActionLog.seconds`).
     project : Project or None
     suggested : list of int
         The frames suggested for labelling, highlighted in the filmstrip.
@@ -402,9 +403,9 @@ class Labeller(widgets.VBox):
         else:
             c = self.labels.frame_class(i)
             parts.append(f"class <b>{html.escape(c)}</b>" if c else "no class yet")
-        kinds = {k: self.actions.count(kind=k) for k in ("draw", "adjust", "delete", "set_class")}
+        kinds = {k: self.actions.count(kind=k) for k in ACTION_KINDS}
         total = sum(kinds.values())
-        detail = ", ".join(f"{v} {k.replace('_', ' ')}" for k, v in kinds.items() if v)
+        detail = ", ".join(f"{v} {k}" for k, v in kinds.items() if v)
         parts.append(f"{total} human action{'s' if total != 1 else ''}" + (f" ({detail})" if detail else ""))
         self._status.value = " &middot; ".join(parts)
         for s, b in self._strip_buttons.items():
@@ -619,7 +620,7 @@ class Labeller(widgets.VBox):
         state = self.labels.frame_state(i)
         changed = self.labels.frame_class(i) != label
         self.labels.set_class(i, label, source=self.drawn_source, round=r)
-        recorded = [self.actions.record("set_class", i, r, label)] if changed else []
+        recorded = [self.actions.record("class", i, r, label)] if changed else []
         self._remember(i, state, recorded, [])
         self._refresh_text()
         self._notify(i)
@@ -635,7 +636,7 @@ class Labeller(widgets.VBox):
         return self._commit_boxes(i, boxes)
 
     def set_class(self, i: int, label: str) -> list:
-        """Give frame ``i`` the class ``label`` (one ``set_class`` action when it changes)."""
+        """Give frame ``i`` the class ``label`` (one ``class`` action when it changes)."""
         if self.task != "classes":
             raise LabelError("this labeller labels boxes; use set_boxes()")
         return self._commit_class(self.labels.check_frame(i), label)
@@ -660,8 +661,21 @@ class Labeller(widgets.VBox):
             self.labels.mark_looked_at(i)
             self._remember(i, state, [], [])
             self._notify(i)
+        if not self._acted_on(i):
+            # Free, but timed: how long a person looks before accepting (ActionLog.seconds).
+            self.actions.record("accept", i, self.round)
         if i == self.frame:
             self._advance()
+
+    def _acted_on(self, i: int) -> bool:
+        """Whether frame ``i`` got a counted action in this visit (then accepting it is no
+        pure verification, and is not logged as one)."""
+        for edit in reversed(self._undo):
+            if edit.visit != self._visit:
+                return False
+            if edit.frame == i and edit.actions:
+                return True
+        return False
 
     def select_class(self, label: str) -> None:
         """Choose the class new boxes get (what the class buttons over the image do)."""

@@ -67,7 +67,7 @@ def _mirror(w: Labeller, d) -> None:
 
     # The domain's earlier actions count in the widget's figures; only new ones are copied.
     inside = {g: k for k, g in enumerate(indices)}
-    earlier = [Action(a.kind, inside[a.frame], a.round, a.label, a.time) for a in d.actions
+    earlier = [Action(a.kind, inside[a.frame], a.round, a.label, a.time) for a in d.actions.events
                if a.frame in inside]
     w.actions = ActionLog(earlier, sink=record, retract_sink=retract)
 

@@ -129,7 +129,7 @@ def test_classes_mode_keys_and_escaping(open_notebook, tmp_path):
     page.keyboard.press("3")  # focus stays in the labeller: key 3 is the third class
     nb.wait_kernel("c.frame", lambda f: f == 120)
     assert nb.kernel_eval("[c.labels.frame_class(i) for i in (10, 60)]") == ["bunny", EVIL]
-    assert nb.kernel_eval("[a.kind for a in c.actions]") == ["set_class", "set_class"]
+    assert nb.kernel_eval("[a.kind for a in c.actions]") == ["class", "class"]
     on_disk = mm.Project(project)
     assert on_disk.labels.frame_class(60) == EVIL and on_disk.labels.frame_class(10) == "bunny"
     on_disk.close()
