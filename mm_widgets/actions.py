@@ -86,7 +86,7 @@ class Action:
     frame: int
     round: int = 0
     label: str | None = None
-    time: float = field(default_factory=time.time)
+    time: float = field(default_factory=lambda: time.time())  # looked up per call: a test may set the clock
 
     def __post_init__(self):
         object.__setattr__(self, "kind", OLD_KIND_NAMES.get(self.kind, self.kind))

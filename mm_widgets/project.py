@@ -32,7 +32,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from .actions import Action, ActionLog
+from .actions import Action, ActionLog, ActionTimes, efficiency, format_seconds
 from .errors import MMError, ProjectError
 from .labels import SOURCES, TRACK, Box, LabelSet
 from .storage import Journal, keep_previous, previous_version, write_atomic
@@ -382,6 +382,28 @@ class Project:
         target = folder / file_name if file_name else folder
         write(labels, target, **options)
         return target
+
+    def summary(self) -> pd.DataFrame:
+        """The person's work here, one row per kind of event (draw, adjust, delete, class,
+        accept): ``events``, ``timed`` and ``median_seconds`` measured from the action log's
+        timestamps (:meth:`~mm_widgets.actions.ActionLog.seconds`), ``seconds`` the price of
+        one such event (the person's median once three are timed, else the published figure
+        of :class:`~mm_widgets.actions.ActionTimes`) and ``total_seconds`` = events x seconds."""
+        table = self.actions.seconds()
+        times = ActionTimes(self.actions)
+        table["seconds"] = [times[k] for k in table["kind"]]
+        table["total_seconds"] = table["events"] * table["seconds"]
+        return table
+
+    def _repr_html_(self) -> str:
+        import html
+
+        table = self.summary()
+        labels, actions = len(self.labels), len(self.actions)
+        head = (f"<b>{html.escape(self.path.name)}</b>: {labels} labels, {actions} human actions, "
+                f"efficiency {efficiency(actions, labels):.3f}, round {self.round}; "
+                f"human time about {format_seconds(float(table['total_seconds'].sum()))}")
+        return f"<p>{head}</p>" + table.to_html(index=False, float_format=lambda v: f"{v:.1f}")
 
     def __repr__(self) -> str:
         return (f"Project({str(self.path)!r}, {self.task}, classes={self.classes}, "

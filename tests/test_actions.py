@@ -6,7 +6,14 @@ import numpy as np
 import pytest
 
 import mm_widgets as mm
-from mm_widgets.actions import Action, ActionLog, ActionTimes, corrections, diff_boxes, format_seconds
+from mm_widgets.actions import (
+    Action,
+    ActionLog,
+    ActionTimes,
+    corrections,
+    diff_boxes,
+    format_seconds,
+)
 from mm_widgets.labels import Box, LabelSet
 
 

@@ -6,11 +6,14 @@ oracle of ``simulate()`` counts the same corrections (:func:`mm_widgets.correcti
 
 from __future__ import annotations
 
+import os
 from collections import Counter
 
 import numpy as np
 import pandas as pd
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 import mm_widgets as mm
 from mm_widgets.actions import ActionLog
@@ -379,3 +382,112 @@ def test_names_are_escaped(tmp_path):
     for child in (w._header, w._counter, w._status, w._message, w._review_strip, w._legend):
         assert "<img" not in child.value
     assert w._bbox.bboxes[0]["label"] == EVIL                    # the bbox widget shows it as text
+
+
+# -- the property: the widget path and simulate()'s path count the same ---------------------
+W, H = SIZE
+
+
+@st.composite
+def frame_case(draw):
+    """Truth on one frame and a model's proposals near it: right, loose, wrong class, ghosts."""
+    def box(label):
+        x1 = draw(st.integers(0, W - 60))
+        y1 = draw(st.integers(0, H - 60))
+        return Box(x1, y1, x1 + draw(st.integers(8, 59)), y1 + draw(st.integers(8, 59)), label)
+
+    truth = draw(st.lists(st.sampled_from(["cat", "dog"]).map(box), max_size=4))
+    proposed = []
+    for t in truth:
+        what = draw(st.sampled_from(["exact", "nudged", "shifted", "relabelled", "missed"]))
+        if what == "missed":
+            continue
+        dx = {"exact": 0, "nudged": 1, "shifted": draw(st.integers(5, 40))}.get(what, 0)
+        label = ({"cat": "dog", "dog": "cat"}[t.label] if what == "relabelled" else t.label)
+        x1 = min(t.x1 + dx, W - (t.x2 - t.x1))
+        proposed.append(Box(x1, t.y1, x1 + t.x2 - t.x1, t.y2, label))
+    proposed += draw(st.lists(st.sampled_from(["cat", "dog"]).map(box), max_size=3))  # ghosts
+    order = draw(st.permutations(range(len(proposed))))
+    scores = draw(st.lists(st.floats(0.3, 1.0), min_size=len(proposed), max_size=len(proposed)))
+    return truth, [Box(*proposed[k].xyxy, proposed[k].label, s, "model")
+                   for k, s in zip(order, scores, strict=True)]
+
+
+@settings(max_examples=40 if os.environ.get("MM_FAST") == "1" else 150, deadline=None,
+          suppress_health_check=[HealthCheck.too_slow])
+@given(st.lists(frame_case(), min_size=1, max_size=4))
+def test_widget_path_and_simulate_path_count_the_same(cases):
+    """Random proposals and truth, frame by frame: the oracle editing the review widget's boxes
+    (what notebooks 01/02 do) and simulate()'s oracle give the same actions, kind for kind,
+    the same free accepts, and store the same labels."""
+    frames = clip(len(cases))
+    model = FixedModel({f: proposed for f, (_, proposed) in enumerate(cases)})
+    truth = as_truth(pd.DataFrame([(f, *b.xyxy, b.label) for f, (t, _) in enumerate(cases) for b in t],
+                                  columns=["frame", "x1", "y1", "x2", "y2", "label"]), frames)
+    w = review(frames, model, labels=LabelSet(["cat", "dog"], size=SIZE, n_frames=len(cases)))
+    oracle = Oracle(truth)
+    assert oracle.answer(w) == len(cases)
+    labels, log = LabelSet(["cat", "dog"], size=SIZE, n_frames=len(cases)), ActionLog()
+    for f, (_, proposed) in enumerate(cases):
+        oracle.review(f, proposed, labels, log, round=1)
+    assert Counter(a.kind for a in w.actions) == Counter(a.kind for a in log)
+    assert Counter((a.frame, a.kind) for a in w.actions.events) == \
+        Counter((a.frame, a.kind) for a in log.events)
+    for f, (t, proposed) in enumerate(cases):
+        assert [(b.xyxy, b.label, b.source) for b in w.labels.boxes(f)] == \
+            [(b.xyxy, b.label, b.source) for b in labels.boxes(f)]
+        # the count is the fewest box actions: every box not kept is one action, paired or not
+        kept = sum(1 for b in labels.boxes(f) if b.source == "model")
+        assert sum(1 for a in log if a.frame == f) == max(len(proposed) - kept, len(t) - kept)
+    assert w.efficiency == mm.efficiency(len(log), len(labels))
+
+
+class Clock:
+    """Stands in for the ``time`` module of mm_widgets.actions: a person's pace, set by hand."""
+
+    def __init__(self, start=1000.0):
+        self.now = start
+
+    def time(self):
+        return self.now
+
+
+def test_review_shows_human_time_and_the_persons_own_seconds(model, tmp_path, monkeypatch):
+    import mm_widgets.actions
+
+    clock = Clock()
+    monkeypatch.setattr(mm_widgets.actions, "time", clock)
+    w = review(clip(), model, project=tmp_path / "p", strategy=lambda frames, k, **kw: [0, 1, 2, 3, 4, 5])
+    steps = [(2.0, w.accept), (3.0, w.accept), (4.0, w.accept),           # frames 0, 1, 2
+             (7.0, lambda: front_end_draw(w, widget_dict(w, OTHER))),    # frame 3: a draw
+             (1.0, w.accept),                        # edited: the accept is no verification
+             (5.0, lambda: front_end_set(w, [])),                         # frame 4: a delete
+             (1.0, w.accept),
+             (600.0, lambda: front_end_set(w, [])),  # frame 5, after a break: a delete
+             (0.5, w.accept),
+             (2.5, w.accept)]                                           # frame 6
+    for dt, act in steps:
+        clock.now += dt
+        act()
+    assert [a.kind for a in w.actions.events] == ["accept"] * 3 + ["draw", "delete", "delete",
+                                                                      "accept"]
+    # Recomputed by hand from the raw timestamps: each event gets the gap before it; the
+    # first has none, and the delete after the 600 s break is idle, not timed.
+    seconds = w.actions.seconds().set_index("kind")
+    assert seconds.loc["accept", "timed"] == 3 and seconds.loc["accept", "median_seconds"] == 3.0
+    assert seconds.loc["draw", "median_seconds"] == 7.0
+    assert seconds.loc["delete", "timed"] == 1 and seconds.loc["delete", "median_seconds"] == 6.0
+    assert "your median: draw 7.0 s, delete 6.0 s, accept 3.0 s" in w._counter.value
+    # Human time: the person's own accept price (3 timed), published prices for the rest:
+    # 4 accepts x 3.0 + 1 draw x 7.0 + 2 deletes x 1.6 = 22.2 s.
+    assert "human time &asymp; <b>22 seconds</b>" in w._counter.value
+    # The project says the same, per kind, from the same log on disk.
+    w.project.close()
+    again = mm.Project(tmp_path / "p")
+    table = again.summary().set_index("kind")
+    assert table.loc["accept", "events"] == 4 and table.loc["delete", "events"] == 2
+    assert table.loc["accept", "seconds"] == 3.0 and table.loc["draw", "seconds"] == 7.0
+    assert table["total_seconds"].sum() == pytest.approx(22.2)
+    assert "human time about 22 seconds" in again._repr_html_()
+    assert "3 labels, 3 human actions, efficiency 0.000" in again._repr_html_()
+    again.close()

@@ -7,10 +7,10 @@ import pandas as pd
 import pytest
 
 import mm_widgets as mm
-from mm_widgets.actions import ActionLog
+from mm_widgets.actions import Action, ActionLog, ActionTimes, format_seconds
 from mm_widgets.labels import Box, LabelSet
 from mm_widgets.select import frame_uncertainty, rank_frames
-from mm_widgets.simulate import Oracle
+from mm_widgets.simulate import Oracle, as_truth
 
 from .conftest import moving_square_frames
 
@@ -126,3 +126,83 @@ def test_oracle_reviews_in_the_strategy_order_not_clip_order():
     report = mm.simulate(frames, truth, first_labels=[0], rounds=1, review_budget=2,
                          kind="interpolate", strategy=prefer)
     assert report.labels.looked_at == [0, 3, 9]
+
+
+def test_notebook_path_and_simulate_report_the_same_efficiency_and_time(tmp_path):
+    """Notebooks 01/02 label the suggested frames with the truth through the labeller, then
+    let the oracle answer in the review widget; simulate() does the same work with no widget.
+    Same frames, same model, same order: the same actions, efficiency and human time."""
+    from mm_widgets.actions import ActionTimes
+
+    frames, truth_df = square_clip(24)
+    truth = as_truth(truth_df, frames)
+    first = [*range(0, 24, 6), 23]
+
+    def backwards(frames, k, **kw):
+        return list(range(len(frames)))[::-1][:k]
+
+    lab = mm.label(frames, truth.classes, project=tmp_path / "p", first_labels=first)
+    for f in lab.suggested:                                   # notebook 01, cell 3
+        lab.set_boxes(f, truth.boxes(f))
+    model = mm.interpolate(frames, lab.labels)                # the notebooks overfit; any model fits
+    rev = mm.review(frames, model, project=lab.project, strategy=backwards)
+    Oracle(truth).answer(rev)                                 # notebook 01, unattended
+    widget_table = rev.efficiency_table()
+
+    report = mm.simulate(frames, truth, first_labels=first, rounds=1, kind="interpolate",
+                         strategy=backwards, progress=False)
+    sim = report.table.iloc[-1]
+    last = widget_table.iloc[-1]
+    assert sim["labels"] == last["labels"] == len(truth)
+    assert sim["cumulative_actions"] == last["cumulative_actions"] > len(first)
+    assert sim["efficiency"] == pytest.approx(last["efficiency"])
+    for kind in ("draw", "adjust", "delete"):
+        assert report.actions.count(kind=kind) == rev.actions.count(kind=kind)
+    assert report.actions.count(kind="accept") == rev.actions.count(kind="accept") > 0
+    # ... and so the same human time, priced by the same model
+    assert sim["human_seconds"] == pytest.approx(ActionTimes().of(rev.actions))
+    assert sim["by_hand_seconds"] == pytest.approx(ActionTimes().by_hand(rev.labels))
+
+
+def test_simulate_reports_human_time_recomputed_from_its_log():
+    frames, truth = square_clip(30)
+    prices = {"draw": 10.0, "adjust": 4.0, "delete": 2.0, "class": 1.0, "accept": 0.5}
+    report = mm.simulate(frames, truth, first_labels=[0, 10, 20, 29], rounds=2, kind="interpolate",
+                         strategy="random", progress=False, action_times=prices)
+    t = report.table
+    events = report.actions.events
+    assert {a.kind for a in events} >= {"draw", "accept"}
+    for r in range(3):
+        by_log = sum(prices[a.kind] for a in events if a.round <= r)
+        assert t.loc[r, "human_seconds"] == pytest.approx(by_log)
+    # every box drawn by hand (the square is in every frame: no empty frame to confirm)
+    assert t["by_hand_seconds"].tolist() == [10.0 * n for n in t["labels"]]
+    # interpolation as the model: interpolation's human time is the model's, round by round
+    assert t.loc[1:, "interp_human_seconds"].tolist() == pytest.approx(t.loc[1:, "human_seconds"].tolist())
+    assert np.isnan(t.loc[0, "interp_human_seconds"])
+    last = t.iloc[-1]
+    assert report.human_time.startswith(
+        f"30 labels by hand: {format_seconds(last['by_hand_seconds'])}; with micro-models: "
+        f"{format_seconds(last['human_seconds'])}; with keyframe interpolation: "
+        f"{format_seconds(last['interp_human_seconds'])}")
+    assert report.human_time in report._repr_html_()
+    # A person's own measured seconds price the same run: medians of its timed events.
+    log = ActionLog()
+    log.extend(Action(k, f, 0, None, 100.0 + 3 * f) for f, k in enumerate(["accept"] + ["draw"] * 4))
+    mine = mm.simulate(frames, truth, first_labels=[0, 10, 20, 29], rounds=2, kind="interpolate",
+                       strategy="random", progress=False, action_times=log)
+    assert mine.times["draw"] == 3.0 and mine.times.measured == ["draw"]
+    n_draws = mine.actions.count(kind="draw")
+    assert mine.table["human_seconds"].iloc[-1] == pytest.approx(
+        3.0 * n_draws + sum(ActionTimes()[a.kind] for a in mine.actions.events if a.kind != "draw"))
+
+
+def test_domains_add_up_human_time():
+    frames, truth = square_clip(24)
+    report = mm.simulate(frames, truth, first_labels=2, rounds=1, kind="interpolate",
+                         domains=[range(0, 12), range(12, 24)], progress=False)
+    per = report.domains
+    last = per.groupby("domain_index").tail(1)
+    for col in ("human_seconds", "by_hand_seconds", "interp_human_seconds"):
+        assert report.table[col].iloc[-1] == pytest.approx(last[col].sum())
+    assert report.table["human_seconds"].iloc[-1] == pytest.approx(report.times.of(report.actions))

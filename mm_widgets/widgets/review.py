@@ -4,7 +4,7 @@
 change of substance: on a frame nobody has looked at yet it shows the model's boxes
 (:meth:`Review.shown_boxes`). Everything else is the labeller's: an edit is the difference
 between what was shown and what the person left, counted by
-:func:`~mm_widgets.widgets.labeller.diff_boxes`, so
+:func:`~mm_widgets.actions.diff_boxes` (the one counting rule), so
 
 - accepting a frame as shown (the "Accept frame" button, Enter, :meth:`Review.accept`) is
   free, and the model's boxes become labels with ``source="model"``;
@@ -13,8 +13,10 @@ between what was shown and what the person left, counted by
 
 Frames are offered in the order of a selection strategy (``"uncertain"`` first by
 default), computed from the model's predictions. The counter shows the measured label
-efficiency, ``1 - human actions / labels``, over everything labelled so far;
-:meth:`Review.efficiency_curve` charts it per round.
+efficiency, ``1 - human actions / labels``, over everything labelled so far, the human time
+so far (every event priced by :class:`~mm_widgets.actions.ActionTimes`: the person's own
+median seconds per kind once three are timed, the published figures before) and those
+medians; :meth:`Review.efficiency_curve` charts efficiency per round.
 
 Long scenes open at once: the model predicts a block of frames around the first frame
 shown before the widget appears (:class:`~mm_widgets.predictions.Predictions`), every
@@ -31,7 +33,7 @@ from pathlib import Path
 
 import pandas as pd
 
-from ..actions import efficiency
+from ..actions import ActionTimes, efficiency, format_seconds
 from ..data import Frames
 from ..errors import LabelError, MMError
 from ..labels import Box, LabelSet
@@ -273,7 +275,7 @@ class Review(Labeller):
         self._counter.value = (
             f"<b>{len(looked)} of {n}</b> frames reviewed &middot; <b>{actions}</b> human "
             f"action{'s' if actions != 1 else ''} &middot; {labels} label{'s' if labels != 1 else ''}"
-            f" &middot; efficiency <b>{eff}</b>")
+            f" &middot; efficiency <b>{eff}</b> &middot; {self._time_html()}")
         shown = self.shown_boxes(i)
         parts = [f"frame <b>{i}</b> of {n}"]
         if i in looked:
@@ -299,6 +301,15 @@ class Review(Labeller):
             self._timeline.frame = i
             self._render_strip(looked)
         self._timeline.show_frame(i)
+
+    def _time_html(self) -> str:
+        """Human time so far (events priced by :class:`~mm_widgets.actions.ActionTimes` of this
+        log) and the person's own median seconds per kind, measured from the timestamps."""
+        seconds = self.actions.seconds()
+        mine = [f"{k} {s:.1f} s" for k, n, s in zip(seconds["kind"], seconds["timed"],
+                                                  seconds["median_seconds"], strict=True) if n]
+        text = f"human time &asymp; <b>{format_seconds(ActionTimes(self.actions).of(self.actions))}</b>"
+        return text + (f" (your median: {', '.join(mine)})" if mine else "")
 
     def _render_strip(self, looked: set[int]) -> None:
         self._looked = looked
