@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import importlib
 
-from .actions import ActionLog, corrections, efficiency, labels_per_action
+from .actions import ActionLog, ActionTimes, corrections, efficiency, labels_per_action
 from .assembly import register_domain_widget
 from .data import Frames
 from .errors import (
@@ -86,7 +86,7 @@ _LAZY = {
 }
 
 __all__ = [
-    "ActionLog", "Box", "FrameIndexError", "Frames", "LabelError", "LabelSet", "MMError",
+    "ActionLog", "ActionTimes", "Box", "FrameIndexError", "Frames", "LabelError", "LabelSet", "MMError",
     "NoLabelsError", "NotFittedError", "Project", "ProjectError", "UnknownClassError",
     "VideoError", "corrections", "efficiency", "labels_per_action", "load_sample", "load_sample_truth",
     "MicroModel", "interpolate", "next_round", "overfit", "select_frames", "simulate",
