@@ -206,3 +206,31 @@ def test_domains_add_up_human_time():
     for col in ("human_seconds", "by_hand_seconds", "interp_human_seconds"):
         assert report.table[col].iloc[-1] == pytest.approx(last[col].sum())
     assert report.table["human_seconds"].iloc[-1] == pytest.approx(report.times.of(report.actions))
+
+
+def test_every_figure_of_the_report_recomputed_from_labels_and_actions():
+    """recall, precision, efficiency, interpolation's efficiency, the first boxes, the
+    corrections after them and the ceiling, recomputed by hand from the raw boxes and log."""
+    frames, truth_df = square_clip(30)
+    first = [0, 10, 20, 29]
+    report = mm.simulate(frames, truth_df, first_labels=first, rounds=1, kind="interpolate",
+                         strategy="random", progress=False)
+    t, truth = report.table, as_truth(truth_df, frames)
+    rest = [f for f in range(len(frames)) if f not in first]
+    pred = report.model.predict(frames, indices=rest)
+    found = predicted = 0
+    for f in rest:
+        (true,) = truth.boxes(f)  # one square per frame
+        boxes = [Box(r.x1, r.y1, r.x2, r.y2, r.label) for r in pred[pred["frame"] == f].itertuples()]
+        predicted += len(boxes)
+        found += any(b.iou(true) >= 0.5 for b in boxes)
+    assert t.loc[1, "recall"] == pytest.approx(found / len(rest))
+    assert t.loc[1, "precision"] == pytest.approx(found / predicted)
+    # efficiency from the log and the labels themselves
+    actions, labels = len(report.actions), len(report.labels)
+    assert t.loc[1, "efficiency"] == pytest.approx(1 - actions / labels)
+    assert t.loc[1, "interp_efficiency"] == pytest.approx(t.loc[1, "efficiency"])  # same model
+    # the first boxes: one drawn per first frame (the square is in every one), round 0
+    assert report.first_boxes == len(first) == sum(1 for a in report.actions if a.round == 0)
+    assert report.corrections_after_first == sum(1 for a in report.actions if a.round > 0)
+    assert report.ceiling() == pytest.approx(1 - len(first) / len(truth))
