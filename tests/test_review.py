@@ -440,6 +440,7 @@ def test_widget_path_and_simulate_path_count_the_same(cases):
         kept = sum(1 for b in labels.boxes(f) if b.source == "model")
         assert sum(1 for a in log if a.frame == f) == max(len(proposed) - kept, len(t) - kept)
     assert w.efficiency == mm.efficiency(len(log), len(labels))
+    w.close()
 
 
 class Clock:

@@ -148,6 +148,7 @@ def test_notebook_path_and_simulate_report_the_same_efficiency_and_time(tmp_path
     rev = mm.review(frames, model, project=lab.project, strategy=backwards)
     Oracle(truth).answer(rev)                                 # notebook 01, unattended
     widget_table = rev.efficiency_table()
+    rev.close()
 
     report = mm.simulate(frames, truth, first_labels=first, rounds=1, kind="interpolate",
                          strategy=backwards, progress=False)
