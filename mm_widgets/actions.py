@@ -35,10 +35,10 @@ P1 on nothing, P2 on nothing -> nothing                        2 deletes
 nothing -> T1, T2                                              2 draws
 =============================================================  =========================
 
-A frame's class is one object in the same way: changing it is one ``class`` action,
-leaving it as shown is free. ``accept`` events (a frame accepted with no action) are
-logged with their time but never counted: they are what the human-time model prices as a
-verification (:class:`ActionTimes`).
+A frame's class is one object in the same way (:func:`diff_class`): setting or changing
+it is one ``class`` action, leaving it as shown is free. ``accept`` events (a frame
+accepted with no action) are logged with their time but never counted: they are what the
+human-time model prices as a verification (:class:`ActionTimes`).
 """
 
 from __future__ import annotations
@@ -366,6 +366,13 @@ def diff_boxes(old: Sequence[Box], new: Sequence[Box]) -> tuple[list[Box], list[
             result[j] = replace(b, score=None, source="human")
             actions.append(("draw", b.label))
     return [b for b in result if b is not None], actions
+
+
+def diff_class(old: str | None, new: str) -> list[tuple[str, str]]:
+    """The counting rule for a frame's class: the class shown (``old``: the one set before,
+    or a model's proposal; None for none) left as it is is free, a class set or changed is
+    one ``class`` action. Returns the actions as :func:`diff_boxes` does."""
+    return [] if old == new else [("class", new)]
 
 
 def kept_track(old: Sequence[Box], new: Sequence[Box], i: int, j: int,

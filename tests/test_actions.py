@@ -12,6 +12,7 @@ from mm_widgets.actions import (
     ActionTimes,
     corrections,
     diff_boxes,
+    diff_class,
     format_seconds,
 )
 from mm_widgets.labels import Box, LabelSet
@@ -96,6 +97,12 @@ def test_class_change_is_one_adjust():
     assert corrections([Box(30, 0, 130, 100, "dog")], truth).actions == ["adjust"]
     # Recall does not forgive it: the matching is per class.
     assert (c.tight, c.unmatched_proposed, c.unmatched_truth) == ([], [0], [0])
+
+
+def test_a_frame_class_is_one_action_when_set_or_changed():
+    assert diff_class(None, "day") == [("class", "day")]
+    assert diff_class("night", "day") == [("class", "day")]
+    assert diff_class("day", "day") == []  # a proposed class accepted: free
 
 
 def test_diff_boxes_counts_the_fewest_box_actions():

@@ -35,7 +35,7 @@ import numpy as np
 import traitlets
 from jupyter_bbox_widget import BBoxWidget
 
-from ..actions import ACTION_KINDS, Action, diff_boxes, same_box, same_boxes
+from ..actions import ACTION_KINDS, Action, diff_boxes, diff_class, same_box, same_boxes
 from ..data import Frames, frame_in_range
 from ..errors import FrameIndexError, LabelError, MMError
 from ..labels import TASKS, Box, LabelSet
@@ -618,9 +618,9 @@ class Labeller(widgets.VBox):
         self.labels.check_class(label)
         r = self.round
         state = self.labels.frame_state(i)
-        changed = self.labels.frame_class(i) != label
+        edits = diff_class(self.labels.frame_class(i), label)
         self.labels.set_class(i, label, source=self.drawn_source, round=r)
-        recorded = [self.actions.record("class", i, r, label)] if changed else []
+        recorded = [self.actions.record(kind, i, r, c) for kind, c in edits]
         self._remember(i, state, recorded, [])
         self._refresh_text()
         self._notify(i)
