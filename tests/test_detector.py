@@ -14,7 +14,13 @@ import pytest
 from mm_widgets import Frames, LabelSet, MicroModel, NoLabelsError, NotFittedError
 from mm_widgets.errors import MMError, UnknownClassError
 from mm_widgets.labels import BOX_COLUMNS, Box
-from mm_widgets.models.detector import YoloMicroModel, auto_imgsz, input_size, is_class_row
+from mm_widgets.models.detector import (
+    AUTO_BATCH,
+    YoloMicroModel,
+    auto_imgsz,
+    input_size,
+    is_class_row,
+)
 
 from .conftest import moving_square_frames
 
@@ -295,12 +301,11 @@ def test_frames_a_person_fixed_weigh_more_than_accepted_ones():
     assert YoloMicroModel._frame_weights([0, 1, 2], first) is None  # frame 2: a negative
 
 
-def test_warm_started_rounds_take_half_batches():
-    model = YoloMicroModel()
-    assert model._batch_size(refining=False) == 16 and model._batch_size(refining=True) == 8
-    assert YoloMicroModel(batch_size=4)._batch_size(refining=True) == 4
+def test_batch_size_auto_and_given():
+    assert YoloMicroModel()._batch_size() == AUTO_BATCH == 16
+    assert YoloMicroModel(batch_size=4)._batch_size() == 4
     with pytest.raises(MMError, match="batch_size"):
-        YoloMicroModel(batch_size=0)._batch_size(refining=False)
+        YoloMicroModel(batch_size=0)._batch_size()
 
 
 def test_learns_the_square_on_frames_it_never_saw():

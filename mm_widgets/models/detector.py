@@ -209,6 +209,10 @@ def fuse_boxes(a, b, match_iou: float):
     return torch.stack(out)
 
 
+#: Images a training step for ``batch_size="auto"`` (see :class:`YoloMicroModel`).
+AUTO_BATCH = 16
+
+
 @register_model("yolo")
 class YoloMicroModel(MicroModel):
     """A small YOLO detector, deliberately overfit to one scene.
@@ -250,14 +254,13 @@ class YoloMicroModel(MicroModel):
     batch_size, steps_per_epoch, lr
         Optimiser settings: AdamW with ``lr`` (halved when not from scratch), warm-up and
         cosine decay, an exponential moving average of the weights. ``batch_size="auto"``:
-        16 images a step for a model trained from scratch or pretrained weights, 8 for a
-        warm-started round that only refines the classes its model already finds, which
-        should take seconds (the crowd's rounds 2 and 3: under 20 s, boxes as good as with
-        16); a class new to the round is learned from nothing, so it gets 16. Batches of 8
-        for a first model train in half the time but gave looser boxes in paired runs
-        (megamind's first pass: tight rate 0.65 instead of 0.93; bikes 0.71 instead of
-        0.94; the crowd's windows: precision 0.94 instead of 0.96;
-        ``benchmarks/speed.py --set batch_size=8``).
+        16 images a step, first model and warm-started rounds alike. Batches of 8 train in
+        half the time but gave looser boxes in paired runs: megamind's first pass tight
+        rate 0.65 instead of 0.93, bikes 0.71 instead of 0.94
+        (``benchmarks/speed.py --set batch_size=8``); for warm-started rounds only, megamind's
+        one-model loop ended at efficiency 0.592 instead of 0.703 (191 human actions instead
+        of 139, ``benchmarks/crowd.py --clips megamind``), though the crowd's and the bunny's
+        loops were as good.
     patience
         Stop when the smoothed epoch loss has not improved by 1% for this many epochs.
     conf, iou, max_det, flip
@@ -438,9 +441,7 @@ class YoloMicroModel(MicroModel):
             tensor = torch.from_numpy(images).permute(0, 3, 1, 2).float().div(255)
             aug = Augmenter(tensor, boxes, g, weights=self._frame_weights(looked, table),
                             crop=crop)
-            refining = started_from == "warm_start" and set(classes) <= set(self.warm_start.classes_)
-            result = self._train(net, aug, device, started_from, plan,
-                                 self._batch_size(refining))
+            result = self._train(net, aug, device, started_from, plan, self._batch_size())
 
         self.net_ = net
         self.cfg_ = cfg
@@ -471,9 +472,9 @@ class YoloMicroModel(MicroModel):
         weights = [PERSON_WEIGHT if f in by_person else 1.0 for f in looked]
         return None if len(set(weights)) <= 1 else weights
 
-    def _batch_size(self, refining: bool) -> int:
+    def _batch_size(self) -> int:
         if self.batch_size == "auto":
-            return 8 if refining else 16
+            return AUTO_BATCH
         if int(self.batch_size) < 1:
             raise MMError(f"batch_size must be >= 1 or 'auto', got {self.batch_size!r}")
         return int(self.batch_size)
