@@ -349,9 +349,10 @@ class Labeller(widgets.VBox):
         """The class shown on frame ``i`` (a class review shows the model's here)."""
         return self.labels.frame_class(i)
 
-    def class_source(self, i: int, label: str) -> str:
-        """The ``source`` a class the person leaves on frame ``i`` is stored with."""
-        return self.drawn_source
+    def class_origin(self, i: int, label: str) -> tuple[str, float | None]:
+        """The ``source`` and ``score`` a class the person leaves on frame ``i`` is stored
+        with (here: drawn by hand, no score; a review keeps the model's for a class accepted)."""
+        return self.drawn_source, None
 
     def frame_jpeg(self, i: int) -> bytes:
         """Frame ``i`` as sent to the browser: JPEG of the region shown, at the shown size (cached)."""
@@ -627,7 +628,8 @@ class Labeller(widgets.VBox):
         r = self.round
         state = self.labels.frame_state(i)
         edits = diff_class(self.shown_class(i), label)
-        self.labels.set_class(i, label, source=self.class_source(i, label), round=r)
+        source, score = self.class_origin(i, label)
+        self.labels.set_class(i, label, score=score, source=source, round=r)
         recorded = [self.actions.record(kind, i, r, name) for kind, name in edits]
         self._remember(i, state, recorded, [])
         self._refresh_text()
