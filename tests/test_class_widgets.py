@@ -162,7 +162,7 @@ def test_review_picks_the_class_review_with_the_models_class_prefilled():
     assert w.shown_class(2) == "grass" and w.shown_class(3) is None     # below conf: none
     assert "the model says <b>grass</b> (0.95)" in w._status.value
     styles = {b.description.split()[-1]: b.button_style for b in w._class_buttons}
-    assert styles == {"sky": "", "grass": "warning", "road": ""}
+    assert styles == {"sky": "", "grass": "info", "road": ""}
     assert w._confirm.description == "Accept frame"
     assert any(w._confirm in getattr(c, "children", ()) for c in w.children)   # on show
 

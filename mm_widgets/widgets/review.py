@@ -607,7 +607,7 @@ class ClassReview(Review):
         label, score = self.model_class(i)
         if self.shown_class(i) is None:
             return (i, None, None, "the model is unsure: pick a class")
-        return (i, label, score, "model")
+        return (i, label, score, "(the model's)")
 
     # -- edits -----------------------------------------------------------------------------
     def accept(self, i: int | None = None) -> list:
@@ -637,7 +637,7 @@ class ClassReview(Review):
         if i not in self.labels:
             shown = self.shown_class(i)
             for c, b in zip(self.classes, self._class_buttons, strict=True):
-                b.button_style = "warning" if c == shown else ""
+                b.button_style = "info" if c == shown else ""
         tag = self._tag(i)
         if tag != self._tag_key and self._image.value:
             self._tag_key = tag
@@ -709,12 +709,14 @@ class ClassReview(Review):
         self._timeline.redraw()
         swatch = ("<span style='display:inline-block;width:10px;height:10px;background:{};"
                   "margin:0 4px 0 10px;border-radius:2px'></span>")
-        items = [swatch.format(self.colours[c]) + html.escape(c) for c in self.classes]
-        items += ["&nbsp; full colour: reviewed, " + swatch.format(pale("#808080"))
-                  + "pale: the model's class, to review",
-                  swatch.format(REVIEW_COLOURS["empty"]) + "the model is unsure",
-                  swatch.format(REVIEW_COLOURS["pending"]) + "not predicted yet"]
-        self._legend.value = "<span style='font-size:90%'>" + "".join(items) + "</span>"
+        first = self.colours[self.classes[0]]
+        classes = "".join(swatch.format(self.colours[c]) + html.escape(c) for c in self.classes)
+        states = (swatch.format(first) + "reviewed" + swatch.format(pale(first))
+                  + "the model's class, to review" + swatch.format(REVIEW_COLOURS["empty"])
+                  + "the model is unsure" + swatch.format(REVIEW_COLOURS["pending"])
+                  + "not predicted yet")
+        self._legend.value = (f"<div style='font-size:90%'>{classes}</div>"
+                              f"<div style='font-size:90%'>{states}</div>")
 
     def __repr__(self) -> str:
         eff = f"{self.efficiency:.1%}" if len(self.labels) else "-"
