@@ -16,10 +16,10 @@ COLOURS = {"efficiency": "#1f77b4", "accuracy": "#2ca02c", "recall": "#2ca02c", 
 
 
 def efficiency_figure(table: pd.DataFrame, title: str = "Label efficiency per round", *,
-                      baseline: str = "interpolation"):
+                      task: str = "boxes", baseline: str = "interpolation"):
     """Efficiency, recall and precision (frame classes: accuracy) per round (solid:
     micro-model; dotted: ``baseline``, interpolation from the same frames), human actions as
-    bars on a second axis, the seed's marks dashed."""
+    bars on a second axis, the seed's marks dashed (its recall mark only for ``task="boxes"``)."""
     import plotly.graph_objects as go
     from plotly.subplots import make_subplots
 
@@ -44,7 +44,7 @@ def efficiency_figure(table: pd.DataFrame, title: str = "Label efficiency per ro
     # one. Legend entries, not text on the plot, so no curve ever runs through their words.
     span = [min(rounds), max(rounds)] if rounds else [0, 1]
     marks = [(EFFICIENCY_MARK, "dash", f"seed's mark: efficiency {EFFICIENCY_MARK:.2f} after a second loop")]
-    if "accuracy" not in table:  # frame classes have no recall to compare with it
+    if task == "boxes":  # frame classes have no recall to compare with it
         marks.append((FIRST_PASS_RECALL_MARK, "dot",
                       f"seed's first pass (Batman clip, 5 labels): recall {FIRST_PASS_RECALL_MARK:.2f}"))
     for y, dash, text in marks:

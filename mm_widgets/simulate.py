@@ -182,7 +182,7 @@ class SimulationReport:
         from .plots import efficiency_figure
 
         if self.truth is not None and self.truth.task == "classes":
-            return efficiency_figure(self.table, baseline="nearest labelled frame")
+            return efficiency_figure(self.table, task="classes", baseline="nearest labelled frame")
         return efficiency_figure(self.table)
 
     def _repr_html_(self) -> str:

@@ -433,7 +433,8 @@ class Review(Labeller):
         from ..plots import efficiency_figure
 
         name = self.frames.name or "frames"
-        return efficiency_figure(self.efficiency_table(), title=f"Label efficiency per round: {name}")
+        return efficiency_figure(self.efficiency_table(), title=f"Label efficiency per round: {name}",
+                                 task=self.task)
 
     def efficiency_curve(self):
         """Label efficiency and human actions per round, as a chart in the cell that follows
@@ -713,8 +714,9 @@ class ClassReview(Review):
         classes = "".join(swatch.format(self.colours[c]) + html.escape(c) for c in self.classes)
         states = (swatch.format(first) + "reviewed" + swatch.format(pale(first))
                   + "the model's class, to review" + swatch.format(REVIEW_COLOURS["empty"])
-                  + "the model is unsure" + swatch.format(REVIEW_COLOURS["pending"])
-                  + "not predicted yet")
+                  + "the model is unsure"
+                  + ("" if self.predicted.complete
+                     else swatch.format(REVIEW_COLOURS["pending"]) + "not predicted yet"))
         self._legend.value = (f"<div style='font-size:90%'>{classes}</div>"
                               f"<div style='font-size:90%'>{states}</div>")
 
