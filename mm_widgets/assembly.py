@@ -322,7 +322,7 @@ class AssemblyLine:
         first-pass efficiency, and (with ``truth``) the true boxes, recall, precision and
         tight rate on the frames a person did not label. A share with nothing to count
         (recall of a shot with no object, efficiency with no labels) is NaN. With frame-class
-        truth: ``accuracy`` on those frames and ``wrong`` (one ``set_class`` each) in place of
+        truth: ``accuracy`` on those frames and ``wrong`` (one class action each) in place of
         the box figures."""
         from .metrics import evaluate
 
@@ -366,7 +366,7 @@ class AssemblyLine:
 def _class_coverage(predictions: pd.DataFrame, truth: LabelSet, unseen: list[int], human: int,
                     actions: int) -> dict:
     """One domain's first-pass figures on frame classes: accuracy on its unseen frames,
-    and efficiency with one ``set_class`` for each wrong one."""
+    and efficiency with one class action for each wrong one."""
     from .metrics import evaluate_classes
 
     q = evaluate_classes(predictions, truth, unseen)

@@ -115,7 +115,7 @@ def evaluate_classes(predictions, truth: LabelSet, frames: Iterable[int], *,
 
     Returns a dict with ``accuracy`` (share of frames whose class is right), ``correct``,
     ``wrong`` (a frame with no prediction is wrong), ``frames``, and ``actions``: what a
-    reviewer has to do, one ``set_class`` per wrong frame (:func:`~mm_widgets.actions.diff_class`).
+    reviewer has to do, one class action per wrong frame (:func:`~mm_widgets.actions.diff_class`).
     With ``label``: ``recall`` (of the frames truly ``label``, the share predicted so),
     ``precision`` (of the frames predicted ``label``, the share truly so), ``truth`` and
     ``predicted`` frame counts for that class.

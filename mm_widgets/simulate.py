@@ -206,7 +206,7 @@ def simulate(frames, truth, *, first_labels: int | Sequence[int] = 5, rounds: in
         it does not mention are empty. Or frame classes: a LabelSet with
         ``task="classes"`` or a DataFrame ``frame,label``, one class for every frame; the
         loop then trains a frame classifier and the oracle accepts a right class (free)
-        or sets the true one (one ``set_class``), see :func:`_simulate_class_rounds`.
+        or sets the true one (one class action), see :func:`_simulate_class_rounds`.
     first_labels
         How many frames the person labels by hand first (picked by ``first_strategy``), or
         the frame indices themselves.
@@ -531,11 +531,11 @@ def _simulate_class_rounds(call, frames, truth, *, first_labels, rounds, strateg
                            **fit_settings) -> SimulationReport:
     """:func:`simulate` on frame-class truth.
 
-    The same loop as for boxes: the first frames get their class by hand (one ``set_class``
+    The same loop as for boxes: the first frames get their class by hand (one class action
     each), then every round trains a classifier on every class accepted so far (warm
     started), predicts the frames nobody has looked at, and the oracle reviews a share of
     them, least sure first: a right class is accepted (free), a wrong one set (one
-    ``set_class``). ``accuracy`` is the round's model on the frames it had not seen;
+    class action). ``accuracy`` is the round's model on the frames it had not seen;
     ``interp_accuracy`` / ``interp_efficiency`` are the same for the nearest labelled
     frame's class (:meth:`~mm_widgets.interpolate.InterpolationModel.class_at`), the
     no-model baseline, from the same looked-at frames.

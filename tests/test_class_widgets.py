@@ -175,7 +175,7 @@ def test_accept_is_free_and_a_change_is_one_set_class(tmp_path):
     assert state[:3] == ["grass", pytest.approx(0.95), "model"] and w.frame == 1
     # frame 1: the model says sky, the truth is grass: key "2" picks grass
     w._on_key(None, {"type": "key", "key": "2"}, None)
-    assert [(a.kind, a.frame, a.label) for a in w.actions] == [("set_class", 1, "grass")]
+    assert [(a.kind, a.frame, a.label) for a in w.actions] == [("class", 1, "grass")]
     assert w.labels.frame_state(1)["class"][:3] == ["grass", None, "corrected"]
     assert w.frame == 3                                            # moved on in review order
     # frame 3: nothing pre-filled (0.2 < 0.25): Enter accepts nothing, says so
@@ -188,7 +188,7 @@ def test_accept_is_free_and_a_change_is_one_set_class(tmp_path):
     assert "2 classes set" in w._status.value
     # on disk, as it happened
     again = mm.Project(tmp_path / "p")
-    assert [(a.kind, a.frame) for a in again.actions] == [("set_class", 1), ("set_class", 3)]
+    assert [(a.kind, a.frame) for a in again.actions] == [("class", 1), ("class", 3)]
     assert again.labels.frame_class(2) == "grass" and again.task == "classes"
     again.close()
 
@@ -199,7 +199,7 @@ def test_keeping_a_reviewed_class_is_free_and_undo_takes_a_change_back():
     w.set_class(0, "sky")                                          # the same class again: free
     assert len(w.actions) == 0 and w.labels.frame_state(0)["class"][2] == "model"
     w.set_class(0, "road")                                         # changed after review: counted
-    assert [a.kind for a in w.actions] == ["set_class"]
+    assert [a.kind for a in w.actions] == ["class"]
     assert w.labels.frame_state(0)["class"][2] == "corrected"
     w.undo()
     assert len(w.actions) == 0 and w.labels.frame_class(0) == "sky"
@@ -240,7 +240,7 @@ def test_class_efficiency_table_recomputes_from_labels_and_actions(tmp_path):
     w = review(clip(), FixedClasses(), project=tmp_path / "p", background=False)
     ClassOracle(truth_set()).answer(w)
     table = w.efficiency_table().set_index("round")
-    assert table.loc[1, "set_class"] == len(w.actions) == 3
+    assert table.loc[1, "class"] == len(w.actions) == 3
     assert table.loc[1, "labels"] == len(w.labels) == 8
     assert table.loc[1, "efficiency"] == pytest.approx(1 - 3 / 8)
     names = [t.name for t in w.efficiency_curve().data]
@@ -278,4 +278,4 @@ def test_line_review_of_a_class_domain():
     assert w.shown_class(2) == "road"
     w.set_class(2, "sky")
     assert labels.frame_class(6) == "sky"
-    assert [(a.kind, a.frame) for a in d.actions] == [("set_class", 6)]
+    assert [(a.kind, a.frame) for a in d.actions] == [("class", 6)]

@@ -78,8 +78,8 @@ def class_labels(pairs, n=N) -> LabelSet:
 # -- the counting rule and the figures ------------------------------------------------------
 def test_a_class_kept_is_free_a_class_changed_is_one_action():
     assert diff_class("sky", "sky") == []
-    assert diff_class("sky", "grass") == [("set_class", "grass")]
-    assert diff_class(None, "grass") == [("set_class", "grass")]  # nothing shown: set by hand
+    assert diff_class("sky", "grass") == [("class", "grass")]
+    assert diff_class(None, "grass") == [("class", "grass")]  # nothing shown: set by hand
 
 
 def test_nearest_labelled_frame_baseline():
@@ -180,7 +180,7 @@ def test_oracle_plays_the_class_review_through_the_counting_rule():
     oracle = ClassOracle(truth)
     assert oracle.review(0, ("sky", 0.8), labels, log, round=1) == 0
     assert oracle.review(10, ("sky", 0.6), labels, log, round=1) == 1
-    assert [(a.kind, a.frame, a.label) for a in log] == [("set_class", 10, "grass")]
+    assert [(a.kind, a.frame, a.label) for a in log] == [("class", 10, "grass")]
     df = labels.df.set_index("frame")
     assert df.loc[0, "source"] == "model" and df.loc[0, "score"] == pytest.approx(0.8)
     assert df.loc[10, "source"] == "corrected" and df.loc[10, "label"] == "grass"

@@ -465,7 +465,7 @@ def review(frames: Frames | Sequence | None, model=None, *,
 
     A frame classifier's class per frame is reviewed the same way (:class:`ClassReview`):
     the model's class is pre-filled, Enter accepts it (free), a class key 1-9 (or button)
-    changes it (one ``set_class``).
+    changes it (one class action).
 
     Parameters
     ----------
@@ -532,7 +532,7 @@ class ClassReview(Review):
     Each frame not looked at yet shows the model's class, pre-filled (the class scoring at
     least :attr:`conf`; below that, none): :meth:`accept` (Enter, "Accept frame") keeps it,
     free, with ``source="model"`` and the model's score; :meth:`set_class` (a class key 1-9,
-    or its button) sets another, one ``set_class`` action counted by
+    or its button) sets another, one class action counted by
     :func:`~mm_widgets.actions.diff_class`, as for a person labelling by hand. The
     timeline shows every frame's class: full colour once reviewed, pale while it is the
     model's proposal, grey where the model is unsure, lighter grey before it is predicted.
@@ -669,7 +669,7 @@ class ClassReview(Review):
             queue = self.queue
             if i in queue:
                 parts.append(f"#{queue.index(i) + 1} of {len(queue)} in review order")
-        k = self.actions.count(kind="set_class")
+        k = self.actions.count(kind="class")
         if k:
             parts.append(f"{k} class{'es' if k != 1 else ''} set")
         return parts

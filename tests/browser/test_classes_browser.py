@@ -17,6 +17,7 @@ from pathlib import Path
 
 import pytest
 
+
 from .harness import PANEL, HarnessError, publish_screenshot, wait_image_loaded, wait_until
 
 pytestmark = pytest.mark.browser
@@ -100,7 +101,7 @@ def test_classifier_loop_label_overfit_show_review_round_curve(open_notebook, tm
     labelled = nb.wait_kernel("sorted((f, lab.labels.frame_class(f)) for f in lab.labels.frames)",
                               lambda v: len(v) == 3)
     assert labelled == [[f, true_class(f)] for f in FIRST]
-    assert [(a["kind"], a["frame"]) for a in journal(project)] == [("set_class", f) for f in FIRST]
+    assert [(a["kind"], a["frame"]) for a in journal(project)] == [("class", f) for f in FIRST]
 
     # -- overfit and show: the class of every frame on the timeline, scrubbed ---------------
     run_cell(nb, 1)
@@ -170,11 +171,11 @@ def test_classifier_loop_label_overfit_show_review_round_curve(open_notebook, tm
     plot.wait_for(timeout=30000)
     plot.scroll_into_view_if_needed()
     plot.locator(".scatterlayer .trace").first.wait_for()
-    table = nb.kernel_eval("rev2.efficiency_table()[['round', 'set_class', 'labels', "
+    table = nb.kernel_eval("rev2.efficiency_table()[['round', 'class', 'labels', "
                            "'efficiency']].to_dict('list')")
     assert table["round"] == [0, 1, 2] and table["labels"][-1] == 137
     actions = nb.kernel_eval("[(a.round, a.kind) for a in rev2.actions]")
-    assert table["set_class"] == [sum(1 for r, _ in actions if r == k) for k in (0, 1, 2)]
+    assert table["class"] == [sum(1 for r, _ in actions if r == k) for k in (0, 1, 2)]
     assert table["efficiency"][-1] == pytest.approx(1 - len(actions) / 137)
     page.wait_for_timeout(500)  # plotly's first transition
     output = plot.locator("xpath=ancestor::div[contains(@class, 'jp-OutputArea-output')][1]")
