@@ -25,6 +25,7 @@ the least sure frames first; ``--shots`` adds the same loop with one classifier 
 no-model baseline, the nearest labelled frame's class from the same looked-at frames.
 
     .venv/bin/python benchmarks/classes.py [--clips bikes megamind] [--rounds 3] [--shots]
+                                           [--strategy uncertain]
 
 Run it alone: training runs that share the two cores slow each other down several times.
 """
@@ -87,16 +88,16 @@ def load(name: str):
     raise SystemExit(f"unknown clip {name!r}")
 
 
-def loop(frames, truth: pd.DataFrame, rounds: int, seed: int, shots: bool) -> None:
+def loop(frames, truth: pd.DataFrame, rounds: int, seed: int, shots: bool, strategy: str) -> None:
     start = time.perf_counter()
-    report = mm.simulate(frames, truth, first_labels=5, rounds=rounds, seed=seed,
+    report = mm.simulate(frames, truth, first_labels=5, rounds=rounds, seed=seed, strategy=strategy,
                          domains="shots" if shots else None, progress=False)
     wall = time.perf_counter() - start
     cols = ["round", "frames_reviewed", "human_actions", "cumulative_actions", "labels",
             "accuracy", "interp_accuracy", "efficiency", "interp_efficiency", "train_seconds",
             "predict_seconds"]
     what = "one classifier per shot" if shots else "one classifier"
-    print(f"\nloop ({what}), {rounds} rounds, wall time {wall:.0f} s "
+    print(f"\nloop ({what}), {rounds} rounds, review order {strategy!r}, wall time {wall:.0f} s "
           "(interp_*: the nearest labelled frame's class)")
     print(report.table[cols].to_string(index=False, float_format=lambda v: f"{v:.3f}"))
     if report.per_class is not None:
@@ -115,6 +116,7 @@ def main() -> None:
     parser.add_argument("--rounds", type=int, default=3)
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--shots", action="store_true", help="also one classifier per shot")
+    parser.add_argument("--strategy", default="uncertain", help="review order (simulate's strategy=)")
     args = parser.parse_args()
     warnings.filterwarnings("ignore", message="no pretrained")
     import torch
@@ -129,9 +131,9 @@ def main() -> None:
               + ", ".join(f"{c} {counts[c]}" for c in dict.fromkeys(truth["label"]))
               + f"; torch threads {torch.get_num_threads()}, load average "
               f"{os.getloadavg()[0]:.1f}; from scratch, CPU, seed {args.seed}")
-        loop(frames, truth, args.rounds, args.seed, shots=False)
+        loop(frames, truth, args.rounds, args.seed, shots=False, strategy=args.strategy)
         if args.shots:
-            loop(frames, truth, args.rounds, args.seed, shots=True)
+            loop(frames, truth, args.rounds, args.seed, shots=True, strategy=args.strategy)
 
 
 if __name__ == "__main__":
