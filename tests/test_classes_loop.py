@@ -256,3 +256,37 @@ def test_class_domain_on_frame_classes_is_refused(clip):
     frames, _ = clip
     with pytest.raises(MMError, match="frame classes are split by frames"):
         mm.AssemblyLine().add("sky", class_labels([(0, "sky")]), frames=frames)
+
+
+def test_classifier_batchnorm_statistics_are_the_labelled_frames():
+    """After training, BatchNorm's running statistics are those of the labelled frames as they
+    are, not of the class-balanced, augmented batches (a one-frame class was a quarter of each
+    batch there, and eval-mode predictions went wrong on the model's own training frames)."""
+    import torch
+
+    from mm_widgets.models import make_model
+    from mm_widgets.models.classifier import MEAN, STD, _frames_to_tensor
+
+    clip, _ = scene_clip(15)
+    frames = mm.Frames.from_arrays([clip[f] for f in range(15)] + [np.zeros_like(clip[0])])
+    labels = LabelSet([*CLASSES, "dark"], "classes", n_frames=16)
+    for f in range(15):
+        labels.set_class(f, scene_of(f))
+    labels.set_class(15, "dark")  # one black frame: a quarter of every balanced batch
+    model = make_model("timm", **{**SMALL, "epochs": 6}).fit(frames, labels)
+    net = model.net_
+    bn = next(m for m in net.modules() if isinstance(m, torch.nn.BatchNorm2d))
+    seen = []
+    hook = bn.register_forward_hook(lambda m, inputs, out: seen.append(inputs[0]))
+    x = _frames_to_tensor(frames, range(16), model.input_size_).float()
+    mean = torch.tensor(MEAN).view(1, 3, 1, 1) * 255
+    std = torch.tensor(STD).view(1, 3, 1, 1) * 255
+    with torch.no_grad():
+        net.eval()
+        net((x - mean) / std)
+    hook.remove()
+    features = seen[0]
+    assert torch.allclose(bn.running_mean, features.mean(dim=(0, 2, 3)), atol=1e-4, rtol=1e-4)
+    # ... and the model names its own training frames right in eval mode
+    pred = model.predict(frames)
+    assert (pred["label"].tolist() == [scene_of(f) for f in range(15)] + ["dark"])
