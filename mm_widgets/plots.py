@@ -52,8 +52,11 @@ def efficiency_figure(table: pd.DataFrame, title: str = "Label efficiency per ro
                                  line=dict(color="grey", dash=dash, width=1)), secondary_y=False)
     fig.update_yaxes(title_text="share", range=[0, 1.05], secondary_y=False)
     # Whole numbers from 0, placed on their own: synced to the share axis they read 5.01, 10.02.
+    # A few actions get a tick per action: "auto" ticks at halves read 0, 1, 1, 2, 2 as whole numbers.
+    few = "human_actions" in table and len(table) and table["human_actions"].max() <= 10
     fig.update_yaxes(title_text="human actions", secondary_y=True, showgrid=False,
-                     tickmode="auto", rangemode="tozero", tickformat="d")
+                     tickmode="linear" if few else "auto", dtick=1 if few else None,
+                     rangemode="tozero", tickformat="d")
     fig.update_xaxes(title_text="round", dtick=1)
     fig.update_layout(title=title, template="plotly_white", height=520,
                       legend=dict(orientation="h", y=-0.16))

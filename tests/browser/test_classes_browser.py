@@ -2,8 +2,8 @@
 next round -> efficiency curve, on the first three shots of bikes.mp4 (one class per shot).
 
 The person's part goes through the page: a class button clicked and class keys pressed in
-``label()``, Enter and a class key in ``review()``, a click on the class timeline of
-``show()``; the rest of each review is answered by the oracle through the widget's own edit
+``label()``, "Accept frame", Enter, class keys and Ctrl+Z in ``review()``, a click on the class
+timeline of ``show()``; the rest of each review is answered by the oracle through the widget's own edit
 path (as the notebooks do unattended). Every count is read back from the kernel and from
 the project folder on disk. Under ``make screenshots`` saves docs/img/classes_viewer.png,
 docs/img/classes_review.png and docs/img/classes_efficiency.png.
@@ -134,33 +134,44 @@ def test_classifier_loop_label_overfit_show_review_round_curve(open_notebook, tm
     rev = page.locator(".mm-review").first
     wait_image_loaded(rev.locator("img").first)
     assert nb.kernel_eval("type(rev).__name__") == "ClassReview"
-    accepted = changed = 0
-    for _ in range(4):
+    # Four frames, whatever the model says: "Accept frame" clicked (it also gives the widget
+    # the keyboard focus), Enter, the key of another class than the one shown (a change: one
+    # action; then undone with Ctrl+Z), the key of the class shown (the same as accepting: free).
+    changed = 0
+    for how in ("button", "Enter", "other key", "same key"):
         f = nb.kernel_eval("rev.frame")
-        shown_class = nb.kernel_eval(f"rev.shown_class({f})")
+        shown_class = nb.wait_kernel(f"rev.shown_class({f})", lambda c: c is not None, timeout=15)
         before = nb.kernel_eval("len(rev.actions)")
-        if shown_class == true_class(f):
-            if not accepted:
-                rev.get_by_role("button", name="Accept frame").click()   # also gives focus
-            else:
-                page.keyboard.press("Enter")
-            accepted += 1
-            expect = before
+        if how == "button":
+            rev.get_by_role("button", name="Accept frame").click()
+            left = shown_class
+        elif how == "Enter":
+            page.keyboard.press("Enter")
+            left = shown_class
         else:
-            key = str(CLASSES.index(true_class(f)) + 1)
-            if not accepted and not changed:
-                rev.get_by_role("button", name=f"{key} {true_class(f)}", exact=False).click()
-            else:
-                page.keyboard.press(key)
-            changed += 1
-            expect = before + 1
+            left = shown_class if how == "same key" else next(c for c in CLASSES if c != shown_class)
+            page.keyboard.press(str(CLASSES.index(left) + 1))
         nb.wait_kernel(f"{f} in rev.labels", timeout=15)
-        assert nb.kernel_eval(f"rev.labels.frame_class({f})") == true_class(f)
-        assert nb.kernel_eval("len(rev.actions)") == expect
+        counted = left != shown_class
+        changed += counted
+        assert nb.kernel_eval(f"rev.labels.frame_class({f})") == left
+        assert nb.kernel_eval("len(rev.actions)") == before + counted
         source = nb.kernel_eval(f"rev.labels.frame_state({f})['class'][2]")
-        assert source == ("model" if expect == before else "corrected")
-    on_disk = [a for a in journal(project) if a["round"] >= 1]
-    assert len(on_disk) == changed
+        assert source == ("corrected" if counted else "model")
+        nb.wait_kernel("rev.frame", lambda g, f=f: g != f)        # moved on in review order
+        if how == "other key":
+            # Ctrl+Z: back to that frame, unlabelled, and the action taken back from the count
+            page.keyboard.press("Control+z")
+            nb.wait_kernel("rev.frame", lambda g, f=f: g == f)
+            assert nb.wait_kernel(f"{f} in rev.labels", lambda v: v is False) is False
+            assert nb.kernel_eval("len(rev.actions)") == before
+            changed -= 1
+            undone = f
+    assert changed == 0
+    # the journal keeps the change and its retraction: the record is never rewritten
+    on_disk = [(a["kind"], a["frame"], a.get("retracted", False)) for a in journal(project)
+               if a["round"] >= 1]
+    assert on_disk == [(CLASS_KIND, undone, False), (CLASS_KIND, undone, True)]
     page.wait_for_function("(root) => root.innerText.includes(' of 137')", arg=rev.element_handle())
     save_screenshot(rev, tmp_path, "classes_review.png")
 
