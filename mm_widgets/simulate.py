@@ -173,7 +173,9 @@ class SimulationReport:
         text = (f"{int(last['labels'])} labels by hand: {format_seconds(last['by_hand_seconds'])}; "
                 f"with micro-models: {format_seconds(last['human_seconds'])}")
         if pd.notna(last["interp_human_seconds"]):
-            text += f"; with keyframe interpolation: {format_seconds(last['interp_human_seconds'])}"
+            baseline = ("the nearest labelled frame's class" if self.truth is not None
+                        and self.truth.task == "classes" else "keyframe interpolation")
+            text += f"; with {baseline}: {format_seconds(last['interp_human_seconds'])}"
         return text + (f" (seconds per event: {self.times!r})" if self.times is not None else "")
 
     def plot(self):
@@ -408,7 +410,7 @@ def simulate_domains(frames, truth, domains, *, first_labels=5, **kw) -> Simulat
     per_domain = pd.concat(parts, ignore_index=True)
     if truth.task == "classes":
         return SimulationReport(_pool_class_rounds(per_domain), labels, log, domains=per_domain,
-                                truth=truth)
+                                truth=truth, times=times)
     rounds = sorted(per_domain["round"].unique())
     rows = []
     for r in rounds:
@@ -449,7 +451,8 @@ def simulate_domains(frames, truth, domains, *, first_labels=5, **kw) -> Simulat
 CLASS_TABLE_COLUMNS = [
     "round", "frames_reviewed", "human_actions", "cumulative_actions", "labels", "accuracy",
     "efficiency", "labels_per_action", "train_seconds", "predict_seconds", "interp_accuracy",
-    "interp_efficiency", "correct", "wrong",
+    "interp_efficiency", "human_seconds", "interp_human_seconds", "by_hand_seconds", "correct",
+    "wrong",
 ]
 
 
@@ -494,6 +497,7 @@ class ClassOracle:
         edits = diff_class(shown, true)
         if not edits:
             labels.set_class(frame, true, score=score, source="model", round=round)
+            log.record("accept", frame, round)  # free, but a person's time (ActionTimes)
         else:
             labels.set_class(frame, true, source="human" if shown is None else "corrected",
                              round=round)
@@ -528,7 +532,7 @@ def _first_frames(frames, labels: LabelSet, first_labels, first_strategy, seed) 
 
 def _simulate_class_rounds(call, frames, truth, *, first_labels, rounds, strategy, review_budget,
                            match_iou, tight_iou, kind, first_strategy, seed, progress, temporal,
-                           **fit_settings) -> SimulationReport:
+                           times, **fit_settings) -> SimulationReport:
     """:func:`simulate` on frame-class truth.
 
     The same loop as for boxes: the first frames get their class by hand (one class action
@@ -548,7 +552,7 @@ def _simulate_class_rounds(call, frames, truth, *, first_labels, rounds, strateg
     first = _first_frames(frames, labels, first_labels, first_strategy, seed)
     for f in first:
         oracle.review(f, None, labels, log, round=0)
-    rows = [_class_row(0, len(first), log, labels, None, None, 0.0, 0.0, None)]
+    rows = [_class_row(0, len(first), log, labels, None, None, 0.0, 0.0, None, times, None)]
     per_class = []
     fitted = None
     for r in range(1, rounds + 1):
@@ -573,10 +577,12 @@ def _simulate_class_rounds(call, frames, truth, *, first_labels, rounds, strateg
         reviewed = order[:budget]
         interp_quality = evaluate_classes(nearest, truth, remaining)
         interp_actions = evaluate_classes(nearest, truth, reviewed)["actions"]
-        before = len(log)
+        before, before_seconds = len(log), times.of(log)
         for f in reviewed:
             oracle.review(f, proposed.get(f), labels, log, round=r)
         interp_eff = efficiency(before + interp_actions, len(labels))
+        interp_seconds = (before_seconds + interp_actions * times["class"]
+                          + (len(reviewed) - interp_actions) * times["accept"])
         mine = evaluate_classes_by_class(proposed, truth, remaining)
         theirs = evaluate_classes_by_class(nearest, truth, remaining)
         for c in truth.classes:
@@ -585,13 +591,15 @@ def _simulate_class_rounds(call, frames, truth, *, first_labels, rounds, strateg
                 "recall": mine.at[c, "recall"], "precision": mine.at[c, "precision"],
                 "interp_recall": theirs.at[c, "recall"], "interp_precision": theirs.at[c, "precision"]})
         rows.append(_class_row(r, len(reviewed), log, labels, quality, interp_quality,
-                               train_seconds, predict_seconds, interp_eff))
+                               train_seconds, predict_seconds, interp_eff, times, interp_seconds))
     table = pd.DataFrame(rows, columns=CLASS_TABLE_COLUMNS)
     return SimulationReport(table, labels, log, fitted, first,
-                            per_class=pd.DataFrame(per_class) if per_class else None, truth=truth)
+                            per_class=pd.DataFrame(per_class) if per_class else None, truth=truth,
+                            times=times)
 
 
-def _class_row(r, reviewed, log, labels, quality, interp, train_s, predict_s, interp_eff) -> dict:
+def _class_row(r, reviewed, log, labels, quality, interp, train_s, predict_s, interp_eff, times,
+               interp_seconds) -> dict:
     total = len(log)
     nan = float("nan")
     q, i = quality or {}, interp or {}
@@ -603,6 +611,9 @@ def _class_row(r, reviewed, log, labels, quality, interp, train_s, predict_s, in
         "train_seconds": train_s, "predict_seconds": predict_s,
         "interp_accuracy": i.get("accuracy", nan),
         "interp_efficiency": nan if interp_eff is None else interp_eff,
+        "human_seconds": times.of(log),
+        "interp_human_seconds": nan if interp_seconds is None else interp_seconds,
+        "by_hand_seconds": times.by_hand(labels),
         "correct": q.get("correct", 0), "wrong": q.get("wrong", 0),
     }
 
@@ -639,6 +650,10 @@ def _pool_class_rounds(per_domain: pd.DataFrame) -> pd.DataFrame:
                                 if correct + wrong and pd.notna(interp_correct) else nan),
             "interp_efficiency": (1 - float(interp_actions) / n_labels
                                   if r and n_labels and pd.notna(interp_actions) else nan),
+            "human_seconds": float(last["human_seconds"].sum()),
+            "interp_human_seconds": (float(last["interp_human_seconds"].sum(min_count=1))
+                                     if r else nan),
+            "by_hand_seconds": float(last["by_hand_seconds"].sum()),
             "correct": correct, "wrong": wrong,
         })
     return pd.DataFrame(rows, columns=CLASS_TABLE_COLUMNS)

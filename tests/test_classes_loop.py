@@ -164,6 +164,12 @@ def test_simulate_class_figures_recomputed_from_labels_and_actions(report, clip)
     accepted = df[df["source"] == "model"]
     assert len(accepted) and accepted["score"].notna().all()
     assert report.ceiling() == pytest.approx(1 - 3 / N)
+    # human time: every event priced, the accepts being the frames left as the model said
+    last = t.iloc[-1]
+    assert report.actions.count(kind="accept") == len(accepted)
+    assert last["human_seconds"] == pytest.approx(report.times.of(report.actions))
+    assert last["by_hand_seconds"] == pytest.approx(N * report.times["class"])
+    assert "with the nearest labelled frame's class" in report.human_time
     assert set(report.per_class["label"]) == set(CLASSES)
 
 

@@ -623,6 +623,9 @@ class ClassReview(Review):
                       "nothing to accept: pick a class (keys 1-9)", error=True)
             return []
         recorded = self._commit_class(i, shown)
+        if not self._acted_on(i):
+            # Free, but timed: how long a person looks before accepting (ActionLog.seconds).
+            self.actions.record("accept", i, self.round)
         if i == self.frame:
             self._advance()
         return recorded

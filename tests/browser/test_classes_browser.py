@@ -17,7 +17,6 @@ from pathlib import Path
 
 import pytest
 
-
 from .harness import PANEL, HarnessError, publish_screenshot, wait_image_loaded, wait_until
 
 pytestmark = pytest.mark.browser
@@ -171,7 +170,7 @@ def test_classifier_loop_label_overfit_show_review_round_curve(open_notebook, tm
     # the journal keeps the change and its retraction: the record is never rewritten
     on_disk = [(a["kind"], a["frame"], a.get("retracted", False)) for a in journal(project)
                if a["round"] >= 1]
-    assert on_disk == [(CLASS_KIND, undone, False), (CLASS_KIND, undone, True)]
+    assert on_disk == [("class", undone, False), ("class", undone, True)]
     page.wait_for_function("(root) => root.innerText.includes(' of 137')", arg=rev.element_handle())
     save_screenshot(rev, tmp_path, "classes_review.png")
 
