@@ -634,6 +634,14 @@ class ClassReview(Review):
         """What the "Accept frame" button does: :meth:`accept`."""
         self.accept(i)
 
+    def pick_class(self, label: str) -> None:
+        """A class key or button: the class shown on a frame not reviewed yet is accepted
+        (:meth:`accept`: free, logged as an ``accept``); another class is set (one action)."""
+        if self.frame not in self.labels and label == self.shown_class(self.frame):
+            self.accept()
+        else:
+            super().pick_class(label)
+
     # -- the status line and the timeline ----------------------------------------------------
     def _refresh_text(self) -> None:
         super()._refresh_text()

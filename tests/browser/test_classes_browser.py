@@ -167,10 +167,13 @@ def test_classifier_loop_label_overfit_show_review_round_curve(open_notebook, tm
             changed -= 1
             undone = f
     assert changed == 0
-    # the journal keeps the change and its retraction: the record is never rewritten
-    on_disk = [(a["kind"], a["frame"], a.get("retracted", False)) for a in journal(project)
-               if a["round"] >= 1]
+    # the journal keeps the change and its retraction (the record is never rewritten), and
+    # each frame accepted as a free, timed 'accept'
+    events = [a for a in journal(project) if a["round"] >= 1]
+    on_disk = [(a["kind"], a["frame"], a.get("retracted", False)) for a in events
+               if a["kind"] != "accept"]
     assert on_disk == [("class", undone, False), ("class", undone, True)]
+    assert len([a for a in events if a["kind"] == "accept"]) == 3
     page.wait_for_function("(root) => root.innerText.includes(' of 137')", arg=rev.element_handle())
     save_screenshot(rev, tmp_path, "classes_review.png")
 
