@@ -216,6 +216,9 @@ class AssemblyLine:
                           f"got {type(domain).__name__}")
         if any(not 0 <= i < len(frames) for i in indices):
             raise MMError(f"domain {name!r} has frames outside the clip (0..{len(frames) - 1})")
+        if cls is not None and labels is not None and labels.task == "classes":
+            raise MMError(f"a class domain ({cls!r}) keeps one class's boxes; frame classes are "
+                          "split by frames: add a range of frames or a video instead")
         if cls is not None and labels is not None and cls not in labels.classes:
             raise MMError(f"class domain {cls!r} is not among the labels' classes {labels.classes}")
         d = Domain(name, frames, indices, cls, labels, actions)
@@ -318,7 +321,9 @@ class AssemblyLine:
         """One row per domain: frames, human labels, predicted labels, human actions,
         first-pass efficiency, and (with ``truth``) the true boxes, recall, precision and
         tight rate on the frames a person did not label. A share with nothing to count
-        (recall of a shot with no object, efficiency with no labels) is NaN."""
+        (recall of a shot with no object, efficiency with no labels) is NaN. With frame-class
+        truth: ``accuracy`` on those frames and ``wrong`` (one class action each) in place of
+        the box figures."""
         from .metrics import evaluate
 
         if predictions is None and all(d.model_bytes is not None for d in self.domains):
@@ -340,7 +345,9 @@ class AssemblyLine:
                                    & ~predictions["frame"].isin(looked)]
                 row["predicted"] = len(mine)
                 unseen = [f for f in d.indices if f not in looked]
-                if truth is not None:
+                if truth is not None and truth.task == "classes":
+                    row.update(_class_coverage(mine, truth, unseen, human, actions))
+                elif truth is not None:
                     t = truth if d.label_class is None else _only_class(truth, d.label_class)
                     q = evaluate(mine, t, unseen, match_iou=match_iou, tight_iou=tight_iou)
                     labels = human + q["truth"]
@@ -354,6 +361,18 @@ class AssemblyLine:
                                efficiency=efficiency(actions + q["actions"], labels) if labels else nan)
             rows.append(row)
         return pd.DataFrame(rows)
+
+
+def _class_coverage(predictions: pd.DataFrame, truth: LabelSet, unseen: list[int], human: int,
+                    actions: int) -> dict:
+    """One domain's first-pass figures on frame classes: accuracy on its unseen frames,
+    and efficiency with one class action for each wrong one."""
+    from .metrics import evaluate_classes
+
+    q = evaluate_classes(predictions, truth, unseen)
+    labels = human + q["frames"]
+    return {"accuracy": q["accuracy"], "wrong": q["wrong"],
+            "efficiency": efficiency(actions + q["actions"], labels) if labels else float("nan")}
 
 
 # -- jobs that travel to executors as plain data ---------------------------------------------

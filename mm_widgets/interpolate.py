@@ -5,6 +5,10 @@ linked into tracks (same class, nearest centre) and moved in a straight line bet
 them. Where two neighbouring keyframes disagree about an object (it is on one and not the
 other) no box is made between them. Before the first and after the last keyframe, the
 nearest keyframe's boxes are held, as a track in such a tool stays until it is closed.
+
+Frame classes have nothing to move: a frame gets the class of the nearest labelled frame
+(the earlier one on a tie), as a frame attribute in such a tool holds until the next
+keyframe changes it.
 """
 
 from __future__ import annotations
@@ -19,7 +23,7 @@ import pandas as pd
 
 from .checkpoints import write_checkpoint
 from .errors import NoLabelsError
-from .labels import BOX_COLUMNS, Box, LabelSet
+from .labels import BOX_COLUMNS, CLASS_COLUMNS, Box, LabelSet
 from .models.base import MicroModel, register_model
 
 
@@ -43,10 +47,14 @@ def link_boxes(a: list[Box], b: list[Box]) -> list[tuple[int, int]]:
 class InterpolationModel(MicroModel):
     """Keyframe interpolation with the MicroModel API (``fit`` stores keyframes; no training).
 
+    Fitted on frame classes (``task="classes"``) it predicts the nearest labelled frame's
+    class (:meth:`class_at`).
+
     Parameters
     ----------
     hold_ends
-        Keep the first/last keyframe's boxes before/after them (as annotation tools do).
+        Keep the first/last keyframe's boxes before/after them (as annotation tools do);
+        a frame class is always held.
     """
 
     task = "boxes"
@@ -58,8 +66,14 @@ class InterpolationModel(MicroModel):
         start = time.perf_counter()
         if not labels.looked_at:
             raise NoLabelsError("interpolation needs at least one labelled frame; got none")
+        self.task = labels.task
         self.classes_ = list(labels.classes)
-        self.keyframes_ = {f: labels.boxes(f) for f in labels.looked_at}
+        if self.task == "classes":
+            self.keyframes_ = {f: labels.frame_class(f) for f in labels.frames}
+            if not self.keyframes_:
+                raise NoLabelsError("interpolation needs at least one frame with a class; got none")
+        else:
+            self.keyframes_ = {f: labels.boxes(f) for f in labels.looked_at}
         self._keys = sorted(self.keyframes_)
         self.history_ = []
         self.domain_ = list(self._keys)
@@ -87,9 +101,29 @@ class InterpolationModel(MicroModel):
             out.append(Box(*xyxy.tolist(), a[p].label, score, "model"))
         return out
 
+    def class_at(self, frame: int) -> tuple[str, float]:
+        """The class of the nearest labelled frame, and a score: 1 on a keyframe or between
+        two that agree, else from 0.5 (half-way) to 1 (next to a keyframe); 0.5 outside them."""
+        keys = self._keys
+        if frame in self.keyframes_:
+            return self.keyframes_[frame], 1.0
+        i = bisect_left(keys, frame)
+        if i == 0 or i == len(keys):
+            return self.keyframes_[keys[0] if i == 0 else keys[-1]], 0.5
+        k0, k1 = keys[i - 1], keys[i]
+        a, b = self.keyframes_[k0], self.keyframes_[k1]
+        if a == b:
+            return a, 1.0
+        t = (frame - k0) / (k1 - k0)
+        return (a if t <= 0.5 else b), 1.0 - min(t, 1.0 - t)
+
     def predict(self, frames, indices: Sequence[int] | None = None) -> pd.DataFrame:
         self.check_fitted()
         indices = range(len(frames)) if indices is None else indices
+        if self.task == "classes":
+            rows = [(int(f), *self.class_at(int(f)), "model", 0) for f in indices]
+            df = pd.DataFrame(rows, columns=CLASS_COLUMNS)
+            return df.astype({"frame": np.int64, "score": float, "round": np.int64})
         rows = [(int(f), *b.xyxy, b.label, b.score, b.source, 0)
                 for f in indices for b in self.boxes_at(int(f))]
         df = pd.DataFrame(rows, columns=BOX_COLUMNS)
@@ -98,19 +132,25 @@ class InterpolationModel(MicroModel):
 
     def save(self, path: str | Path) -> Path:
         self.check_fitted()
+        if self.task == "classes":
+            keyframes = {str(f): c for f, c in self.keyframes_.items()}
+        else:
+            keyframes = {str(f): [[*b.xyxy, b.label] for b in bs] for f, bs in self.keyframes_.items()}
         return write_checkpoint(path, {
             "kind": "interpolate", "settings": {"hold_ends": self.hold_ends},
-            "classes": self.classes_,
-            "keyframes": {str(f): [[*b.xyxy, b.label] for b in bs]
-                          for f, bs in self.keyframes_.items()},
+            "classes": self.classes_, "task": self.task, "keyframes": keyframes,
         })
 
     @classmethod
     def _from_checkpoint(cls, payload: dict) -> InterpolationModel:
         model = cls(**payload.get("settings", {}))
-        labels = LabelSet(payload["classes"])
-        for f, bs in payload["keyframes"].items():
-            labels.set_boxes(int(f), [Box(*b[:4], b[4]) for b in bs])
+        task = payload.get("task", "boxes")
+        labels = LabelSet(payload["classes"], task)
+        for f, v in payload["keyframes"].items():
+            if task == "classes":
+                labels.set_class(int(f), v)
+            else:
+                labels.set_boxes(int(f), [Box(*b[:4], b[4]) for b in v])
         return model.fit(None, labels)
 
 

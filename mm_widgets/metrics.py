@@ -12,7 +12,7 @@ from collections.abc import Iterable
 import numpy as np
 import pandas as pd
 
-from .actions import corrections
+from .actions import corrections, diff_class
 from .labels import TRACK, Box, LabelSet
 
 
@@ -95,6 +95,64 @@ def evaluate_by_class(predictions, truth: LabelSet, frames: Iterable[int], **set
     return pd.DataFrame.from_dict(rows, orient="index").rename_axis("label")
 
 
+# -- frame classes --------------------------------------------------------------------------
+def classes_by_frame(predictions: pd.DataFrame | LabelSet | None) -> dict[int, tuple[str, float | None]]:
+    """Group a class predictions table (``frame, label[, score]``) or a class LabelSet into
+    ``{frame: (label, score)}``; a frame named twice keeps its last row."""
+    if predictions is None:
+        return {}
+    df = predictions.df if isinstance(predictions, LabelSet) else predictions
+    if len(df) == 0:
+        return {}
+    score = df["score"] if "score" in df else pd.Series(np.nan, df.index)
+    return {int(f): (str(c), None if s is None or s != s else float(s))
+            for f, c, s in zip(df["frame"].tolist(), df["label"].tolist(), score.tolist(), strict=True)}
+
+
+def evaluate_classes(predictions, truth: LabelSet, frames: Iterable[int], *,
+                     label: str | None = None) -> dict:
+    """Predicted frame classes against the true ones on ``frames``.
+
+    Returns a dict with ``accuracy`` (share of frames whose class is right), ``correct``,
+    ``wrong`` (a frame with no prediction is wrong), ``frames``, and ``actions``: what a
+    reviewer has to do, one class action per wrong frame (:func:`~mm_widgets.actions.diff_class`).
+    With ``label``: ``recall`` (of the frames truly ``label``, the share predicted so),
+    ``precision`` (of the frames predicted ``label``, the share truly so), ``truth`` and
+    ``predicted`` frame counts for that class.
+    """
+    pred = predictions if isinstance(predictions, dict) else classes_by_frame(predictions)
+    truth.require("classes")
+    correct = wrong = actions = 0
+    tp = fp = fn = 0
+    for f in frames:
+        shown = pred.get(int(f), (None, None))[0]
+        true = truth.frame_class(int(f))
+        ok = shown == true
+        correct += ok
+        wrong += not ok
+        actions += len(diff_class(shown, true))
+        if label is not None:
+            tp += ok and true == label
+            fp += shown == label and not ok
+            fn += true == label and not ok
+    n = correct + wrong
+    out = {"accuracy": correct / n if n else float("nan"), "correct": correct, "wrong": wrong,
+           "frames": n, "actions": actions}
+    if label is not None:
+        out.update(truth=tp + fn, predicted=tp + fp,
+                   recall=tp / (tp + fn) if tp + fn else float("nan"),
+                   precision=tp / (tp + fp) if tp + fp else float("nan"))
+    return out
+
+
+def evaluate_classes_by_class(predictions, truth: LabelSet, frames: Iterable[int]) -> pd.DataFrame:
+    """:func:`evaluate_classes` for each class of ``truth``: one row per class (index ``label``)."""
+    pred = predictions if isinstance(predictions, dict) else classes_by_frame(predictions)
+    frames = list(frames)
+    rows = {c: evaluate_classes(pred, truth, frames, label=c) for c in truth.classes}
+    return pd.DataFrame.from_dict(rows, orient="index").rename_axis("label")
+
+
 def loose_share(truth: LabelSet, edge_px: float, *, tight_iou: float = 0.75, draws: int = 20,
                 seed: int = 0) -> float:
     """Share of perfect boxes a reviewer would still call loose because the truth itself is
@@ -123,9 +181,11 @@ def efficiency_ceiling(truth: LabelSet, first_boxes: int, edge_px: float = 0.0, 
                        tight_iou: float = 0.75) -> float:
     """The best label efficiency a loop on this clip can reach: the ``first_boxes`` drawn by
     hand cost one action each, and a perfect model's boxes still cost an adjust where the
-    truth's own edge error (``edge_px``) makes them look loose."""
+    truth's own edge error (``edge_px``) makes them look loose. With frame classes (no
+    edges) a perfect model costs nothing after the first labels."""
     total = len(truth)
     if total == 0:
         return 0.0
     rest = max(total - first_boxes, 0)
-    return 1.0 - (first_boxes + loose_share(truth, edge_px, tight_iou=tight_iou) * rest) / total
+    loose = 0.0 if truth.task == "classes" else loose_share(truth, edge_px, tight_iou=tight_iou)
+    return 1.0 - (first_boxes + loose * rest) / total

@@ -11,13 +11,15 @@ import pandas as pd
 FIRST_PASS_RECALL_MARK = 0.70
 EFFICIENCY_MARK = 0.95
 
-COLOURS = {"efficiency": "#1f77b4", "recall": "#2ca02c", "precision": "#9467bd",
+COLOURS = {"efficiency": "#1f77b4", "accuracy": "#2ca02c", "recall": "#2ca02c", "precision": "#9467bd",
            "tight_rate": "#8c564b", "actions": "#d62728"}
 
 
-def efficiency_figure(table: pd.DataFrame, title: str = "Label efficiency per round"):
-    """Efficiency, recall and precision per round (solid: micro-model; dotted: interpolation
-    from the same frames), human actions as bars on a second axis, the seed's marks dashed."""
+def efficiency_figure(table: pd.DataFrame, title: str = "Label efficiency per round", *,
+                      task: str = "boxes", baseline: str = "interpolation"):
+    """Efficiency, recall and precision (frame classes: accuracy) per round (solid:
+    micro-model; dotted: ``baseline``, interpolation from the same frames), human actions as
+    bars on a second axis, the seed's marks dashed (its recall mark only for ``task="boxes"``)."""
     import plotly.graph_objects as go
     from plotly.subplots import make_subplots
 
@@ -26,7 +28,7 @@ def efficiency_figure(table: pd.DataFrame, title: str = "Label efficiency per ro
     if "human_actions" in table:
         fig.add_trace(go.Bar(x=rounds, y=table["human_actions"], name="human actions",
                              marker_color=COLOURS["actions"], opacity=0.25), secondary_y=True)
-    for col in ("efficiency", "recall", "precision"):
+    for col in ("efficiency", "accuracy", "recall", "precision"):
         if col in table:
             # precision drawn thinner and dashed: where it equals recall both stay visible
             line = dict(color=COLOURS[col], width=2, dash="dash") if col == "precision" else \
@@ -35,22 +37,26 @@ def efficiency_figure(table: pd.DataFrame, title: str = "Label efficiency per ro
                                      line=line), secondary_y=False)
         if f"interp_{col}" in table and table[f"interp_{col}"].notna().any():
             fig.add_trace(go.Scatter(x=rounds, y=table[f"interp_{col}"], mode="lines+markers",
-                                     name=f"{col} (interpolation)",
+                                     name=f"{col} ({baseline})",
                                      line=dict(color=COLOURS[col], dash="dot", width=1.5)),
                           secondary_y=False)
     # The seed's marks, named as what they are: figures of the seed's own clip, not of this
     # one. Legend entries, not text on the plot, so no curve ever runs through their words.
     span = [min(rounds), max(rounds)] if rounds else [0, 1]
-    for y, dash, text in (
-            (EFFICIENCY_MARK, "dash", f"seed's mark: efficiency {EFFICIENCY_MARK:.2f} after a second loop"),
-            (FIRST_PASS_RECALL_MARK, "dot",
-             f"seed's first pass (Batman clip, 5 labels): recall {FIRST_PASS_RECALL_MARK:.2f}")):
+    marks = [(EFFICIENCY_MARK, "dash", f"seed's mark: efficiency {EFFICIENCY_MARK:.2f} after a second loop")]
+    if task == "boxes":  # frame classes have no recall to compare with it
+        marks.append((FIRST_PASS_RECALL_MARK, "dot",
+                      f"seed's first pass (Batman clip, 5 labels): recall {FIRST_PASS_RECALL_MARK:.2f}"))
+    for y, dash, text in marks:
         fig.add_trace(go.Scatter(x=span, y=[y, y], mode="lines", name=text, hoverinfo="name",
                                  line=dict(color="grey", dash=dash, width=1)), secondary_y=False)
     fig.update_yaxes(title_text="share", range=[0, 1.05], secondary_y=False)
     # Whole numbers from 0, placed on their own: synced to the share axis they read 5.01, 10.02.
+    # A few actions get a tick per action: "auto" ticks at halves read 0, 1, 1, 2, 2 as whole numbers.
+    few = "human_actions" in table and len(table) and table["human_actions"].max() <= 10
     fig.update_yaxes(title_text="human actions", secondary_y=True, showgrid=False,
-                     tickmode="auto", rangemode="tozero", tickformat="d")
+                     tickmode="linear" if few else "auto", dtick=1 if few else None,
+                     rangemode="tozero", tickformat="d")
     fig.update_xaxes(title_text="round", dtick=1)
     fig.update_layout(title=title, template="plotly_white", height=520,
                       legend=dict(orientation="h", y=-0.16))

@@ -1,4 +1,5 @@
-"""A model's boxes on a clip, predicted a block of frames at a time, when first asked for.
+"""A model's boxes (or frame classes) on a clip, predicted a block of frames at a time,
+when first asked for.
 
 A widget over a long scene must open before the model has seen every frame: 5,402 frames
 at 100 frames/s are a minute. :class:`Predictions` predicts the block of frames around
@@ -9,6 +10,9 @@ frames through a decoder of its own so it never moves the one that shows frames.
 Blocks are fixed runs of :data:`BLOCK` frames, each predicted in one call of
 ``model.predict(frames, indices=...)``: the same boxes whichever order the blocks come in
 (temporal consistency links boxes within a block, never across block edges).
+
+A frame classifier's predictions (``model.task == "classes"``) are kept the same way, one
+``(class, score)`` per frame: :meth:`Predictions.known_class`, :meth:`Predictions.frame_class`.
 """
 
 from __future__ import annotations
@@ -21,8 +25,8 @@ import pandas as pd
 
 from .data import release_freed_memory
 from .errors import MMError
-from .labels import BOX_COLUMNS, TRACK, Box
-from .metrics import boxes_by_frame
+from .labels import BOX_COLUMNS, CLASS_COLUMNS, TRACK, Box
+from .metrics import boxes_by_frame, classes_by_frame
 
 #: Frames predicted in one call of the model: about half a second on a 2-core CPU.
 BLOCK = 64
@@ -62,6 +66,8 @@ class Predictions:
             raise MMError(f"block must be >= 1 frame, got {block}")
         self.model = model
         self.frames = frames
+        #: ``"boxes"`` or ``"classes"``: what the model predicts
+        self.task = getattr(model, "task", "boxes")
         self.block = int(block)
         self.skip = frozenset(int(f) for f in skip)
         n = len(frames)
@@ -69,6 +75,7 @@ class Predictions:
         self._done = np.zeros(self._blocks, dtype=bool)
         self._parts: dict[int, pd.DataFrame] = {}
         self._boxes: dict[int, list[Box]] = {}
+        self._classes: dict[int, tuple[str, float | None]] = {}
         self._lock = threading.Lock()  # guards the state above
         self._model_lock = threading.Lock()  # one prediction at a time, whoever asks
         # Requests from a person go first: the background thread waits while any is open
@@ -121,6 +128,22 @@ class Predictions:
         self.ensure([i])
         return self._boxes.get(int(i), [])
 
+    def known_class(self, i: int) -> tuple[str | None, float | None] | None:
+        """Frame ``i``'s predicted ``(class, score)`` (a classifier's), ``(None, None)`` when
+        the model gave it none, or None when it has not been predicted yet (never predicts)."""
+        if not self.is_predicted(i):
+            return None
+        return self._classes.get(int(i), (None, None))
+
+    def frame_class(self, i: int) -> tuple[str | None, float | None]:
+        """Frame ``i``'s predicted ``(class, score)``, predicting its block first if needed."""
+        self.ensure([i])
+        return self._classes.get(int(i), (None, None))
+
+    @property
+    def columns(self) -> list[str]:
+        return CLASS_COLUMNS if self.task == "classes" else BOX_COLUMNS
+
     def table(self) -> pd.DataFrame:
         """Every prediction so far, one row per box, sorted by frame. ``attrs["not_predicted"]``
         lists the frames not predicted yet (neither predicted nor skipped): they are unknown,
@@ -132,7 +155,7 @@ class Predictions:
             version = self.version
             done = self._done.copy()
         table = (pd.concat(parts, ignore_index=True) if parts
-                 else pd.DataFrame(columns=BOX_COLUMNS))
+                 else pd.DataFrame(columns=self.columns))
         table = table.sort_values("frame", kind="stable").reset_index(drop=True)
         table.attrs["not_predicted"] = [
             f for b in np.flatnonzero(~done) for f in self.block_of(b * self.block)
@@ -182,11 +205,12 @@ class Predictions:
                     table = table.assign(**{TRACK: ids - ids.min() + self._next_track})
                     self._next_track = int(table[TRACK].max()) + 1
             else:
-                table = pd.DataFrame(columns=BOX_COLUMNS)
-            boxes = boxes_by_frame(table)
+                table = pd.DataFrame(columns=self.columns)
+            classes = self.task == "classes"
+            found = classes_by_frame(table) if classes else boxes_by_frame(table)
             with self._lock:
                 self._parts[b] = table
-                self._boxes.update(boxes)
+                (self._classes if classes else self._boxes).update(found)
                 self._done[b] = True
                 self.frames_predicted += len(wanted)
                 self.version += 1

@@ -189,6 +189,8 @@ def frame_uncertainty(predictions, n: int, labels=None, conf_mid: float = 0.5) -
     frames not predicted yet in ``predictions.attrs["not_predicted"]``: they are unknown,
     not empty, so the edge of a block next to them is no change in the number of boxes.
     """
+    if predictions is not None and "x1" not in predictions.columns and "label" in predictions.columns:
+        return class_uncertainty(predictions, n, labels)
     from .temporal import link_tracks
 
     u = np.zeros(n)
@@ -215,6 +217,38 @@ def frame_uncertainty(predictions, n: int, labels=None, conf_mid: float = 0.5) -
     change = np.zeros(n)
     change[1:] = np.maximum(change[1:], step)
     change[:-1] = np.maximum(change[:-1], step)
+    u += 0.5 * change
+    looked = np.array(sorted(labels.looked_at), dtype=np.int64) if labels is not None else np.array([])
+    if len(looked):
+        pos = np.arange(n)
+        nearest = np.min(np.abs(pos[:, None] - looked[None, :]), axis=1)
+        u += 0.2 * nearest / max(n, 1)
+    return u
+
+
+def class_uncertainty(predictions, n: int, labels=None) -> np.ndarray:
+    """:func:`frame_uncertainty` for frame classes (``frame, label, score`` predictions).
+
+    Signs that a class may be wrong, added up: a low score (``1 - score``), and a class
+    that differs from the class predicted on the previous or the next frame (scene changes
+    and flicker are where a frame classifier errs); plus the same small term for being far
+    from any looked-at frame.
+    """
+    u = np.zeros(n)
+    df = predictions[predictions["frame"].between(0, n - 1)]
+    frames = df["frame"].to_numpy(np.int64)
+    if "score" in df and df["score"].notna().any():
+        np.maximum.at(u, frames, 1 - df["score"].fillna(1.0).to_numpy(float))
+    known = np.full(n, None, dtype=object)
+    known[frames] = df["label"].to_numpy(object)
+    if labels is not None and labels.task == "classes":
+        for f in labels.frames:
+            if 0 <= f < n:
+                known[f] = labels.frame_class(f)
+    change = np.zeros(n)
+    for a in range(n - 1):
+        if known[a] is not None and known[a + 1] is not None and known[a] != known[a + 1]:
+            change[a] = change[a + 1] = 1.0
     u += 0.5 * change
     looked = np.array(sorted(labels.looked_at), dtype=np.int64) if labels is not None else np.array([])
     if len(looked):

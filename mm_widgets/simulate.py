@@ -31,6 +31,7 @@ from .actions import (
     ActionTimes,
     corrections,
     diff_boxes,
+    diff_class,
     efficiency,
     format_seconds,
     labels_per_action,
@@ -38,7 +39,16 @@ from .actions import (
 from .errors import MMError
 from .interpolate import interpolate
 from .labels import Box, LabelSet
-from .metrics import boxes_by_frame, efficiency_ceiling, evaluate, evaluate_by_class, truth_boxes
+from .metrics import (
+    boxes_by_frame,
+    classes_by_frame,
+    efficiency_ceiling,
+    evaluate,
+    evaluate_by_class,
+    evaluate_classes,
+    evaluate_classes_by_class,
+    truth_boxes,
+)
 from .models.progress import long_call
 from .rounds import train_model
 from .select import rank_frames, select_frames
@@ -66,6 +76,11 @@ def as_truth(truth, frames) -> LabelSet:
                       f"got {type(truth).__name__}")
     for f in range(n):
         out._looked_at.add(f)
+    if out.task == "classes":
+        missing = [f for f in range(n) if out.frame_class(f) is None]
+        if missing:
+            raise MMError(f"class truth needs a class for every frame: {len(missing)} of {n} "
+                          f"frames have none (first: {missing[:5]})")
     return out
 
 
@@ -158,13 +173,18 @@ class SimulationReport:
         text = (f"{int(last['labels'])} labels by hand: {format_seconds(last['by_hand_seconds'])}; "
                 f"with micro-models: {format_seconds(last['human_seconds'])}")
         if pd.notna(last["interp_human_seconds"]):
-            text += f"; with keyframe interpolation: {format_seconds(last['interp_human_seconds'])}"
+            baseline = ("the nearest labelled frame's class" if self.truth is not None
+                        and self.truth.task == "classes" else "keyframe interpolation")
+            text += f"; with {baseline}: {format_seconds(last['interp_human_seconds'])}"
         return text + (f" (seconds per event: {self.times!r})" if self.times is not None else "")
 
     def plot(self):
-        """Efficiency and recall per round, beside interpolation, with the seed's marks."""
+        """Efficiency and recall (frame classes: accuracy) per round, beside interpolation
+        (the nearest labelled frame's class), with the seed's marks."""
         from .plots import efficiency_figure
 
+        if self.truth is not None and self.truth.task == "classes":
+            return efficiency_figure(self.table, task="classes", baseline="nearest labelled frame")
         return efficiency_figure(self.table)
 
     def _repr_html_(self) -> str:
@@ -185,7 +205,10 @@ def simulate(frames, truth, *, first_labels: int | Sequence[int] = 5, rounds: in
         The clip (:class:`~mm_widgets.data.Frames`).
     truth
         Ground truth boxes: a LabelSet or a DataFrame ``frame,x1,y1,x2,y2[,label]``; frames
-        it does not mention are empty.
+        it does not mention are empty. Or frame classes: a LabelSet with
+        ``task="classes"`` or a DataFrame ``frame,label``, one class for every frame; the
+        loop then trains a frame classifier and the oracle accepts a right class (free)
+        or sets the true one (one class action), see :func:`_simulate_class_rounds`.
     first_labels
         How many frames the person labels by hand first (picked by ``first_strategy``), or
         the frame indices themselves.
@@ -197,7 +220,8 @@ def simulate(frames, truth, *, first_labels: int | Sequence[int] = 5, rounds: in
         Frames reviewed per round; by default the frames not yet reviewed are shared out
         evenly so the last round reviews what is left.
     kind
-        ``"auto"`` (the micro-model overfit() picks), a registered kind, or ``"interpolate"``.
+        ``"auto"`` (the micro-model overfit() picks), a registered kind, or ``"interpolate"``;
+        a kind that learns boxes with class truth (or classes with box truth) is refused.
     temporal
         Temporal consistency of the model's predictions (see :mod:`mm_widgets.temporal`):
         ``"auto"`` (on for video frames), True or False; ignored by models without it.
@@ -224,15 +248,20 @@ def simulate(frames, truth, *, first_labels: int | Sequence[int] = 5, rounds: in
         ``interp_human_seconds`` (the same with interpolation's proposals reviewed in the
         round) and ``by_hand_seconds`` (the labels so far drawn by hand).
         :attr:`SimulationReport.human_time` says it in a sentence.
+        With class truth the columns are :data:`CLASS_TABLE_COLUMNS`: ``accuracy`` in
+        place of recall and precision, and ``interp_*`` for the nearest labelled frame's
+        class.
     """
+    check_kind(kind, truth_task(truth))
     if domains is not None:
         return simulate_domains(
             frames, truth, domains, first_labels=first_labels, rounds=rounds, strategy=strategy,
             review_budget=review_budget, match_iou=match_iou, tight_iou=tight_iou, kind=kind,
             first_strategy=first_strategy, seed=seed, progress=progress, temporal=temporal,
             action_times=action_times, **fit_settings)
+    run = _simulate_class_rounds if truth_task(truth) == "classes" else _simulate_rounds
     with long_call(progress, rounds, "round") as call:
-        return _simulate_rounds(
+        return run(
             call, frames, truth, first_labels=first_labels, rounds=rounds, strategy=strategy,
             review_budget=review_budget, match_iou=match_iou, tight_iou=tight_iou, kind=kind,
             first_strategy=first_strategy, seed=seed, progress=progress, temporal=temporal,
@@ -354,25 +383,34 @@ def simulate_domains(frames, truth, domains, *, first_labels=5, **kw) -> Simulat
     if not isinstance(first_labels, int):
         raise MMError("with domains=, first_labels is a number of frames per domain")
     times = None
-    parts, labels, log = [], LabelSet(truth.classes, "boxes", size=frames.size,
+    parts, labels, log = [], LabelSet(truth.classes, truth.task, size=frames.size,
                                       n_frames=len(frames)), ActionLog()
     with long_call(kw.get("progress", True), len(ranges), "shot") as call:
         for k, rng in enumerate(ranges):
             call.step(k, f"frames {rng.start}-{rng.stop - 1}")
             sub_truth = truth.subset(rng)
-            shifted = LabelSet(truth.classes, "boxes", size=frames.size, n_frames=len(rng))
+            shifted = LabelSet(truth.classes, truth.task, size=frames.size, n_frames=len(rng))
             for f in rng:
-                shifted.set_boxes(f - rng.start, sub_truth.boxes(f) if f in sub_truth._boxes else [])
+                if truth.task == "classes":
+                    shifted.set_class(f - rng.start, sub_truth.frame_class(f))
+                else:
+                    shifted.set_boxes(f - rng.start, sub_truth.boxes(f) if f in sub_truth._boxes else [])
             report = simulate(frames[rng.start:rng.stop], shifted,
                               first_labels=min(first_labels, len(rng)), **kw)
             table = report.table.assign(domain=f"frames {rng.start}-{rng.stop - 1}", domain_index=k)
             parts.append(table)
             for f in report.labels.looked_at:
-                labels.set_boxes(f + rng.start, report.labels.boxes(f))
+                if truth.task == "classes":
+                    _copy_class(report.labels, f, labels, f + rng.start)
+                else:
+                    labels.set_boxes(f + rng.start, report.labels.boxes(f))
             log.extend(type(a)(a.kind, a.frame + rng.start, a.round, a.label, a.time)
                        for a in report.actions.events)
             times = report.times
     per_domain = pd.concat(parts, ignore_index=True)
+    if truth.task == "classes":
+        return SimulationReport(_pool_class_rounds(per_domain), labels, log, domains=per_domain,
+                                truth=truth, times=times)
     rounds = sorted(per_domain["round"].unique())
     rows = []
     for r in rounds:
@@ -406,3 +444,216 @@ def simulate_domains(frames, truth, domains, *, first_labels=5, **kw) -> Simulat
         })
     return SimulationReport(pd.DataFrame(rows, columns=TABLE_COLUMNS), labels, log,
                             domains=per_domain, truth=truth, times=times)
+
+
+# -- frame classes: the same loop for a frame classifier ------------------------------------
+#: The columns of a simulation table on class truth (one row per round).
+CLASS_TABLE_COLUMNS = [
+    "round", "frames_reviewed", "human_actions", "cumulative_actions", "labels", "accuracy",
+    "efficiency", "labels_per_action", "train_seconds", "predict_seconds", "interp_accuracy",
+    "interp_efficiency", "human_seconds", "interp_human_seconds", "by_hand_seconds", "correct",
+    "wrong",
+]
+
+
+def truth_task(truth) -> str:
+    """``"classes"`` for frame-class truth (a class LabelSet, or a table with no box
+    columns), else ``"boxes"``."""
+    if isinstance(truth, LabelSet):
+        return truth.task
+    if isinstance(truth, pd.DataFrame) and "label" in truth and not {"x1", "y1", "x2", "y2"} & set(truth):
+        return "classes"
+    return "boxes"
+
+
+def check_kind(kind, task: str) -> None:
+    """Refuse a model kind that cannot learn what the truth holds, naming both."""
+    from .models.base import model_class
+
+    if not isinstance(kind, str) or kind in ("auto", "interpolate"):
+        return
+    learns = getattr(model_class(kind), "task", task)
+    if learns != task:
+        holds = {"classes": "frame classes (one class per frame)", "boxes": "boxes"}[task]
+        does = {"classes": "classifies whole frames", "boxes": "detects boxes"}[learns]
+        raise MMError(f"the truth holds {holds}, but model kind {kind!r} {does}: pass "
+                      f"kind='auto' (or a kind that learns {task}), or truth of {learns}")
+
+
+class ClassOracle:
+    """Plays the human with frame-class truth: one frame at a time, through the same
+    counting as a person (:func:`~mm_widgets.actions.diff_class`)."""
+
+    def __init__(self, truth: LabelSet):
+        truth.require("classes")
+        self.truth = truth
+
+    def review(self, frame: int, proposed: tuple[str, float | None] | None, labels: LabelSet,
+               log: ActionLog, round: int) -> int:
+        """Leave the true class on ``frame`` (``proposed`` is the model's ``(class, score)``
+        or None); record and return the actions (0: accepted as proposed)."""
+        shown, score = proposed if proposed is not None else (None, None)
+        true = self.truth.frame_class(frame)
+        edits = diff_class(shown, true)
+        if not edits:
+            labels.set_class(frame, true, score=score, source="model", round=round)
+            log.record("accept", frame, round)  # free, but a person's time (ActionTimes)
+        else:
+            labels.set_class(frame, true, source="human" if shown is None else "corrected",
+                             round=round)
+        for kind, label in edits:
+            log.record(kind, frame, round, label)
+        return len(edits)
+
+    def answer(self, widget, n: int | None = None) -> int:
+        """Play the person at a class review widget, through the widget's own edit path:
+        for the next ``n`` frames of ``widget.queue`` (all by default) accept the class shown
+        when it is right, otherwise pick the true one (the widget counts). Returns the
+        number of frames answered."""
+        done = 0
+        for f in list(widget.queue)[:n]:
+            true = self.truth.frame_class(f)
+            if widget.shown_class(f) == true:
+                widget.accept(f)
+            else:
+                widget.set_class(f, true)
+            done += 1
+        return done
+
+
+def _first_frames(frames, labels: LabelSet, first_labels, first_strategy, seed) -> list[int]:
+    n = len(frames)
+    if isinstance(first_labels, int):
+        if first_labels < 1:
+            raise MMError("first_labels must be at least 1")
+        return list(select_frames(frames, min(first_labels, n), strategy=first_strategy, seed=seed))
+    return [labels.check_frame(f) for f in first_labels]
+
+
+def _simulate_class_rounds(call, frames, truth, *, first_labels, rounds, strategy, review_budget,
+                           match_iou, tight_iou, kind, first_strategy, seed, progress, temporal,
+                           times, **fit_settings) -> SimulationReport:
+    """:func:`simulate` on frame-class truth.
+
+    The same loop as for boxes: the first frames get their class by hand (one class action
+    each), then every round trains a classifier on every class accepted so far (warm
+    started), predicts the frames nobody has looked at, and the oracle reviews a share of
+    them, least sure first: a right class is accepted (free), a wrong one set (one
+    class action). ``accuracy`` is the round's model on the frames it had not seen;
+    ``interp_accuracy`` / ``interp_efficiency`` are the same for the nearest labelled
+    frame's class (:meth:`~mm_widgets.interpolate.InterpolationModel.class_at`), the
+    no-model baseline, from the same looked-at frames.
+    """
+    truth = as_truth(truth, frames)
+    n = len(frames)
+    labels = LabelSet(truth.classes, "classes", size=frames.size, n_frames=n)
+    log = ActionLog()
+    oracle = ClassOracle(truth)
+    first = _first_frames(frames, labels, first_labels, first_strategy, seed)
+    for f in first:
+        oracle.review(f, None, labels, log, round=0)
+    rows = [_class_row(0, len(first), log, labels, None, None, 0.0, 0.0, None, times, None)]
+    per_class = []
+    fitted = None
+    for r in range(1, rounds + 1):
+        remaining = [f for f in range(n) if f not in labels]
+        if not remaining:
+            break
+        call.step(r - 1, "training")
+        start = time.perf_counter()
+        fitted = train_model(frames, labels, kind, fitted, seed=seed, progress=progress,
+                             **fit_settings)
+        train_seconds = time.perf_counter() - start
+        call.step(r - 1, f"predicting {len(remaining)} frames")
+        start = time.perf_counter()
+        predictions = fitted.predict(frames, indices=remaining, **predict_settings(fitted, temporal))
+        predict_seconds = time.perf_counter() - start
+        proposed = classes_by_frame(predictions)
+        quality = evaluate_classes(proposed, truth, remaining)
+        nearest = classes_by_frame(interpolate(frames, labels).predict(frames, indices=remaining))
+        budget = review_budget if review_budget is not None else math.ceil(
+            len(remaining) / (rounds - r + 1))
+        order = rank_frames(frames, strategy, seed=seed + r, predictions=predictions, labels=labels)
+        reviewed = order[:budget]
+        interp_quality = evaluate_classes(nearest, truth, remaining)
+        interp_actions = evaluate_classes(nearest, truth, reviewed)["actions"]
+        before, before_seconds = len(log), times.of(log)
+        for f in reviewed:
+            oracle.review(f, proposed.get(f), labels, log, round=r)
+        interp_eff = efficiency(before + interp_actions, len(labels))
+        interp_seconds = (before_seconds + interp_actions * times["class"]
+                          + (len(reviewed) - interp_actions) * times["accept"])
+        mine = evaluate_classes_by_class(proposed, truth, remaining)
+        theirs = evaluate_classes_by_class(nearest, truth, remaining)
+        for c in truth.classes:
+            per_class.append({
+                "round": r, "label": c, "truth": int(mine.at[c, "truth"]),
+                "recall": mine.at[c, "recall"], "precision": mine.at[c, "precision"],
+                "interp_recall": theirs.at[c, "recall"], "interp_precision": theirs.at[c, "precision"]})
+        rows.append(_class_row(r, len(reviewed), log, labels, quality, interp_quality,
+                               train_seconds, predict_seconds, interp_eff, times, interp_seconds))
+    table = pd.DataFrame(rows, columns=CLASS_TABLE_COLUMNS)
+    return SimulationReport(table, labels, log, fitted, first,
+                            per_class=pd.DataFrame(per_class) if per_class else None, truth=truth,
+                            times=times)
+
+
+def _class_row(r, reviewed, log, labels, quality, interp, train_s, predict_s, interp_eff, times,
+               interp_seconds) -> dict:
+    total = len(log)
+    nan = float("nan")
+    q, i = quality or {}, interp or {}
+    return {
+        "round": r, "frames_reviewed": reviewed, "human_actions": log.count(round=r),
+        "cumulative_actions": total, "labels": len(labels),
+        "accuracy": q.get("accuracy", nan), "efficiency": efficiency(total, len(labels)),
+        "labels_per_action": labels_per_action(len(labels), total),
+        "train_seconds": train_s, "predict_seconds": predict_s,
+        "interp_accuracy": i.get("accuracy", nan),
+        "interp_efficiency": nan if interp_eff is None else interp_eff,
+        "human_seconds": times.of(log),
+        "interp_human_seconds": nan if interp_seconds is None else interp_seconds,
+        "by_hand_seconds": times.by_hand(labels),
+        "correct": q.get("correct", 0), "wrong": q.get("wrong", 0),
+    }
+
+
+def _copy_class(src: LabelSet, frame: int, dst: LabelSet, to: int) -> None:
+    """Frame ``frame``'s class in ``src`` (score, source, round and all) as frame ``to`` of ``dst``."""
+    label, score, source, round_ = src._frame_class[frame]
+    dst.set_class(to, label, score=score, source=source, round=round_)
+
+
+def _pool_class_rounds(per_domain: pd.DataFrame) -> pd.DataFrame:
+    """The totals over domains per round of class tables: accuracy pooled over every
+    domain's frames (``correct``/``wrong``), efficiency from the summed actions and labels."""
+    rows = []
+    nan = float("nan")
+    for r in sorted(per_domain["round"].unique()):
+        # a domain that finished early keeps its last figures in later rounds
+        last = per_domain[per_domain["round"] <= r].groupby("domain_index").tail(1)
+        now = per_domain[per_domain["round"] == r]
+        correct, wrong = int(now["correct"].sum()), int(now["wrong"].sum())
+        cum, n_labels = int(last["cumulative_actions"].sum()), int(last["labels"].sum())
+        interp_actions = ((1 - last["interp_efficiency"]) * last["labels"]).sum(min_count=1)
+        interp_correct = (now["interp_accuracy"] * (now["correct"] + now["wrong"])).sum(min_count=1)
+        rows.append({
+            "round": int(r), "frames_reviewed": int(now["frames_reviewed"].sum()),
+            "human_actions": int(now["human_actions"].sum()), "cumulative_actions": cum,
+            "labels": n_labels,
+            "accuracy": correct / (correct + wrong) if correct + wrong else nan,
+            "efficiency": efficiency(cum, n_labels),
+            "labels_per_action": labels_per_action(n_labels, cum),
+            "train_seconds": float(now["train_seconds"].sum()),
+            "predict_seconds": float(now["predict_seconds"].sum()),
+            "interp_accuracy": (float(interp_correct) / (correct + wrong)
+                                if correct + wrong and pd.notna(interp_correct) else nan),
+            "interp_efficiency": (1 - float(interp_actions) / n_labels
+                                  if r and n_labels and pd.notna(interp_actions) else nan),
+            "human_seconds": float(last["human_seconds"].sum()),
+            "interp_human_seconds": (float(last["interp_human_seconds"].sum(min_count=1))
+                                     if r else nan),
+            "by_hand_seconds": float(last["by_hand_seconds"].sum()),
+            "correct": correct, "wrong": wrong,
+        })
+    return pd.DataFrame(rows, columns=CLASS_TABLE_COLUMNS)

@@ -338,3 +338,32 @@ def draw_boxes(frame: np.ndarray, boxes: Sequence[Box], scale: DisplayScale,
         draw.rectangle((tx, ty, tx + tw + 6, ty + th + 6), fill=colour)
         draw.text((tx + 3 - left, ty + 3 - top), text, fill="white", font=font)
     return encode_jpeg(np.asarray(image), scale.shown)
+
+
+# -- frame classes ----------------------------------------------------------------------------
+def pale(colour: str, amount: float = 0.6) -> str:
+    """``colour`` (``#rrggbb``) mixed with ``amount`` of white: the same class, less sure."""
+    rgb = [int(colour[k:k + 2], 16) for k in (1, 3, 5)]
+    return "#" + "".join(f"{round(v + (255 - v) * amount):02x}" for v in rgb)
+
+
+def draw_class(frame: np.ndarray, label: str | None, score: float | None, scale: DisplayScale,
+               colour: str, note: str = "") -> bytes:
+    """``frame`` shown at ``scale.shown`` with its class as a tag in the top-left corner
+    (``label score``, then ``note``), as JPEG; no tag without a class."""
+    from PIL import Image, ImageDraw
+
+    image = Image.fromarray(frame)
+    if image.size != tuple(scale.shown):
+        image = image.resize(tuple(scale.shown), Image.BILINEAR, reducing_gap=2.0)
+    if label is not None or note:
+        draw = ImageDraw.Draw(image)
+        sw = scale.shown[0]
+        font = _font(max(9, min(24, sw // 32)))
+        text = " ".join(t for t in (label, None if score is None else f"{score:.2f}", note) if t)
+        left, top, right, bottom = draw.textbbox((0, 0), text, font=font)
+        pad = 6
+        draw.rectangle((0, 0, right - left + 2 * pad, bottom - top + 2 * pad),
+                       fill=colour if label is not None else "#757575")
+        draw.text((pad - left, pad - top), text, fill="white", font=font)
+    return encode_jpeg(np.asarray(image), scale.shown)

@@ -345,6 +345,15 @@ class Labeller(widgets.VBox):
         """The boxes to show on frame ``i`` (a review widget shows predictions here)."""
         return self.labels.boxes(i)
 
+    def shown_class(self, i: int) -> str | None:
+        """The class shown on frame ``i`` (a class review shows the model's here)."""
+        return self.labels.frame_class(i)
+
+    def class_origin(self, i: int, label: str) -> tuple[str, float | None]:
+        """The ``source`` and ``score`` a class the person leaves on frame ``i`` is stored
+        with (here: drawn by hand, no score; a review keeps the model's for a class accepted)."""
+        return self.drawn_source, None
+
     def frame_jpeg(self, i: int) -> bytes:
         """Frame ``i`` as sent to the browser: JPEG of the region shown, at the shown size (cached)."""
         key = (i, self.scale.view)
@@ -618,9 +627,10 @@ class Labeller(widgets.VBox):
         self.labels.check_class(label)
         r = self.round
         state = self.labels.frame_state(i)
-        edits = diff_class(self.labels.frame_class(i), label)
-        self.labels.set_class(i, label, source=self.drawn_source, round=r)
-        recorded = [self.actions.record(kind, i, r, c) for kind, c in edits]
+        edits = diff_class(self.shown_class(i), label)
+        source, score = self.class_origin(i, label)
+        self.labels.set_class(i, label, score=score, source=source, round=r)
+        recorded = [self.actions.record(kind, i, r, name) for kind, name in edits]
         self._remember(i, state, recorded, [])
         self._refresh_text()
         self._notify(i)

@@ -17,7 +17,7 @@ from ..data import Frames
 from ..errors import MMError
 from ..labels import LabelSet
 from .labeller import Labeller
-from .review import Review
+from .review import Review, review
 
 
 def domain_frames(d) -> Frames:
@@ -114,6 +114,6 @@ def review_domain(line, d, **settings) -> Review:
     if d.model is None:
         raise MMError(f"domain {d.name!r} has no model yet: call line.fit() first")
     local = _local_labels(d, None)
-    w = Review(domain_frames(d), DomainModel(d.model, d), labels=local, **settings)
+    w = review(domain_frames(d), DomainModel(d.model, d), labels=local, **settings)
     _mirror(w, d)
     return w

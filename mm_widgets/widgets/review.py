@@ -40,7 +40,7 @@ from ..labels import Box, LabelSet
 from ..predictions import Predictions
 from ..project import Project
 from ..select import rank_frames, strategy_function
-from .display import Timeline
+from .display import CLASS_COLOURS, Timeline, draw_class, pale
 from .labeller import Labeller, key_legend
 
 #: Strip colours by review state.
@@ -82,6 +82,8 @@ class Review(Labeller):
     """
 
     drawn_source = "human"
+    #: What it corrects: boxes here, frame classes in :class:`ClassReview`.
+    task = "boxes"
 
     def __init__(self, frames: Frames | None, model=None, *,
                  project: Project | str | Path | None = None, strategy: str | Callable = "uncertain",
@@ -101,27 +103,30 @@ class Review(Labeller):
         if hasattr(model, "check_fitted"):
             model.check_fitted()
         classes = list(getattr(model, "classes_", None) or (labels.classes if labels else []))
-        if getattr(model, "task", "boxes") != "boxes":
-            raise MMError("review() corrects boxes; this model labels frame classes")
+        task = getattr(model, "task", "boxes")
+        if task != self.task:
+            raise MMError(f"{type(self).__name__} corrects {self.task}, but this model labels "
+                          f"{'frame classes' if task == 'classes' else task}: mm.review(frames, "
+                          "model) opens the review that fits the model")
         if project is not None and labels is not None:
             raise LabelError("pass labels=... or project=..., not both: a project keeps its own labels")
         if frames is not None and not isinstance(frames, Frames):
             frames = Frames.from_arrays(frames)
         if project is not None and not isinstance(project, Project):
-            project = Project(project, classes or None, frames=frames, task="boxes")
+            project = Project(project, classes or None, frames=frames, task=task)
         if frames is None:
             if project is None:
                 raise LabelError("review() needs frames (or a project that knows its frames)")
             frames = project.frames
         if labels is not None:
-            if labels.task != "boxes":
-                raise LabelError("review() corrects boxes; these labels hold frame classes")
+            if labels.task != task:
+                raise LabelError(f"this model labels {task}, but these labels hold {labels.task}")
             base = labels.copy()  # the caller's labels stay as they were
             base.size, base.n_frames = frames.size, len(frames)
         elif project is not None:
             base = project.labels
         else:
-            base = LabelSet(classes, "boxes", size=frames.size, n_frames=len(frames))
+            base = LabelSet(classes, task, size=frames.size, n_frames=len(frames))
         unknown = [c for c in classes if c not in base.classes]
         if unknown:
             raise LabelError(f"the model knows classes {unknown} that the labels do not "
@@ -147,7 +152,7 @@ class Review(Labeller):
             self.predicted.ensure([first])
         self._rank(base)
         self._strip_key = None
-        super().__init__(frames, base.classes, project=project, first_labels=[], task="boxes",
+        super().__init__(frames, base.classes, project=project, first_labels=[], task=task,
                          width=width, height=height)
         self.add_class("mm-review")
         if labels is not None:
@@ -276,6 +281,19 @@ class Review(Labeller):
             f"<b>{len(looked)} of {n}</b> frames reviewed &middot; <b>{actions}</b> human "
             f"action{'s' if actions != 1 else ''} &middot; {labels} label{'s' if labels != 1 else ''}"
             f" &middot; efficiency <b>{eff}</b> &middot; {self._time_html()}")
+        self._status.value = " &middot; ".join(self._frame_parts(i, looked))
+        self._confirm.disabled = False
+        key = (len(looked), self.conf, self.predicted.version)
+        if key != self._strip_key:
+            self._strip_key = key
+            self._timeline.frame = i
+            self._render_strip(looked)
+        self._timeline.show_frame(i)
+
+    def _frame_parts(self, i: int, looked: set[int]) -> list[str]:
+        """The status line's parts for frame ``i``: what it shows, its place in review
+        order, and the actions so far."""
+        n = len(self.frames)
         shown = self.shown_boxes(i)
         parts = [f"frame <b>{i}</b> of {n}"]
         if i in looked:
@@ -293,14 +311,7 @@ class Review(Labeller):
         detail = ", ".join(f"{v} {k}" for k, v in kinds.items() if v)
         if detail:
             parts.append(detail)
-        self._status.value = " &middot; ".join(parts)
-        self._confirm.disabled = False
-        key = (len(looked), self.conf, self.predicted.version)
-        if key != self._strip_key:
-            self._strip_key = key
-            self._timeline.frame = i
-            self._render_strip(looked)
-        self._timeline.show_frame(i)
+        return parts
 
     def _time_html(self) -> str:
         """Human time so far (events priced by :class:`~mm_widgets.actions.ActionTimes` of this
@@ -422,7 +433,8 @@ class Review(Labeller):
         from ..plots import efficiency_figure
 
         name = self.frames.name or "frames"
-        return efficiency_figure(self.efficiency_table(), title=f"Label efficiency per round: {name}")
+        return efficiency_figure(self.efficiency_table(), title=f"Label efficiency per round: {name}",
+                                 task=self.task)
 
     def efficiency_curve(self):
         """Label efficiency and human actions per round, as a chart in the cell that follows
@@ -450,6 +462,10 @@ def review(frames: Frames | Sequence | None, model=None, *,
            conf: float = 0.25, labels: LabelSet | None = None, round: int | None = None,
            width: int = 800, height: int = 540, seed: int = 0, background: bool = True) -> Review:
     """Review a micro-model's boxes inline: accept what is right, correct what is not.
+
+    A frame classifier's class per frame is reviewed the same way (:class:`ClassReview`):
+    the model's class is pre-filled, Enter accepts it (free), a class key 1-9 (or button)
+    changes it (one class action).
 
     Parameters
     ----------
@@ -484,7 +500,7 @@ def review(frames: Frames | Sequence | None, model=None, *,
 
     Returns
     -------
-    Review
+    Review or ClassReview
         The widget; ``rev.labels`` and ``rev.actions`` hold the results,
         ``rev.efficiency_curve()`` charts them.
 
@@ -494,5 +510,229 @@ def review(frames: Frames | Sequence | None, model=None, *,
     >>> rev                                                        # doctest: +SKIP
     >>> rev.efficiency_curve()                                     # doctest: +SKIP
     """
-    return Review(frames, model, project=project, strategy=strategy, conf=conf, labels=labels,
+    if model is None and project is not None and not isinstance(project, Project):
+        project = Project(project, frames=frames if isinstance(frames, Frames) else None)
+    task = getattr(model, "task", None) or (project.task if project is not None else "boxes")
+    widget = ClassReview if task == "classes" else Review
+    return widget(frames, model, project=project, strategy=strategy, conf=conf, labels=labels,
                   round=round, width=width, height=height, seed=seed, background=background)
+
+
+# -- frame classes ----------------------------------------------------------------------------
+#: Timeline states of a frame in a class review, and what each says.
+CLASS_REVIEW_TEXT = {"reviewed": "reviewed", "proposed": "to review: the model's class",
+                     "unsure": "to review: the model is unsure", "pending": "not predicted yet"}
+CLASS_REVIEW_RANK = {"pending": 0, "unsure": 1, "proposed": 2, "reviewed": 3}
+
+
+class ClassReview(Review):
+    """Correct a frame classifier's class frame by frame; every change is counted.
+
+    Build it with :func:`review` (it picks this one for a model with ``task="classes"``).
+    Each frame not looked at yet shows the model's class, pre-filled (the class scoring at
+    least :attr:`conf`; below that, none): :meth:`accept` (Enter, "Accept frame") keeps it,
+    free, with ``source="model"`` and the model's score; :meth:`set_class` (a class key 1-9,
+    or its button) sets another, one class action counted by
+    :func:`~mm_widgets.actions.diff_class`, as for a person labelling by hand. The
+    timeline shows every frame's class: full colour once reviewed, pale while it is the
+    model's proposal, grey where the model is unsure, lighter grey before it is predicted.
+    """
+
+    task = "classes"
+
+    def _build(self) -> None:
+        super()._build()
+        import ipywidgets as widgets
+
+        # A class labeller moves on with each class picked and has no "confirm" button; a
+        # review accepts the class shown with it.
+        nav = next(c for c in self._children if isinstance(c, widgets.HBox) and self._prev in c.children)
+        kids = list(nav.children)
+        kids.insert(kids.index(self._next_sugg) + 1, self._confirm)
+        nav.children = tuple(kids)
+        self._confirm.tooltip = "the class shown is right: keep it (free) and go on (Enter)"
+        self._key_legend.value = key_legend(self.task, len(self.classes),
+                                            [(ACCEPT_KEY, "accept the class shown")])
+        self.colours = {c: CLASS_COLOURS[k % len(CLASS_COLOURS)] for k, c in enumerate(self.classes)}
+        self._tag_key = None
+
+    # -- what is shown ---------------------------------------------------------------------
+    def model_class(self, i: int) -> tuple[str | None, float | None]:
+        """The model's ``(class, score)`` for frame ``i`` (its block predicted first if needed)."""
+        return self.predicted.frame_class(i)
+
+    def shown_class(self, i: int) -> str | None:
+        """Frame ``i``'s class once looked at; before that the model's class when it scores
+        at least :attr:`conf`, else None (nothing pre-filled)."""
+        if i in self.labels:
+            return self.labels.frame_class(i)
+        label, score = self.model_class(i)
+        return label if label is not None and (score is None or score >= self.conf) else None
+
+    def shown_boxes(self, i: int) -> list[Box]:
+        """A class review shows no boxes."""
+        return []
+
+    def class_origin(self, i: int, label: str) -> tuple[str, float | None]:
+        """The model's class accepted keeps ``source="model"`` and its score; a class kept on
+        a reviewed frame keeps what it had; a class changed from a proposal is
+        ``"corrected"``, one set where nothing was proposed ``"human"``."""
+        if i in self.labels:
+            old, score, source, _ = self.labels.frame_state(i)["class"] or (None, None, "human", 0)
+            if old == label:
+                return source, score
+            return ("corrected" if source == "model" else source), None
+        shown = self.shown_class(i)
+        if shown is not None and shown == label:
+            return "model", self.model_class(i)[1]
+        return ("corrected" if shown is not None else "human"), None
+
+    def frame_jpeg(self, i: int) -> bytes:
+        """Frame ``i`` with the class it shows as a tag (the model's, or the one reviewed)."""
+        key = self._tag(i)
+        data = self._jpegs.get(key)
+        if data is None:
+            label, score, note = key[1:]
+            data = draw_class(self.frames[i], label, score, self.scale,
+                              self.colours.get(label, CLASS_COLOURS[0]), note)
+            self._jpegs[key] = data
+            while len(self._jpegs) > 32:
+                self._jpegs.popitem(last=False)
+        else:
+            self._jpegs.move_to_end(key)
+        return data
+
+    def _tag(self, i: int) -> tuple:
+        if i in self.labels:
+            return (i, self.labels.frame_class(i), None, "reviewed")
+        label, score = self.model_class(i)
+        if self.shown_class(i) is None:
+            return (i, None, None, "the model is unsure: pick a class")
+        return (i, label, score, "(the model's)")
+
+    # -- edits -----------------------------------------------------------------------------
+    def accept(self, i: int | None = None) -> list:
+        """Accept the class frame ``i`` (default: the one shown) shows: the model's class
+        becomes a label (``source="model"``, its score), free of any human action; then go
+        on in review order. With no class shown (the model is unsure) nothing is accepted
+        and the person is told to pick one. Returns the actions recorded (none)."""
+        i = self.frame if i is None else self.labels.check_frame(i)
+        shown = self.shown_class(i)
+        if shown is None:
+            self._say(f"frame {i}: the model's class scores below {self.conf:.2f}, so there is "
+                      "nothing to accept: pick a class (keys 1-9)", error=True)
+            return []
+        recorded = self._commit_class(i, shown)
+        if not self._acted_on(i):
+            # Free, but timed: how long a person looks before accepting (ActionLog.seconds).
+            self.actions.record("accept", i, self.round)
+        if i == self.frame:
+            self._advance()
+        return recorded
+
+    def confirm(self, i: int | None = None) -> None:
+        """What the "Accept frame" button does: :meth:`accept`."""
+        self.accept(i)
+
+    def pick_class(self, label: str) -> None:
+        """A class key or button: the class shown on a frame not reviewed yet is accepted
+        (:meth:`accept`: free, logged as an ``accept``); another class is set (one action)."""
+        if self.frame not in self.labels and label == self.shown_class(self.frame):
+            self.accept()
+        else:
+            super().pick_class(label)
+
+    # -- the status line and the timeline ----------------------------------------------------
+    def _refresh_text(self) -> None:
+        super()._refresh_text()
+        i = self.frame
+        if i not in self.labels:
+            shown = self.shown_class(i)
+            for c, b in zip(self.classes, self._class_buttons, strict=True):
+                b.button_style = "info" if c == shown else ""
+        tag = self._tag(i)
+        if tag != self._tag_key and self._image.value:
+            self._tag_key = tag
+            self._image.value = self.frame_jpeg(i)  # the class on the frame follows the edit
+
+    def _render(self) -> None:
+        self._tag_key = self._tag(self.frame)
+        super()._render()
+
+    def _frame_parts(self, i: int, looked: set[int]) -> list[str]:
+        import html
+
+        parts = [f"frame <b>{i}</b> of {len(self.frames)}"]
+        if i in looked:
+            label, _, source, _ = self.labels.frame_state(i)["class"] or (None, None, "", 0)
+            parts.append(f"reviewed: <b>{html.escape(label)}</b> ({source})" if label
+                         else "reviewed: no class")
+        else:
+            label, score = self.model_class(i)
+            if self.shown_class(i) is not None:
+                parts.append(f"to review: the model says <b>{html.escape(label)}</b>"
+                             + ("" if score is None else f" ({score:.2f})"))
+            elif label is not None:
+                parts.append(f"to review: the model is unsure ({html.escape(label)} "
+                             f"{score:.2f} &lt; {self.conf:.2f}): pick a class")
+            else:
+                parts.append("to review: no class from the model: pick one")
+            queue = self.queue
+            if i in queue:
+                parts.append(f"#{queue.index(i) + 1} of {len(queue)} in review order")
+        k = self.actions.count(kind="class")
+        if k:
+            parts.append(f"{k} class{'es' if k != 1 else ''} set")
+        return parts
+
+    def _state(self, f: int, looked: set[int]) -> tuple[str, str | None]:
+        if f in looked:
+            return "reviewed", self.labels.frame_class(f)
+        known = self.predicted.known_class(f)
+        if known is None:
+            return "pending", None
+        label, score = known
+        if label is None or (score is not None and score < self.conf):
+            return "unsure", label
+        return "proposed", label
+
+    def _strip_cells(self, runs: list[range]) -> tuple[list[str], list[str]]:
+        looked = getattr(self, "_looked", set())
+        colours, titles = [], []
+        for run in runs:
+            states = [self._state(f, looked) for f in run]
+            worst = min((s for s, _ in states), key=CLASS_REVIEW_RANK.__getitem__)
+            where = f"frame {run[0]}" if len(run) == 1 else f"frames {run[0]}-{run[-1]}"
+            labels = [c for s, c in states if s == worst and c is not None]
+            if worst in ("reviewed", "proposed") and labels:
+                label = max(dict.fromkeys(labels), key=labels.count)  # the most frames; first on a tie
+                colour = self.colours.get(label, CLASS_COLOURS[0])
+                colours.append(colour if worst == "reviewed" else pale(colour))
+                titles.append(f"{where}: {label} ({CLASS_REVIEW_TEXT[worst]})")
+            else:
+                colours.append(REVIEW_COLOURS["empty" if worst == "unsure" else "pending"])
+                titles.append(f"{where}: {CLASS_REVIEW_TEXT[worst]}")
+        return colours, titles
+
+    def _render_strip(self, looked: set[int]) -> None:
+        import html
+
+        self._looked = looked
+        self._timeline.redraw()
+        swatch = ("<span style='display:inline-block;width:10px;height:10px;background:{};"
+                  "margin:0 4px 0 10px;border-radius:2px'></span>")
+        first = self.colours[self.classes[0]]
+        classes = "".join(swatch.format(self.colours[c]) + html.escape(c) for c in self.classes)
+        states = (swatch.format(first) + "reviewed" + swatch.format(pale(first))
+                  + "the model's class, to review" + swatch.format(REVIEW_COLOURS["empty"])
+                  + "the model is unsure"
+                  + ("" if self.predicted.complete
+                     else swatch.format(REVIEW_COLOURS["pending"]) + "not predicted yet"))
+        self._legend.value = (f"<div style='font-size:90%'>{classes}</div>"
+                              f"<div style='font-size:90%'>{states}</div>")
+
+    def __repr__(self) -> str:
+        eff = f"{self.efficiency:.1%}" if len(self.labels) else "-"
+        return (f"ClassReview({self.frames.name!r}, frame {self.frame}, {self.reviewed} of "
+                f"{len(self.frames)} reviewed, {len(self.actions)} actions, {len(self.labels)} "
+                f"labels, efficiency {eff})")

@@ -29,9 +29,9 @@ import traitlets
 from ..data import Frames, frame_in_range
 from ..errors import FrameIndexError, MMError
 from ..labels import Box, LabelSet
-from ..metrics import boxes_by_frame
+from ..metrics import boxes_by_frame, classes_by_frame
 from ..predictions import Predictions
-from .display import CLASS_COLOURS, DisplayScale, Timeline, draw_boxes
+from .display import CLASS_COLOURS, DisplayScale, Timeline, draw_boxes, draw_class, pale
 from .labeller import KeyShortcuts
 
 #: Keys the viewer answers to (while the keyboard focus is in it) and what they do.
@@ -49,10 +49,27 @@ STRIP_EVERY_BLOCKS = 8
 JPEG_CACHE = 64  # rendered frames kept, so scrubbing back and forth re-sends without redrawing
 
 
+def task_of(predictions) -> str:
+    """``"classes"`` for a frame classifier or its predictions (a class LabelSet, a table
+    with ``label`` and no box columns), else ``"boxes"``."""
+    if hasattr(predictions, "predict") and hasattr(predictions, "classes_"):
+        return getattr(predictions, "task", "boxes")
+    if isinstance(predictions, LabelSet):
+        return predictions.task
+    if (isinstance(predictions, pd.DataFrame) and "label" in predictions
+            and not {"x1", "y1", "x2", "y2"} & set(predictions.columns)):
+        return "classes"
+    return "boxes"
+
+
 def _as_predictions(predictions) -> tuple[pd.DataFrame | LabelSet, list[str] | None]:
     """Predictions as a table (or LabelSet), and the class order when the source knows it."""
     if isinstance(predictions, LabelSet):
         return predictions, list(predictions.classes)
+    if isinstance(predictions, pd.DataFrame) and task_of(predictions) == "classes":
+        if "frame" not in predictions:
+            raise MMError("class predictions need the columns frame, label (missing ['frame'])")
+        return predictions, None
     if isinstance(predictions, pd.DataFrame):
         missing = [c for c in ("frame", "x1", "y1", "x2", "y2", "label") if c not in predictions]
         if missing:
@@ -86,6 +103,8 @@ class Viewer(widgets.VBox):
 
     frame = traitlets.Int(0, help="Index of the frame shown.")
     conf = traitlets.Float(0.25, help="Confidence threshold: boxes scoring lower are hidden.")
+    #: What the viewer shows: ``"boxes"`` here, frame ``"classes"`` in :class:`ClassViewer`.
+    task = "boxes"
 
     def __init__(self, frames, predictions, *, conf: float = 0.25, width: int = 800,
                  low: float = 0.5, interval: int = 100, background: bool = True):
@@ -98,7 +117,9 @@ class Viewer(widgets.VBox):
             frames = Frames.from_arrays(frames)
         if len(frames) == 0:
             raise MMError("there are no frames to show")
-        n = len(frames)
+        if task_of(predictions) != self.task:
+            raise MMError(f"{type(self).__name__} shows {self.task}, but these predictions are "
+                          f"{task_of(predictions)}: mm.show(frames, predictions) picks the viewer")
         if hasattr(predictions, "predict") and hasattr(predictions, "classes_"):
             self.predicted = Predictions(predictions, frames)
             table, classes = None, list(predictions.classes_)
@@ -107,22 +128,10 @@ class Viewer(widgets.VBox):
             table, classes = _as_predictions(predictions)
         self.frames = frames
         self._table = table
-        self.boxes_by_frame = {f: bs for f, bs in boxes_by_frame(table).items()}
-        bad = sorted(f for f in self.boxes_by_frame if not 0 <= f < n)
-        if bad:
-            raise FrameIndexError(f"predictions name frame(s) {bad[:5]} outside the {n}-frame clip")
-        if classes is None:
-            classes = list(dict.fromkeys(b.label for f in sorted(self.boxes_by_frame)
-                                         for b in self.boxes_by_frame[f]))
-        self.classes = classes
-        self.colours = {c: CLASS_COLOURS[k % len(CLASS_COLOURS)] for k, c in enumerate(classes)}
+        self._load(table, classes)
+        self.colours = {c: CLASS_COLOURS[k % len(CLASS_COLOURS)] for k, c in enumerate(self.classes)}
         self.low = float(low)
         self.scale = DisplayScale.fit(frames.size, width)
-        # Best score per frame (-1: no box; a box without a score is certain: 1; NaN: not
-        # predicted yet).
-        self._best = np.full(n, -1.0 if self.predicted is None else np.nan)
-        for f, bs in self.boxes_by_frame.items():
-            self._best[f] = max(1.0 if b.score is None else b.score for b in bs)
         self._jpegs: OrderedDict[tuple[int, float], bytes] = OrderedDict()
         self.bytes_sent: list[int] = []
         if self.predicted is not None:
@@ -135,6 +144,24 @@ class Viewer(widgets.VBox):
         self._render()
         if self.predicted is not None and background:
             self.predicted.start(near=self.frame)
+
+    def _load(self, table, classes: list[str] | None) -> None:
+        """Take the predictions given as a table (None: a model predicts them): the boxes of
+        every frame, the classes, and each frame's best score."""
+        n = len(self.frames)
+        self.boxes_by_frame = {f: bs for f, bs in boxes_by_frame(table).items()}
+        bad = sorted(f for f in self.boxes_by_frame if not 0 <= f < n)
+        if bad:
+            raise FrameIndexError(f"predictions name frame(s) {bad[:5]} outside the {n}-frame clip")
+        if classes is None:
+            classes = list(dict.fromkeys(b.label for f in sorted(self.boxes_by_frame)
+                                         for b in self.boxes_by_frame[f]))
+        self.classes = classes
+        # Best score per frame (-1: no box; a box without a score is certain: 1; NaN: not
+        # predicted yet).
+        self._best = np.full(n, -1.0 if self.predicted is None else np.nan)
+        for f, bs in self.boxes_by_frame.items():
+            self._best[f] = max(1.0 if b.score is None else b.score for b in bs)
 
     def close(self) -> None:
         """Stop predicting in the background (with a model), then close the widget."""
@@ -395,6 +422,9 @@ def show(frames, predictions, *, conf: float = 0.25, width: int = 800, low: floa
          interval: int = 100, background: bool = True) -> Viewer:
     """Predictions drawn on the frames, in the cell: scrub, play, filter by confidence.
 
+    Boxes are drawn on the frames (:class:`Viewer`); a frame classifier's class is a tag on
+    each frame and a colour per frame on the timeline (:class:`ClassViewer`).
+
     Parameters
     ----------
     frames
@@ -402,10 +432,11 @@ def show(frames, predictions, *, conf: float = 0.25, width: int = 800, low: floa
     predictions
         A fitted micro-model (it predicts the frames as they are shown, and the rest in the
         background), ``model.predict(frames)`` (a
-        DataFrame with ``frame, x1, y1, x2, y2, label`` and optionally ``score``), or a
-        :class:`~mm_widgets.labels.LabelSet`.
+        DataFrame with ``frame, x1, y1, x2, y2, label`` and optionally ``score``; for frame
+        classes ``frame, label[, score]``), or a :class:`~mm_widgets.labels.LabelSet`.
     conf
-        Confidence threshold: boxes scoring lower are hidden (a slider changes it).
+        Confidence threshold: boxes (or frame classes) scoring lower are hidden (a slider
+        changes it).
     width
         Largest width, in pixels, a frame is shown (and sent) at.
     low
@@ -426,5 +457,167 @@ def show(frames, predictions, *, conf: float = 0.25, width: int = 800, low: floa
     >>> mm.show(frames, model)                               # doctest: +SKIP
     >>> mm.show(frames, model.predict(frames), conf=0.5)     # doctest: +SKIP
     """
-    return Viewer(frames, predictions, conf=conf, width=width, low=low, interval=interval,
+    widget = ClassViewer if task_of(predictions) == "classes" else Viewer
+    return widget(frames, predictions, conf=conf, width=width, low=low, interval=interval,
                   background=background)
+
+
+# -- frame classes ----------------------------------------------------------------------------
+class ClassViewer(Viewer):
+    """A frame classifier's class on every frame: a tag on the frame, a colour per frame on
+    the timeline (paler where it is less sure than :attr:`low`, grey where it scores below
+    the threshold), scrub and play.
+
+    Build it with :func:`show`. The controls are :class:`Viewer`'s, with the same Python
+    paths (:meth:`go_to`, :meth:`next`, :meth:`prev`, :meth:`set_conf`, :meth:`play`,
+    :meth:`stop`). :meth:`frame_class` says what a frame shows.
+
+    Attributes
+    ----------
+    class_by_frame : dict
+        ``{frame: (class, score)}`` of the frames predicted so far.
+    """
+
+    task = "classes"
+
+    def _load(self, table, classes: list[str] | None) -> None:
+        n = len(self.frames)
+        self.boxes_by_frame = {}
+        self.class_by_frame = classes_by_frame(table)
+        bad = sorted(f for f in self.class_by_frame if not 0 <= f < n)
+        if bad:
+            raise FrameIndexError(f"predictions name frame(s) {bad[:5]} outside the {n}-frame clip")
+        if classes is None:
+            classes = list(dict.fromkeys(c for _, (c, _) in sorted(self.class_by_frame.items())))
+        self.classes = classes
+        # The class's score per frame (-1: no class; no score is certain: 1; NaN: not
+        # predicted yet): Viewer.statuses() reads it as it reads a best box's score.
+        self._best = np.full(n, -1.0 if self.predicted is None else np.nan)
+        for f, (_, score) in self.class_by_frame.items():
+            self._best[f] = 1.0 if score is None else score
+
+    def _block_arrived(self, block: range) -> None:
+        # From the thread that predicted the block (or this one, on demand).
+        found = {f: self.predicted.known_class(f) for f in block}
+        self.class_by_frame.update({f: v for f, v in found.items() if v is not None and v[0] is not None})
+        for f, (label, score) in found.items():
+            self._best[f] = -1.0 if label is None else (1.0 if score is None else score)
+        if hasattr(self, "_strip") and (self.predicted.version % STRIP_EVERY_BLOCKS == 0
+                                        or self.predicted.complete):
+            self._render_strip()
+            self._header.value = self._header_html()
+
+    def _header_html(self) -> str:
+        name = html.escape(self.frames.name or "frames")
+        w, h = self.frames.size
+        n = len(self.frames)
+        known = list(self.class_by_frame.values())  # one step: a background block may add some
+        counts = {c: sum(1 for label, _ in known if label == c) for c in self.classes}
+        classes = ", ".join(f"{html.escape(c)} {k}" for c, k in counts.items() if k)
+        where = ("" if self.predicted is None or self.predicted.complete
+                 else f" on the {len(known)} frames predicted so far")
+        return (f"<b>{name}</b> &middot; {n} frames &middot; {w}&times;{h} &middot; "
+                f"classes{where}: {classes or 'none'}")
+
+    # -- what is shown -----------------------------------------------------------------------
+    def frame_class(self, i: int) -> tuple[str | None, float | None]:
+        """Frame ``i``'s predicted ``(class, score)`` (``(None, None)``: no class), predicting
+        its block first when a model has not reached it yet."""
+        i = self._check(i)
+        if self.predicted is not None and not self.predicted.is_predicted(i):
+            self.predicted.ensure([i])
+        return self.class_by_frame.get(i, (None, None))
+
+    def shown_class(self, i: int) -> str | None:
+        """The class frame ``i`` shows: its predicted class, or None when that scores below
+        :attr:`conf`."""
+        label, score = self.frame_class(i)
+        return label if label is not None and (score is None or score >= self.conf) else None
+
+    def boxes(self, i: int) -> list[Box]:
+        """A classifier draws no boxes (see :meth:`frame_class`)."""
+        return []
+
+    def frame_jpeg(self, i: int) -> bytes:
+        """Frame ``i`` with its class tagged (or "below the threshold"), as sent (cached)."""
+        key = (int(i), self.conf)
+        data = self._jpegs.get(key)
+        if data is None:
+            label, score = self.frame_class(i)
+            shown = self.shown_class(i)
+            note = "" if shown is not None or label is None else f"({label} {score:.2f}) below {self.conf:.2f}"
+            data = draw_class(self.frames[int(i)], shown, score if shown else None, self.scale,
+                              self.colours.get(shown, CLASS_COLOURS[0]), note)
+            self._jpegs[key] = data
+            while len(self._jpegs) > JPEG_CACHE:
+                self._jpegs.popitem(last=False)
+        else:
+            self._jpegs.move_to_end(key)
+        return data
+
+    def _render(self) -> None:
+        i = self.frame
+        data = self.frame_jpeg(i)
+        if self.predicted is not None and self.predicted.version != self._strip_version:
+            self._render_strip()  # a block predicted on demand for this frame
+            self._header.value = self._header_html()
+        self.bytes_sent.append(len(data))
+        self._image.value = data
+        self._timeline.show_frame(i)
+        label, score = self.frame_class(i)
+        parts = [f"frame <b>{i}</b> of {len(self.frames)}"]
+        if label is None:
+            parts.append("<span style='color:#757575'>no prediction</span>")
+        elif self.shown_class(i) is None:
+            parts.append(f"{html.escape(label)} scores {score:.2f}, below {self.conf:.2f}: hidden")
+        else:
+            sure = score is None or score >= self.sure
+            parts.append(f"class <b>{html.escape(label)}</b>"
+                         + ("" if score is None else f", score {score:.2f}")
+                         + ("" if sure else " (low confidence)"))
+        self._status.value = " &middot; ".join(parts)
+
+    def _strip_cells(self, runs: list[range]) -> tuple[list[str], list[str]]:
+        status = self._statuses
+        classes = self.class_by_frame
+        colours, titles = [], []
+        for run in runs:
+            worst = min((status[f] for f in run), key=STATUS_RANK.__getitem__)
+            where = f"frame {run[0]}" if len(run) == 1 else f"frames {run[0]}-{run[-1]}"
+            named = [classes[f] for f in run if f in classes and status[f] in ("ok", "low")]
+            if worst in ("ok", "low") and named:
+                labels = [c for c, _ in named]
+                label = max(dict.fromkeys(labels), key=labels.count)  # the most frames; first on a tie
+                colour = self.colours.get(label, CLASS_COLOURS[0])
+                scores = [1.0 if s is None else s for _, s in named]
+                colours.append(colour if worst == "ok" else pale(colour))
+                others = len(set(labels)) - 1
+                titles.append(f"{where}: {label}" + (f" (+{others} other class{'es' if others > 1 else ''})"
+                                                     if others else "")
+                              + f", score {min(scores):.2f}" + ("" if worst == "ok" else " (low confidence)"))
+            else:
+                colours.append(STATUS_COLOURS[worst])
+                titles.append(f"{where}: " + ("class below the threshold" if worst == "none"
+                                              else STATUS_TEXT[worst]))
+        return colours, titles
+
+    def _render_strip(self) -> None:
+        self._strip_version = self.predicted.version if self.predicted is not None else 0
+        status = self._statuses = self.statuses()
+        self._timeline.redraw()
+        shown = [self.class_by_frame[f][0] for f, s in enumerate(status)
+                 if s in ("ok", "low") and f in self.class_by_frame]
+        swatch = ("<span style='display:inline-block;width:10px;height:10px;background:{};"
+                  "margin:0 4px 0 10px;border-radius:2px'></span>")
+        counts = {s: status.count(s) for s in STATUS_COLOURS}
+        items = [swatch.format(self.colours[c]) + f"{html.escape(c)} {shown.count(c)}"
+                 for c in self.classes]
+        items.append(swatch.format(pale("#808080")) + f"paler: {counts['low']} below {self.sure:.2f} sure")
+        items.append(swatch.format(STATUS_COLOURS["none"]) + f"{counts['none']} below {self.conf:.2f}")
+        if counts["pending"]:
+            items.append(swatch.format(STATUS_COLOURS["pending"]) + f"{counts['pending']} not predicted yet")
+        self._legend.value = "<span style='font-size:90%'>" + "".join(items) + "</span>"
+
+    def __repr__(self) -> str:
+        return (f"ClassViewer({self.frames.name!r}, frame {self.frame} of {len(self.frames)}, "
+                f"conf {self.conf:.2f}, {len(self.empty_frames)} frames without a class shown)")
