@@ -276,17 +276,21 @@ class Viewer(widgets.VBox):
         return [i for i, s in enumerate(self.statuses()) if s == "low"]
 
     def frame_jpeg(self, i: int) -> bytes:
-        """Frame ``i`` with its shown boxes drawn, as sent to the browser (cached)."""
+        """Frame ``i`` as sent to the browser, with what the model says drawn on it (cached
+        per frame and threshold)."""
         key = (int(i), self.conf)
         data = self._jpegs.get(key)
         if data is None:
-            data = draw_boxes(self.frames[int(i)], self.boxes(i), self.scale, self.colours)
-            self._jpegs[key] = data
+            data = self._jpegs[key] = self._draw(int(i))
             while len(self._jpegs) > JPEG_CACHE:
                 self._jpegs.popitem(last=False)
         else:
             self._jpegs.move_to_end(key)
         return data
+
+    def _draw(self, i: int) -> bytes:
+        """Frame ``i`` with its shown boxes drawn, as JPEG."""
+        return draw_boxes(self.frames[i], self.boxes(i), self.scale, self.colours)
 
     def _render(self) -> None:
         i = self.frame
@@ -297,8 +301,13 @@ class Viewer(widgets.VBox):
         self.bytes_sent.append(len(data))
         self._image.value = data
         self._timeline.show_frame(i)
+        self._status.value = " &middot; ".join([f"frame <b>{i}</b> of {len(self.frames)}",
+                                                *self._status_parts(i)])
+
+    def _status_parts(self, i: int) -> list[str]:
+        """What the status line says of frame ``i`` after its number."""
         shown = self.boxes(i)
-        parts = [f"frame <b>{i}</b> of {len(self.frames)}"]
+        parts = []
         if shown:
             scores = [b.score for b in shown if b.score is not None]
             parts.append(f"{len(shown)} box{'es' if len(shown) != 1 else ''}"
@@ -308,7 +317,7 @@ class Viewer(widgets.VBox):
         hidden = len(self.boxes_by_frame.get(i, [])) - len(shown)
         if hidden:
             parts.append(f"{hidden} below {self.conf:.2f} hidden")
-        self._status.value = " &middot; ".join(parts)
+        return parts
 
     def _strip_cells(self, runs: list[range]) -> tuple[list[str], list[str]]:
         status = self._statuses
@@ -538,34 +547,17 @@ class ClassViewer(Viewer):
         """A classifier draws no boxes (see :meth:`frame_class`)."""
         return []
 
-    def frame_jpeg(self, i: int) -> bytes:
-        """Frame ``i`` with its class tagged (or "below the threshold"), as sent (cached)."""
-        key = (int(i), self.conf)
-        data = self._jpegs.get(key)
-        if data is None:
-            label, score = self.frame_class(i)
-            shown = self.shown_class(i)
-            note = "" if shown is not None or label is None else f"({label} {score:.2f}) below {self.conf:.2f}"
-            data = draw_class(self.frames[int(i)], shown, score if shown else None, self.scale,
-                              self.colours.get(shown, CLASS_COLOURS[0]), note)
-            self._jpegs[key] = data
-            while len(self._jpegs) > JPEG_CACHE:
-                self._jpegs.popitem(last=False)
-        else:
-            self._jpegs.move_to_end(key)
-        return data
-
-    def _render(self) -> None:
-        i = self.frame
-        data = self.frame_jpeg(i)
-        if self.predicted is not None and self.predicted.version != self._strip_version:
-            self._render_strip()  # a block predicted on demand for this frame
-            self._header.value = self._header_html()
-        self.bytes_sent.append(len(data))
-        self._image.value = data
-        self._timeline.show_frame(i)
+    def _draw(self, i: int) -> bytes:
+        """Frame ``i`` with its class tagged (or "below the threshold"), as JPEG."""
         label, score = self.frame_class(i)
-        parts = [f"frame <b>{i}</b> of {len(self.frames)}"]
+        shown = self.shown_class(i)
+        note = "" if shown is not None or label is None else f"({label} {score:.2f}) below {self.conf:.2f}"
+        return draw_class(self.frames[i], shown, score if shown else None, self.scale,
+                          self.colours.get(shown, CLASS_COLOURS[0]), note)
+
+    def _status_parts(self, i: int) -> list[str]:
+        label, score = self.frame_class(i)
+        parts = []
         if label is None:
             parts.append("<span style='color:#757575'>no prediction</span>")
         elif self.shown_class(i) is None:
@@ -575,7 +567,7 @@ class ClassViewer(Viewer):
             parts.append(f"class <b>{html.escape(label)}</b>"
                          + ("" if score is None else f", score {score:.2f}")
                          + ("" if sure else " (low confidence)"))
-        self._status.value = " &middot; ".join(parts)
+        return parts
 
     def _strip_cells(self, runs: list[range]) -> tuple[list[str], list[str]]:
         status = self._statuses
