@@ -21,7 +21,7 @@ from ..errors import LabelError
 from ..labels import Box, LabelSet
 from ..storage import write_atomic
 from .images import read_text
-from .video import interpolate_box, keyframes, runs, tracks_of
+from .video import fill, interpolate_box, keyframes, runs, tracks_of
 
 
 def to_cvat(labels: LabelSet, path: str | Path, *, name: str = "clip") -> Path:
@@ -154,9 +154,4 @@ def from_cvat(path: str | Path, *, n_frames: int | None = None) -> LabelSet:
     looked = (_parse_ranges(mine.get("looked_at", ""), str(path)) if mine is not None
               else sorted(boxes))
     looked = {labels.check_frame(f) for f in looked}
-    for f in sorted(boxes):
-        for b in boxes[f]:
-            labels.add_box(f, b, looked_at=f in looked)
-    for f in sorted(looked):
-        labels.mark_looked_at(f)
-    return labels
+    return fill(labels, boxes, looked)

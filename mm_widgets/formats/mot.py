@@ -22,7 +22,7 @@ from ..errors import LabelError
 from ..labels import Box, LabelSet
 from ..storage import write_atomic
 from .images import read_text
-from .video import tracks_of
+from .video import fill, tracks_of
 
 
 def to_mot(labels: LabelSet, folder: str | Path, *, name: str = "clip", fps: float = 25.0,
@@ -103,12 +103,7 @@ def from_mot(folder: str | Path, classes: Sequence[str] | None = None, *,
             raise LabelError(f"{looked_file} must hold one frame number a line") from None
     else:
         looked = set(boxes)
-    for f in sorted(boxes):
-        for b in boxes[f]:
-            labels.add_box(f, b, looked_at=f in looked)
-    for f in sorted(looked):
-        labels.mark_looked_at(f)
-    return labels
+    return fill(labels, boxes, looked)
 
 
 def _seqinfo(path: Path) -> dict | None:

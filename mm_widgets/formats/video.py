@@ -60,3 +60,14 @@ def keyframes(run: list[tuple[int, Box]]) -> list[bool]:
 def interpolate_box(a: Box, b: Box, t: float) -> Box:
     """The box a fraction ``t`` of the way from ``a`` to ``b`` (``a``'s class and track)."""
     return Box(*(p + (q - p) * t for p, q in zip(a.xyxy, b.xyxy)), a.label, None, a.source, a.track)
+
+
+def fill(labels: LabelSet, boxes: dict[int, list[Box]], looked: set[int]) -> LabelSet:
+    """Put the boxes read from a file (``{frame: [Box]}``) into ``labels``, frame by frame,
+    and mark the frames ``looked`` at (frames with boxes and empty frames a person checked)."""
+    for f in sorted(boxes):
+        for b in boxes[f]:
+            labels.add_box(f, b, looked_at=f in looked)
+    for f in sorted(looked):
+        labels.mark_looked_at(f)
+    return labels
