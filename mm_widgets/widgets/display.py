@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import html
 import math
+from collections import OrderedDict
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
@@ -299,6 +300,19 @@ class Timeline(widgets.VBox):
                              f"&ndash;{self.span.stop - 1} of {self.n}</span>")
         self._in.disabled = self.zoom >= self.max_zoom
         self._out.disabled = self.zoom <= 1
+
+
+def cached(cache: OrderedDict, key, make: Callable[[], bytes], limit: int) -> bytes:
+    """``cache[key]``, made by ``make()`` when missing; the least recently used entries go
+    once more than ``limit`` are kept (the frames a widget sends, scrubbing back and forth)."""
+    data = cache.get(key)
+    if data is None:
+        data = cache[key] = make()
+        while len(cache) > limit:
+            cache.popitem(last=False)
+    else:
+        cache.move_to_end(key)
+    return data
 
 
 def _font(size: int):

@@ -41,12 +41,14 @@ from ..errors import FrameIndexError, LabelError, MMError
 from ..labels import TASKS, Box, LabelSet
 from ..project import Project
 from ..select import select_frames
-from .display import DisplayScale, encode_jpeg
+from .display import DisplayScale, cached, encode_jpeg
+
+#: Frames kept as JPEG, so going back and forth re-sends without encoding again.
+JPEG_CACHE = 32
 
 MAX_FRAME_BYTES = 150_000  # budget for one frame sent to the browser
 JPEG_QUALITIES = (85, 75, 65, 55, 45)  # tried in turn until a frame fits the budget
 THUMB_SIDE = 96
-SAME_COORD = 1e-6  # coordinates closer than this (full-frame pixels) are the same box
 STATIC = Path(__file__).parent / "static"
 ZOOM_STEP = 1.25  # one wheel notch or one +/- key
 MAX_ZOOM = 16.0
@@ -356,16 +358,9 @@ class Labeller(widgets.VBox):
 
     def frame_jpeg(self, i: int) -> bytes:
         """Frame ``i`` as sent to the browser: JPEG of the region shown, at the shown size (cached)."""
-        key = (i, self.scale.view)
-        data = self._jpegs.get(key)
-        if data is None:
-            data = encode_jpeg(self.frames[i], self.scale.shown, region=self.scale.view)
-            self._jpegs[key] = data
-            while len(self._jpegs) > 32:
-                self._jpegs.popitem(last=False)
-        else:
-            self._jpegs.move_to_end(key)
-        return data
+        return cached(self._jpegs, (i, self.scale.view),
+                      lambda: encode_jpeg(self.frames[i], self.scale.shown, region=self.scale.view),
+                      JPEG_CACHE)
 
     def _show_boxes(self, boxes: list[Box]) -> None:
         self._shown = list(boxes)

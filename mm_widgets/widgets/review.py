@@ -40,8 +40,8 @@ from ..labels import Box, LabelSet
 from ..predictions import Predictions
 from ..project import Project
 from ..select import rank_frames, strategy_function
-from .display import CLASS_COLOURS, Timeline, draw_class, pale
-from .labeller import Labeller, key_legend
+from .display import CLASS_COLOURS, Timeline, cached, draw_class, pale
+from .labeller import JPEG_CACHE, Labeller, key_legend
 
 #: Strip colours by review state.
 REVIEW_COLOURS = {"reviewed": "#2ca02c", "boxes": "#1f77b4", "empty": "#d0d0d0",
@@ -590,17 +590,11 @@ class ClassReview(Review):
     def frame_jpeg(self, i: int) -> bytes:
         """Frame ``i`` with the class it shows as a tag (the model's, or the one reviewed)."""
         key = self._tag(i)
-        data = self._jpegs.get(key)
-        if data is None:
-            label, score, note = key[1:]
-            data = draw_class(self.frames[i], label, score, self.scale,
-                              self.colours.get(label, CLASS_COLOURS[0]), note)
-            self._jpegs[key] = data
-            while len(self._jpegs) > 32:
-                self._jpegs.popitem(last=False)
-        else:
-            self._jpegs.move_to_end(key)
-        return data
+        _, label, score, note = key
+        return cached(self._jpegs, key,
+                      lambda: draw_class(self.frames[i], label, score, self.scale,
+                                         self.colours.get(label, CLASS_COLOURS[0]), note),
+                      JPEG_CACHE)
 
     def _tag(self, i: int) -> tuple:
         if i in self.labels:

@@ -31,7 +31,7 @@ from ..errors import FrameIndexError, MMError
 from ..labels import Box, LabelSet
 from ..metrics import boxes_by_frame, classes_by_frame
 from ..predictions import Predictions
-from .display import CLASS_COLOURS, DisplayScale, Timeline, draw_boxes, draw_class, pale
+from .display import CLASS_COLOURS, DisplayScale, Timeline, cached, draw_boxes, draw_class, pale
 from .labeller import KeyShortcuts
 
 #: Keys the viewer answers to (while the keyboard focus is in it) and what they do.
@@ -182,6 +182,10 @@ class Viewer(widgets.VBox):
                 for bs in boxes.values()]
         self.boxes_by_frame.update({f: bs for f, bs in boxes.items() if bs})
         self._best[block.start:block.stop] = best
+        self._redraw_after_block()
+
+    def _redraw_after_block(self) -> None:
+        # The strip and header, every few blocks and after the last (once they exist).
         if hasattr(self, "_strip") and (self.predicted.version % STRIP_EVERY_BLOCKS == 0
                                         or self.predicted.complete):
             self._render_strip()
@@ -278,15 +282,7 @@ class Viewer(widgets.VBox):
     def frame_jpeg(self, i: int) -> bytes:
         """Frame ``i`` as sent to the browser, with what the model says drawn on it (cached
         per frame and threshold)."""
-        key = (int(i), self.conf)
-        data = self._jpegs.get(key)
-        if data is None:
-            data = self._jpegs[key] = self._draw(int(i))
-            while len(self._jpegs) > JPEG_CACHE:
-                self._jpegs.popitem(last=False)
-        else:
-            self._jpegs.move_to_end(key)
-        return data
+        return cached(self._jpegs, (int(i), self.conf), lambda: self._draw(int(i)), JPEG_CACHE)
 
     def _draw(self, i: int) -> bytes:
         """Frame ``i`` with its shown boxes drawn, as JPEG."""
@@ -511,10 +507,7 @@ class ClassViewer(Viewer):
         self.class_by_frame.update({f: v for f, v in found.items() if v is not None and v[0] is not None})
         for f, (label, score) in found.items():
             self._best[f] = -1.0 if label is None else (1.0 if score is None else score)
-        if hasattr(self, "_strip") and (self.predicted.version % STRIP_EVERY_BLOCKS == 0
-                                        or self.predicted.complete):
-            self._render_strip()
-            self._header.value = self._header_html()
+        self._redraw_after_block()
 
     def _header_html(self) -> str:
         name = html.escape(self.frames.name or "frames")
