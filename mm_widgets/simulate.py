@@ -278,13 +278,7 @@ def _simulate_rounds(call, frames, truth, *, first_labels, rounds, strategy, rev
     labels = LabelSet(truth.classes, "boxes", size=frames.size, n_frames=n)
     log = ActionLog()
     oracle = Oracle(truth, match_iou, tight_iou)
-    if isinstance(first_labels, int):
-        if first_labels < 1:
-            raise MMError("first_labels must be at least 1")
-        first = list(select_frames(frames, min(first_labels, n), strategy=first_strategy,
-                                   seed=seed))
-    else:
-        first = [labels.check_frame(f) for f in first_labels]
+    first = _first_frames(frames, labels, first_labels, first_strategy, seed)
     for f in first:
         oracle.review(f, [], labels, log, round=0)
     rows = [_row(0, len(first), log, labels, None, None, 0.0, 0.0, None, times, None)]
@@ -307,8 +301,7 @@ def _simulate_rounds(call, frames, truth, *, first_labels, rounds, strategy, rev
         proposed = boxes_by_frame(labels.fresh_tracks(predictions))
         quality = evaluate(proposed, truth, remaining, match_iou=match_iou, tight_iou=tight_iou)
         interp = boxes_by_frame(interpolate(frames, labels).predict(frames, indices=remaining))
-        budget = review_budget if review_budget is not None else math.ceil(
-            len(remaining) / (rounds - r + 1))
+        budget = _budget(review_budget, len(remaining), rounds - r + 1)
         # every frame not looked at yet, least sure first (for the default strategy)
         order = rank_frames(frames, strategy, seed=seed + r, predictions=predictions,
                             labels=labels)
@@ -521,6 +514,12 @@ class ClassOracle:
         return done
 
 
+def _budget(review_budget: int | None, remaining: int, rounds_left: int) -> int:
+    """Frames the oracle reviews this round: ``review_budget``, or the frames not looked at
+    yet shared out evenly over the rounds left (the last round reviews what is left)."""
+    return review_budget if review_budget is not None else math.ceil(remaining / rounds_left)
+
+
 def _first_frames(frames, labels: LabelSet, first_labels, first_strategy, seed) -> list[int]:
     n = len(frames)
     if isinstance(first_labels, int):
@@ -571,8 +570,7 @@ def _simulate_class_rounds(call, frames, truth, *, first_labels, rounds, strateg
         proposed = classes_by_frame(predictions)
         quality = evaluate_classes(proposed, truth, remaining)
         nearest = classes_by_frame(interpolate(frames, labels).predict(frames, indices=remaining))
-        budget = review_budget if review_budget is not None else math.ceil(
-            len(remaining) / (rounds - r + 1))
+        budget = _budget(review_budget, len(remaining), rounds - r + 1)
         order = rank_frames(frames, strategy, seed=seed + r, predictions=predictions, labels=labels)
         reviewed = order[:budget]
         interp_quality = evaluate_classes(nearest, truth, remaining)
