@@ -356,7 +356,7 @@ def diff_boxes(old: Sequence[Box], new: Sequence[Box]) -> tuple[list[Box], list[
                      [j for j in free_new if j not in paired_new], strict=False)
     actions: list[tuple[str, str]] = []
     for i, j in sorted(pairs, key=lambda p: p[1]):
-        source = "corrected" if old[i].source == "model" else old[i].source
+        source = "corrected" if old[i].source in ("model", "carried") else old[i].source
         result[j] = replace(new[j], score=None, source=source, track=kept_track(old, new, i, j, pairs))
         actions.append(("adjust", new[j].label))
     paired_old = {i for i, _ in pairs}

@@ -80,6 +80,16 @@ class InterpolationModel(MicroModel):
         self.train_seconds_ = time.perf_counter() - start
         return self
 
+    def add_keyframe(self, frame: int, boxes: list[Box]) -> InterpolationModel:
+        """Take frame ``frame``'s confirmed ``boxes`` as one more keyframe (a person's
+        walk through a video tool: every frame confirmed moves the boxes around it at once)."""
+        self.check_fitted()
+        frame = int(frame)
+        if frame not in self.keyframes_:
+            self._keys.insert(bisect_left(self._keys, frame), frame)
+        self.keyframes_[frame] = list(boxes)
+        return self
+
     def boxes_at(self, frame: int) -> list[Box]:
         """Interpolated boxes (source "model", score = closeness to a keyframe) at ``frame``."""
         keys = self._keys

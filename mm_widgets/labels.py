@@ -23,7 +23,7 @@ BOX_COLUMNS = ["frame", "x1", "y1", "x2", "y2", "label", "score", "source", "rou
 #: (nullable: tables and files from before tracks, and boxes not linked yet, have none).
 TRACK = "track"
 CLASS_COLUMNS = ["frame", "label", "score", "source", "round"]
-SOURCES = ("human", "model", "corrected")
+SOURCES = ("human", "model", "corrected", "carried")
 TASKS = ("boxes", "classes")
 
 

@@ -8,8 +8,10 @@ started (:meth:`Predictions.start`), every other block in a background thread, r
 frames through a decoder of its own so it never moves the one that shows frames.
 
 Blocks are fixed runs of :data:`BLOCK` frames, each predicted in one call of
-``model.predict(frames, indices=...)``: the same boxes whichever order the blocks come in
-(temporal consistency links boxes within a block, never across block edges).
+``model.predict(frames, indices=..., temporal=False)``: every frame on its own, so the
+boxes are the same whichever order the blocks come in and wherever they are cut. What
+makes them consistent in time is :class:`mm_widgets.propagate.Proposer`, which fuses them
+with the boxes people confirmed.
 
 A frame classifier's predictions (``model.task == "classes"``) are kept the same way, one
 ``(class, score)`` per frame: :meth:`Predictions.known_class`, :meth:`Predictions.frame_class`.
@@ -27,6 +29,7 @@ from .data import release_freed_memory
 from .errors import MMError
 from .labels import BOX_COLUMNS, CLASS_COLUMNS, TRACK, Box
 from .metrics import boxes_by_frame, classes_by_frame
+from .temporal import predict_settings
 
 #: Frames predicted in one call of the model: about half a second on a 2-core CPU.
 BLOCK = 64
@@ -198,7 +201,10 @@ class Predictions:
             block = self.block_of(b * self.block)
             wanted = [i for i in block if i not in self.skip]
             if wanted:
-                table = self.model.predict(frames, indices=wanted)
+                # each frame on its own, so the boxes do not depend on where the blocks are
+                # cut; consistency in time comes from propagation (mm_widgets.propagate)
+                table = self.model.predict(frames, indices=wanted,
+                                           **predict_settings(self.model, False))
                 table = table[table["frame"].isin(wanted)]
                 if TRACK in table.columns and table[TRACK].notna().any():
                     ids = table[TRACK].astype("Int64")

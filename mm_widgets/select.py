@@ -258,6 +258,60 @@ def far_from_labels(n: int, labels) -> np.ndarray:
     return 0.2 * nearest / max(n, 1)
 
 
+@register_strategy("sequential")
+def sequential_frames(frames, count, *, seed=0, predictions=None, labels=None) -> list[int]:
+    """The frames not looked at, in clip order: a walk through the clip, each frame next to
+    one confirmed just before it, so what a person confirms is carried to the next at once
+    (:mod:`mm_widgets.propagate`), as a tracker carries a box in a video tool."""
+    return candidates(len(frames), labels)[:count].tolist()
+
+
+sequential_frames.uses_predictions = False
+
+
+@register_strategy("bisect")
+def bisect_frames(frames, count, *, seed=0, predictions=None, labels=None) -> list[int]:
+    """The frame farthest from every frame looked at first, then the next farthest counting
+    that one as looked at, and so on: keyframes halving the longest gaps, as a person
+    places them for keyframe interpolation (the baseline's own order)."""
+    n = len(frames)
+    looked = sorted(labels.looked_at) if labels is not None else []
+    dist = np.full(n, n * 2, dtype=np.int64)
+    if looked:
+        dist = np.min(np.abs(np.arange(n)[:, None] - np.array(looked)[None, :]), axis=1)
+    out: list[int] = []
+    for _ in range(min(int(count), n - len(looked))):
+        f = int(np.argmax(dist))  # the earliest of the farthest
+        if dist[f] == 0:
+            break
+        out.append(f)
+        dist = np.minimum(dist, np.abs(np.arange(n) - f))
+    return out
+
+
+bisect_frames.uses_predictions = False
+
+
+@register_strategy("spaced")
+def spaced_frames(frames, count, *, seed=0, predictions=None, labels=None) -> list[int]:
+    """``count`` frames not looked at, evenly spaced among them, in clip order.
+
+    Reviewed in this order, each frame is a few frames from one confirmed just before it,
+    so what a person confirms is carried to the next at once (:mod:`mm_widgets.propagate`);
+    the frames left between are then close to confirmed frames on both sides, where
+    carried boxes are best. Half of the frames left: every other one.
+    """
+    pool = candidates(len(frames), labels)
+    if count >= len(pool):
+        return pool.tolist()
+    if count <= 0:
+        return []
+    return pool[np.unique(np.round(np.linspace(0, len(pool) - 1, count)).astype(int))].tolist()
+
+
+spaced_frames.uses_predictions = False
+
+
 @register_strategy("uncertain")
 def uncertain_frames(frames, count, *, seed=0, predictions=None, labels=None) -> list[int]:
     """The frames whose predictions look least sure (see :func:`frame_uncertainty`).

@@ -21,6 +21,7 @@ from __future__ import annotations
 import html
 import math
 import time
+import warnings
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 
@@ -38,7 +39,7 @@ from .actions import (
 )
 from .errors import MMError
 from .interpolate import interpolate
-from .labels import Box, LabelSet
+from .labels import BOX_COLUMNS, Box, LabelSet
 from .metrics import (
     boxes_by_frame,
     classes_by_frame,
@@ -50,16 +51,18 @@ from .metrics import (
     truth_boxes,
 )
 from .models.progress import long_call
+from .propagate import Proposer
 from .rounds import train_model
 from .select import rank_frames, select_frames
 from .temporal import predict_settings
+from .tracker_walk import WalkResult, make_tracker, tracker_available, tracker_walk
 
 TABLE_COLUMNS = [
     "round", "frames_reviewed", "human_actions", "cumulative_actions", "labels", "recall",
     "precision", "tight_rate", "mean_iou", "efficiency", "labels_per_action", "train_seconds",
     "predict_seconds", "interp_recall", "interp_precision", "interp_tight_rate",
     "interp_efficiency", "human_seconds", "interp_human_seconds", "by_hand_seconds", "tp", "fp",
-    "fn", "accepted",
+    "fn", "accepted", "tracker_actions", "tracker_efficiency", "tracker_human_seconds",
 ]
 
 
@@ -146,6 +149,12 @@ class SimulationReport:
     truth: LabelSet | None = None
     #: the human-time model the seconds columns were priced with
     times: ActionTimes | None = None
+    #: the tracker-assisted walk over the whole clip (``tracker_*`` columns), if it ran
+    walk: WalkResult | None = None
+    #: keyframe interpolation's own loop (``interp_efficiency``, ``interp_human_seconds``):
+    #: its labels and action log
+    interp_labels: LabelSet | None = None
+    interp_actions: ActionLog | None = None
 
     @property
     def first_boxes(self) -> int:
@@ -192,10 +201,17 @@ class SimulationReport:
                 + self.table.to_html(index=False, float_format=lambda v: f"{v:.3f}"))
 
 
+#: What the oracle can be shown (see :func:`simulate`'s ``proposals``).
+PROPOSALS = ("fused", "detections", "carried")
+#: The review order for boxes by default: measured best with propagation (README).
+BOX_ORDER = "sequential"
+
+
 def simulate(frames, truth, *, first_labels: int | Sequence[int] = 5, rounds: int = 3,
-             strategy="uncertain", review_budget: int | None = None, match_iou: float = 0.5,
+             strategy="auto", review_budget: int | None = None, match_iou: float = 0.5,
              tight_iou: float = 0.75, kind="auto", first_strategy="diverse", seed: int = 0,
              progress: bool = True, domains=None, temporal="auto", action_times=None,
+             proposals: str = "fused", baselines: Sequence[str] = ("interpolate", "tracker"),
              **fit_settings) -> SimulationReport:
     """Run the micro-model loop with an oracle that corrects from ground truth.
 
@@ -215,16 +231,28 @@ def simulate(frames, truth, *, first_labels: int | Sequence[int] = 5, rounds: in
     rounds
         Train-predict-review rounds after the first labels.
     strategy
-        Review order (a registered name or a callable, see :mod:`mm_widgets.select`).
+        Review order (a registered name or a callable, see :mod:`mm_widgets.select`);
+        ``"auto"``: :data:`BOX_ORDER` for boxes (what measured best with propagation),
+        ``"uncertain"`` for frame classes.
     review_budget
         Frames reviewed per round; by default the frames not yet reviewed are shared out
         evenly so the last round reviews what is left.
     kind
         ``"auto"`` (the micro-model overfit() picks), a registered kind, or ``"interpolate"``;
         a kind that learns boxes with class truth (or classes with box truth) is refused.
+    proposals
+        What the oracle is shown on a frame (boxes): ``"fused"`` (the model's raw boxes
+        fused with boxes carried from every frame confirmed so far, this round's included:
+        :class:`~mm_widgets.propagate.Proposer`, what ``review()`` shows a person),
+        ``"detections"`` (the model alone, each frame on its own) or ``"carried"`` (carried
+        boxes alone: no model is trained).
     temporal
-        Temporal consistency of the model's predictions (see :mod:`mm_widgets.temporal`):
-        ``"auto"`` (on for video frames), True or False; ignored by models without it.
+        Temporal consistency of the model's own predictions with ``proposals="detections"``
+        (see :mod:`mm_widgets.temporal`): ``"auto"`` (on for video frames), True or False.
+    baselines
+        The baselines run beside the loop (boxes): ``"interpolate"`` (always: ``interp_*``)
+        and ``"tracker"``, the tracker-assisted walk (:mod:`mm_widgets.tracker_walk`,
+        ``tracker_*`` columns, over the whole clip).
     progress
         One display for the whole run (rounds, and each training's epochs and loss);
         False: silent.
@@ -247,18 +275,31 @@ def simulate(frames, truth, *, first_labels: int | Sequence[int] = 5, rounds: in
         ``human_seconds`` (cumulative: every event of the log priced by ``action_times``),
         ``interp_human_seconds`` (the same with interpolation's proposals reviewed in the
         round) and ``by_hand_seconds`` (the labels so far drawn by hand).
+        ``interp_efficiency`` and ``interp_human_seconds`` are keyframe interpolation as a
+        loop of its own: the same first boxes, the same frames confirmed in the same order,
+        each frame's boxes interpolated from every frame confirmed before it.
+        ``tracker_actions``, ``tracker_efficiency`` and ``tracker_human_seconds``: the
+        tracker walk over the whole clip (the same in every round).
         :attr:`SimulationReport.human_time` says it in a sentence.
         With class truth the columns are :data:`CLASS_TABLE_COLUMNS`: ``accuracy`` in
         place of recall and precision, and ``interp_*`` for the nearest labelled frame's
         class.
     """
-    check_kind(kind, truth_task(truth))
+    task = truth_task(truth)
+    check_kind(kind, task)
+    if proposals not in PROPOSALS:
+        raise MMError(f"proposals must be one of {PROPOSALS}, got {proposals!r}")
+    unknown = [b for b in baselines if b not in ("interpolate", "tracker")]
+    if unknown:
+        raise MMError(f"unknown baselines {unknown}: known are 'interpolate' and 'tracker'")
+    if strategy == "auto":
+        strategy = "uncertain" if task == "classes" else BOX_ORDER
     if domains is not None:
         return simulate_domains(
             frames, truth, domains, first_labels=first_labels, rounds=rounds, strategy=strategy,
             review_budget=review_budget, match_iou=match_iou, tight_iou=tight_iou, kind=kind,
             first_strategy=first_strategy, seed=seed, progress=progress, temporal=temporal,
-            action_times=action_times, **fit_settings)
+            action_times=action_times, proposals=proposals, baselines=baselines, **fit_settings)
     run = _simulate_class_rounds if truth_task(truth) == "classes" else _simulate_rounds
     with long_call(progress, rounds, "round") as call:
         return run(
@@ -266,12 +307,12 @@ def simulate(frames, truth, *, first_labels: int | Sequence[int] = 5, rounds: in
             review_budget=review_budget, match_iou=match_iou, tight_iou=tight_iou, kind=kind,
             first_strategy=first_strategy, seed=seed, progress=progress, temporal=temporal,
             times=action_times if isinstance(action_times, ActionTimes) else ActionTimes(action_times),
-            **fit_settings)
+            proposals=proposals, baselines=baselines, **fit_settings)
 
 
 def _simulate_rounds(call, frames, truth, *, first_labels, rounds, strategy, review_budget,
                      match_iou, tight_iou, kind, first_strategy, seed, progress, temporal,
-                     times, **fit_settings) -> SimulationReport:
+                     times, proposals, baselines, **fit_settings) -> SimulationReport:
     """:func:`simulate` on one domain; its rounds are reported to ``call`` (a LongCall)."""
     truth = as_truth(truth, frames)
     n = len(frames)
@@ -281,7 +322,15 @@ def _simulate_rounds(call, frames, truth, *, first_labels, rounds, strategy, rev
     first = _first_frames(frames, labels, first_labels, first_strategy, seed)
     for f in first:
         oracle.review(f, [], labels, log, round=0)
-    rows = [_row(0, len(first), log, labels, None, None, 0.0, 0.0, None, times, None)]
+    # Keyframe interpolation as a loop of its own: a person with a video tool's
+    # interpolation alone, from the same first boxes, confirming as many frames a round,
+    # keyframes halving the longest gaps first (its own best order), every frame confirmed
+    # moving the interpolated boxes around it at once.
+    keyframes = labels.copy()
+    keyframe_log = ActionLog(log.events)
+    keyframe_model = interpolate(frames, keyframes)
+    walk = _tracker_walk(frames, truth, baselines, match_iou, tight_iou, call)
+    rows = [_row(0, len(first), log, labels, None, None, 0.0, 0.0, None, times, None, walk)]
     per_class = []
     fitted = None
     for r in range(1, rounds + 1):
@@ -290,34 +339,43 @@ def _simulate_rounds(call, frames, truth, *, first_labels, rounds, strategy, rev
             break
         call.step(r - 1, "training")
         start = time.perf_counter()
-        fitted = train_model(frames, labels, kind, fitted, seed=seed, progress=progress,
-                             **fit_settings)
+        fitted = (None if proposals == "carried" else
+                  train_model(frames, labels, kind, fitted, seed=seed, progress=progress,
+                              **fit_settings))
         train_seconds = time.perf_counter() - start
         call.step(r - 1, f"predicting {len(remaining)} frames")
         start = time.perf_counter()
-        predictions = fitted.predict(frames, indices=remaining,
-                                     **predict_settings(fitted, temporal))
+        if fitted is None:
+            predictions = pd.DataFrame(columns=BOX_COLUMNS)
+        else:
+            # fused proposals start from the raw per-frame boxes (propagation makes them
+            # consistent in time); the model alone keeps its own temporal consistency
+            predictions = fitted.predict(frames, indices=remaining, **predict_settings(
+                fitted, False if proposals == "fused" else temporal))
         predict_seconds = time.perf_counter() - start
-        proposed = boxes_by_frame(labels.fresh_tracks(predictions))
-        quality = evaluate(proposed, truth, remaining, match_iou=match_iou, tight_iou=tight_iou)
+        detected = boxes_by_frame(labels.fresh_tracks(predictions))
+        quality = evaluate(detected, truth, remaining, match_iou=match_iou, tight_iou=tight_iou)
         interp = boxes_by_frame(interpolate(frames, labels).predict(frames, indices=remaining))
         budget = _budget(review_budget, len(remaining), rounds - r + 1)
-        # every frame not looked at yet, least sure first (for the default strategy)
         order = rank_frames(frames, strategy, seed=seed + r, predictions=predictions,
-                            labels=labels)
+                            labels=labels, count=budget)
         reviewed = order[:budget]
         interp_quality = evaluate(interp, truth, remaining, match_iou=match_iou, tight_iou=tight_iou)
-        interp_review = evaluate(interp, truth, reviewed, match_iou=match_iou,
-                                 tight_iou=tight_iou)
-        before, before_seconds = len(log), times.of(log)
+        proposer = (None if proposals == "detections" else
+                    Proposer(frames, labels, None if proposals == "carried" else detected))
         for f in reviewed:
-            oracle.review(f, proposed.get(f, []), labels, log, round=r)
-        interp_eff = efficiency(before + interp_review["actions"], len(labels))
-        interp_seconds = before_seconds + sum(
-            interp_review[k] * times[k] for k in ("draw", "adjust", "delete")
-        ) + interp_review["frames_accepted"] * times["accept"]
+            # proposals from every frame confirmed so far, this round's included
+            shown = detected.get(f, []) if proposer is None else proposer.propose(f)
+            oracle.review(f, shown, labels, log, round=r)
+            if proposer is not None:
+                proposer.confirmed(f, shown, labels.boxes(f))
+        for f in rank_frames(frames, "bisect", labels=keyframes, count=len(reviewed))[:len(reviewed)]:
+            oracle.review(f, keyframe_model.boxes_at(f), keyframes, keyframe_log, round=r)
+            keyframe_model.add_keyframe(f, keyframes.boxes(f))
+        interp_eff = efficiency(len(keyframe_log), len(keyframes))
+        interp_seconds = times.of(keyframe_log)
         if len(truth.classes) > 1:
-            mine = evaluate_by_class(proposed, truth, remaining, match_iou=match_iou,
+            mine = evaluate_by_class(detected, truth, remaining, match_iou=match_iou,
                                      tight_iou=tight_iou)
             theirs = evaluate_by_class(interp, truth, remaining, match_iou=match_iou,
                                        tight_iou=tight_iou)
@@ -330,15 +388,29 @@ def _simulate_rounds(call, frames, truth, *, first_labels, rounds, strategy, rev
                     "interp_precision": theirs.at[c, "precision"],
                     "interp_tight_rate": theirs.at[c, "tight_rate"]})
         rows.append(_row(r, len(reviewed), log, labels, quality, interp_quality, train_seconds,
-                         predict_seconds, interp_eff, times, interp_seconds))
+                         predict_seconds, interp_eff, times, interp_seconds, walk))
     table = pd.DataFrame(rows, columns=TABLE_COLUMNS)
     return SimulationReport(table, labels, log, fitted, first,
                             per_class=pd.DataFrame(per_class) if per_class else None, truth=truth,
-                            times=times)
+                            times=times, walk=walk, interp_labels=keyframes,
+                            interp_actions=keyframe_log)
+
+
+def _tracker_walk(frames, truth, baselines, match_iou, tight_iou, call):
+    """The tracker walk over the whole clip, when asked for and this OpenCV has CSRT."""
+    if "tracker" not in baselines:
+        return None
+    if not tracker_available():
+        warnings.warn("the tracker walk baseline needs OpenCV's CSRT tracker (contrib "
+                      "modules), which this cv2 lacks: tracker_* columns left empty. "
+                      + make_tracker.__doc__.split(",")[0], stacklevel=3)
+        return None
+    call.step(0, "tracker walk")
+    return tracker_walk(frames, truth, match_iou=match_iou, tight_iou=tight_iou)
 
 
 def _row(r, reviewed, log, labels, quality, interp, train_s, predict_s, interp_eff, times,
-         interp_seconds) -> dict:
+         interp_seconds, walk=None) -> dict:
     actions = log.count(round=r)
     total = len(log)
     nan = float("nan")
@@ -360,6 +432,9 @@ def _row(r, reviewed, log, labels, quality, interp, train_s, predict_s, interp_e
         "by_hand_seconds": times.by_hand(labels),
         "tp": q.get("tp", 0), "fp": q.get("fp", 0), "fn": q.get("fn", 0),
         "accepted": q.get("accepted", 0),
+        "tracker_actions": nan if walk is None or not r else walk.actions,
+        "tracker_efficiency": nan if walk is None or not r else walk.efficiency,
+        "tracker_human_seconds": nan if walk is None or not r else times.of(walk.log),
     }
 
 
@@ -531,7 +606,7 @@ def _first_frames(frames, labels: LabelSet, first_labels, first_strategy, seed) 
 
 def _simulate_class_rounds(call, frames, truth, *, first_labels, rounds, strategy, review_budget,
                            match_iou, tight_iou, kind, first_strategy, seed, progress, temporal,
-                           times, **fit_settings) -> SimulationReport:
+                           times, proposals, baselines, **fit_settings) -> SimulationReport:
     """:func:`simulate` on frame-class truth.
 
     The same loop as for boxes: the first frames get their class by hand (one class action

@@ -178,8 +178,12 @@ def test_simulate_reports_human_time_recomputed_from_its_log():
         assert t.loc[r, "human_seconds"] == pytest.approx(by_log)
     # every box drawn by hand (the square is in every frame: no empty frame to confirm)
     assert t["by_hand_seconds"].tolist() == [10.0 * n for n in t["labels"]]
-    # interpolation as the model: interpolation's human time is the model's, round by round
-    assert t.loc[1:, "interp_human_seconds"].tolist() == pytest.approx(t.loc[1:, "human_seconds"].tolist())
+    # interpolation's own loop, priced the same way from its own log
+    theirs = report.interp_actions.events
+    assert {a.kind for a in theirs} >= {"draw", "accept"}
+    for r in (1, 2):
+        by_log = sum(prices[a.kind] for a in theirs if a.round <= r)
+        assert t.loc[r, "interp_human_seconds"] == pytest.approx(by_log)
     assert np.isnan(t.loc[0, "interp_human_seconds"])
     last = t.iloc[-1]
     assert report.human_time.startswith(
@@ -230,7 +234,27 @@ def test_every_figure_of_the_report_recomputed_from_labels_and_actions():
     # efficiency from the log and the labels themselves
     actions, labels = len(report.actions), len(report.labels)
     assert t.loc[1, "efficiency"] == pytest.approx(1 - actions / labels)
-    assert t.loc[1, "interp_efficiency"] == pytest.approx(t.loc[1, "efficiency"])  # same model
+    # keyframe interpolation's own loop, recomputed without the package: keyframes halving
+    # the longest gap first (the earliest of the farthest), each frame's square moved in a
+    # straight line between the nearest keyframes (held past the last), counted free when
+    # IoU >= 0.75 (and kept as shown) and one adjust otherwise (one square per frame)
+    keys = {f: truth.boxes(f)[0].xyxy for f in first}
+    adjusts = 0
+    for _ in range(len(rest)):
+        dist = [min(abs(f - k) for k in keys) for f in range(len(frames))]
+        f = dist.index(max(dist))
+        below = max((k for k in keys if k < f), default=None)
+        above = min((k for k in keys if k > f), default=None)
+        if below is None or above is None:
+            guess = keys[above if below is None else below]
+        else:
+            a = (f - below) / (above - below)
+            guess = tuple((1 - a) * p + a * q for p, q in zip(keys[below], keys[above], strict=True))
+        true = truth.boxes(f)[0]
+        tight = Box(*guess, true.label).iou(true) >= 0.75
+        adjusts += not tight
+        keys[f] = guess if tight else true.xyxy
+    assert t.loc[1, "interp_efficiency"] == pytest.approx(1 - (len(first) + adjusts) / len(truth))
     # the first boxes: one drawn per first frame (the square is in every one), round 0
     assert report.first_boxes == len(first) == sum(1 for a in report.actions if a.round == 0)
     assert report.corrections_after_first == sum(1 for a in report.actions if a.round > 0)

@@ -39,6 +39,7 @@ from ..errors import LabelError, MMError
 from ..labels import Box, LabelSet
 from ..predictions import Predictions
 from ..project import Project
+from ..propagate import Proposer
 from ..select import rank_frames, strategy_function
 from .display import CLASS_COLOURS, Timeline, cached, draw_class, pale
 from .labeller import JPEG_CACHE, Labeller, key_legend
@@ -144,6 +145,11 @@ class Review(Labeller):
         self._seed = int(seed)
         self.predicted = Predictions(model, frames, skip=base.looked_at, first_track=base.next_track)
         self._clipped: dict[int, list[Box]] = {}
+        # what each frame shows before anyone looks at it: the model's boxes fused with the
+        # boxes carried from the frames confirmed so far (recomputed after every edit)
+        self._proposer: Proposer | None = None
+        self._proposals: dict[int, list[Box]] = {}
+        self._first_shown: dict[int, list[Box]] = {}
         # Rank once for strategies that ignore predictions; with predictions, the first
         # block to review is predicted before anything is ranked.
         self._reranks = getattr(strategy_function(strategy), "uses_predictions", True)
@@ -200,6 +206,16 @@ class Review(Labeller):
                       + [f for f in range(len(self.frames))
                          if f not in done and not predicted.is_predicted(f)])
 
+    @property
+    def proposer(self) -> Proposer:
+        """What frames not reviewed yet show (:class:`~mm_widgets.propagate.Proposer`): the
+        model's boxes fused with the boxes carried from every frame confirmed so far, the
+        same proposals :func:`mm_widgets.simulate` shows its oracle."""
+        if self._proposer is None or self._proposer.labels is not self.labels:
+            self._proposer = Proposer(self.frames, self.labels, self._model_boxes)
+            self._proposals.clear()
+        return self._proposer
+
     def _block_arrived(self, block: range) -> None:
         # Called from the thread that predicted the block: only the strip is redrawn here.
         predicted = self.predicted
@@ -247,7 +263,12 @@ class Review(Labeller):
         least :attr:`conf` (``source="model"``)."""
         if i in self.labels:
             return self.labels.boxes(i)
-        return [b for b in self._model_boxes(i) if b.score is None or b.score >= self.conf]
+        proposer = self.proposer
+        boxes = self._proposals.get(i)
+        if boxes is None:
+            boxes = self._proposals[i] = proposer.propose(i)
+            self._first_shown.setdefault(i, boxes)
+        return [b for b in boxes if b.score is None or b.score >= self.conf]
 
     @property
     def round(self) -> int:
@@ -400,6 +421,14 @@ class Review(Labeller):
         return list(self.actions)[before:]
 
     def _notify(self, frame: int) -> None:
+        # a frame confirmed (or given back by an undo) changes what its neighbours show
+        self._proposals.clear()
+        if frame in self.labels:
+            self.proposer.confirmed(frame, self._first_shown.get(frame, []),
+                                    self.labels.boxes(frame))
+        else:
+            self.proposer.rejected.pop(frame, None)
+            self._first_shown.pop(frame, None)
         if frame != self.frame:
             self._refresh_text()  # the counter and strip count every frame, not only the one shown
         super()._notify(frame)
