@@ -10,12 +10,14 @@ $(PY):
 	$(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install --quiet --upgrade pip
 
-$(VENV)/.installed-base: pyproject.toml | $(PY)
+$(VENV)/.installed-base: pyproject.toml scripts/opencv-contrib | $(PY)
 	$(PY) -m pip install --quiet -e .
+	scripts/opencv-contrib $(PY)
 	touch $@
 
-$(VENV)/.installed-dev: pyproject.toml | $(PY)
+$(VENV)/.installed-dev: pyproject.toml scripts/opencv-contrib | $(PY)
 	$(PY) -m pip install --quiet -e ".[dev]"
+	scripts/opencv-contrib $(PY)
 	touch $(VENV)/.installed-base $@
 
 demo: $(VENV)/.installed-base

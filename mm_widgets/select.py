@@ -16,6 +16,12 @@ from .errors import MMError
 #: name -> strategy function
 STRATEGIES: dict[str, Callable] = {}
 
+#: The review order by default, by task: for boxes, the frames in clip order, so that each
+#: is next to one just confirmed and gets its boxes carried from it
+#: (:mod:`mm_widgets.propagate`; measured best, see the README); for frame classes, the
+#: least sure first.
+DEFAULT_ORDER = {"boxes": "sequential", "classes": "uncertain"}
+
 #: At most this many frames are compared by "diverse"; longer clips are sampled evenly,
 #: so choosing frames from a 10,000-frame video never decodes all of it.
 MAX_CANDIDATES = 1000
@@ -60,6 +66,12 @@ def select_frames(frames, count: int = 5, strategy: str | Callable = "diverse", 
         raise MMError(f"count must be >= 0, got {count}")
     return sorted(rank_frames(frames, strategy, seed=seed, predictions=predictions,
                               labels=labels, count=int(count))[: int(count)])
+
+
+def review_order(strategy: str | Callable, task: str) -> str | Callable:
+    """``strategy`` itself, or for ``"auto"`` the default review order of ``task``
+    (:data:`DEFAULT_ORDER`)."""
+    return DEFAULT_ORDER[task] if strategy == "auto" else strategy
 
 
 def strategy_function(strategy: str | Callable) -> Callable:

@@ -53,7 +53,7 @@ from .metrics import (
 from .models.progress import long_call
 from .propagate import Proposer
 from .rounds import train_model
-from .select import rank_frames, select_frames
+from .select import rank_frames, review_order, select_frames
 from .temporal import predict_settings
 from .tracker_walk import WalkResult, make_tracker, tracker_available, tracker_walk
 
@@ -63,6 +63,7 @@ TABLE_COLUMNS = [
     "predict_seconds", "interp_recall", "interp_precision", "interp_tight_rate",
     "interp_efficiency", "human_seconds", "interp_human_seconds", "by_hand_seconds", "tp", "fp",
     "fn", "accepted", "tracker_actions", "tracker_efficiency", "tracker_human_seconds",
+    "interp_actions", "interp_labels",
 ]
 
 
@@ -155,6 +156,8 @@ class SimulationReport:
     #: its labels and action log
     interp_labels: LabelSet | None = None
     interp_actions: ActionLog | None = None
+    #: frame -> the boxes the oracle was shown there (the proposals of its round)
+    shown: dict[int, list[Box]] = field(default_factory=dict)
 
     @property
     def first_boxes(self) -> int:
@@ -203,10 +206,6 @@ class SimulationReport:
 
 #: What the oracle can be shown (see :func:`simulate`'s ``proposals``).
 PROPOSALS = ("fused", "detections", "carried")
-#: The review order for boxes by default: measured best with propagation (README).
-BOX_ORDER = "sequential"
-
-
 def simulate(frames, truth, *, first_labels: int | Sequence[int] = 5, rounds: int = 3,
              strategy="auto", review_budget: int | None = None, match_iou: float = 0.5,
              tight_iou: float = 0.75, kind="auto", first_strategy="diverse", seed: int = 0,
@@ -232,8 +231,8 @@ def simulate(frames, truth, *, first_labels: int | Sequence[int] = 5, rounds: in
         Train-predict-review rounds after the first labels.
     strategy
         Review order (a registered name or a callable, see :mod:`mm_widgets.select`);
-        ``"auto"``: :data:`BOX_ORDER` for boxes (what measured best with propagation),
-        ``"uncertain"`` for frame classes.
+        ``"auto"``: :data:`mm_widgets.select.DEFAULT_ORDER` (boxes in clip order, what
+        measured best with propagation; frame classes least sure first).
     review_budget
         Frames reviewed per round; by default the frames not yet reviewed are shared out
         evenly so the last round reviews what is left.
@@ -292,8 +291,7 @@ def simulate(frames, truth, *, first_labels: int | Sequence[int] = 5, rounds: in
     unknown = [b for b in baselines if b not in ("interpolate", "tracker")]
     if unknown:
         raise MMError(f"unknown baselines {unknown}: known are 'interpolate' and 'tracker'")
-    if strategy == "auto":
-        strategy = "uncertain" if task == "classes" else BOX_ORDER
+    strategy = review_order(strategy, task)
     if domains is not None:
         return simulate_domains(
             frames, truth, domains, first_labels=first_labels, rounds=rounds, strategy=strategy,
@@ -333,6 +331,7 @@ def _simulate_rounds(call, frames, truth, *, first_labels, rounds, strategy, rev
     rows = [_row(0, len(first), log, labels, None, None, 0.0, 0.0, None, times, None, walk)]
     per_class = []
     fitted = None
+    shown_to_oracle: dict[int, list[Box]] = {}
     for r in range(1, rounds + 1):
         remaining = [f for f in range(n) if f not in labels]
         if not remaining:
@@ -365,7 +364,8 @@ def _simulate_rounds(call, frames, truth, *, first_labels, rounds, strategy, rev
                     Proposer(frames, labels, None if proposals == "carried" else detected))
         for f in reviewed:
             # proposals from every frame confirmed so far, this round's included
-            shown = detected.get(f, []) if proposer is None else proposer.propose(f)
+            shown = shown_to_oracle[f] = (detected.get(f, []) if proposer is None
+                                          else proposer.propose(f))
             oracle.review(f, shown, labels, log, round=r)
             if proposer is not None:
                 proposer.confirmed(f, shown, labels.boxes(f))
@@ -388,12 +388,13 @@ def _simulate_rounds(call, frames, truth, *, first_labels, rounds, strategy, rev
                     "interp_precision": theirs.at[c, "precision"],
                     "interp_tight_rate": theirs.at[c, "tight_rate"]})
         rows.append(_row(r, len(reviewed), log, labels, quality, interp_quality, train_seconds,
-                         predict_seconds, interp_eff, times, interp_seconds, walk))
+                         predict_seconds, interp_eff, times, interp_seconds, walk,
+                         (len(keyframe_log), len(keyframes))))
     table = pd.DataFrame(rows, columns=TABLE_COLUMNS)
     return SimulationReport(table, labels, log, fitted, first,
                             per_class=pd.DataFrame(per_class) if per_class else None, truth=truth,
                             times=times, walk=walk, interp_labels=keyframes,
-                            interp_actions=keyframe_log)
+                            interp_actions=keyframe_log, shown=shown_to_oracle)
 
 
 def _tracker_walk(frames, truth, baselines, match_iou, tight_iou, call):
@@ -410,7 +411,7 @@ def _tracker_walk(frames, truth, baselines, match_iou, tight_iou, call):
 
 
 def _row(r, reviewed, log, labels, quality, interp, train_s, predict_s, interp_eff, times,
-         interp_seconds, walk=None) -> dict:
+         interp_seconds, walk=None, interp_counts=None) -> dict:
     actions = log.count(round=r)
     total = len(log)
     nan = float("nan")
@@ -435,6 +436,8 @@ def _row(r, reviewed, log, labels, quality, interp, train_s, predict_s, interp_e
         "tracker_actions": nan if walk is None or not r else walk.actions,
         "tracker_efficiency": nan if walk is None or not r else walk.efficiency,
         "tracker_human_seconds": nan if walk is None or not r else times.of(walk.log),
+        "interp_actions": nan if interp_counts is None else interp_counts[0],
+        "interp_labels": nan if interp_counts is None else interp_counts[1],
     }
 
 
@@ -451,6 +454,7 @@ def simulate_domains(frames, truth, domains, *, first_labels=5, **kw) -> Simulat
     if not isinstance(first_labels, int):
         raise MMError("with domains=, first_labels is a number of frames per domain")
     times = None
+    walks: dict[int, int] = {}  # domain -> labels of its tracker walk
     parts, labels, log = [], LabelSet(truth.classes, truth.task, size=frames.size,
                                       n_frames=len(frames)), ActionLog()
     with long_call(kw.get("progress", True), len(ranges), "shot") as call:
@@ -465,6 +469,8 @@ def simulate_domains(frames, truth, domains, *, first_labels=5, **kw) -> Simulat
                     shifted.set_boxes(f - rng.start, sub_truth.boxes(f) if f in sub_truth._boxes else [])
             report = simulate(frames[rng.start:rng.stop], shifted,
                               first_labels=min(first_labels, len(rng)), **kw)
+            if report.walk is not None:
+                walks[k] = len(report.walk.labels)
             table = report.table.assign(domain=f"frames {rng.start}-{rng.stop - 1}", domain_index=k)
             parts.append(table)
             for f in report.labels.looked_at:
@@ -487,8 +493,10 @@ def simulate_domains(frames, truth, domains, *, first_labels=5, **kw) -> Simulat
         now = per_domain[per_domain["round"] == r]
         tp, fp, fn, tight = (int(now[c].sum()) for c in ("tp", "fp", "fn", "accepted"))
         cum, n_labels = int(last["cumulative_actions"].sum()), int(last["labels"].sum())
-        # interpolation's actions per domain, back from its efficiency there, then pooled
-        interp_actions = ((1 - last["interp_efficiency"]) * last["labels"]).sum(min_count=1)
+        # interpolation's own loop in every domain, pooled: its actions over its labels
+        interp_actions = last["interp_actions"].sum(min_count=1)
+        interp_labels = last["interp_labels"].sum(min_count=1)
+        walk_labels = sum(walks.values())
         rows.append({
             "round": int(r), "frames_reviewed": int(now["frames_reviewed"].sum()),
             "human_actions": int(now["human_actions"].sum()), "cumulative_actions": cum,
@@ -502,13 +510,23 @@ def simulate_domains(frames, truth, domains, *, first_labels=5, **kw) -> Simulat
             "predict_seconds": float(now["predict_seconds"].sum()),
             "interp_recall": float("nan"), "interp_precision": float("nan"),
             "interp_tight_rate": float("nan"),
-            "interp_efficiency": (1 - float(interp_actions) / n_labels
-                                  if r and n_labels and pd.notna(interp_actions) else float("nan")),
+            "interp_efficiency": (1 - float(interp_actions) / float(interp_labels)
+                                  if r and pd.notna(interp_labels) and interp_labels
+                                  else float("nan")),
             "human_seconds": float(last["human_seconds"].sum()),
             "interp_human_seconds": (float(last["interp_human_seconds"].sum(min_count=1))
                                      if r else float("nan")),
             "by_hand_seconds": float(last["by_hand_seconds"].sum()),
             "tp": tp, "fp": fp, "fn": fn, "accepted": tight,
+            # the walk of every domain, pooled: its actions over its labels
+            "tracker_actions": float(last["tracker_actions"].sum(min_count=1)) if r else float("nan"),
+            "tracker_efficiency": (1 - float(last["tracker_actions"].sum()) / walk_labels
+                                   if r and walk_labels and last["tracker_actions"].notna().all()
+                                   else float("nan")),
+            "tracker_human_seconds": (float(last["tracker_human_seconds"].sum(min_count=1))
+                                      if r else float("nan")),
+            "interp_actions": interp_actions if r else float("nan"),
+            "interp_labels": interp_labels if r else float("nan"),
         })
     return SimulationReport(pd.DataFrame(rows, columns=TABLE_COLUMNS), labels, log,
                             domains=per_domain, truth=truth, times=times)

@@ -170,9 +170,11 @@ def test_simulate_per_shot_totals_add_up():
     tp, fn = total.loc[1, "tp"], total.loc[1, "fn"]
     assert total.loc[1, "recall"] == tp / (tp + fn)
     assert report.labels.looked_at == list(range(36))
-    # interpolation pooled over the shots: its actions per shot, summed, against the labels
+    # interpolation's own loop pooled over the shots: its actions per shot, summed, against
+    # its labels (every frame confirmed after the last round: the 24 true boxes)
     last = per[per["round"] == 1]
-    interp_actions = ((1 - last["interp_efficiency"]) * last["labels"]).sum()
+    assert last["interp_labels"].sum() == 24
+    interp_actions = last["interp_actions"].sum()
     assert total.loc[1, "interp_efficiency"] == pytest.approx(1 - interp_actions / 24)
     assert not np.isnan(total.loc[1, "interp_efficiency"])
 

@@ -11,8 +11,9 @@ between what was shown and what the person left, counted by
 - moving or resizing a box is one ``adjust`` (the box becomes ``"corrected"``), changing its
   class too; deleting one is one ``delete``; drawing one is one ``draw``.
 
-Frames are offered in the order of a selection strategy (``"uncertain"`` first by
-default), computed from the model's predictions. The counter shows the measured label
+Frames are offered in the order of a selection strategy (by default in clip order, each
+frame next to one just confirmed, so the boxes confirmed there are carried to it at once:
+:class:`~mm_widgets.propagate.Proposer`; the least sure first for frame classes), computed from the model's predictions. The counter shows the measured label
 efficiency, ``1 - human actions / labels``, over everything labelled so far, the human time
 so far (every event priced by :class:`~mm_widgets.actions.ActionTimes`: the person's own
 median seconds per kind once three are timed, the published figures before) and those
@@ -40,7 +41,7 @@ from ..labels import Box, LabelSet
 from ..predictions import Predictions
 from ..project import Project
 from ..propagate import Proposer
-from ..select import rank_frames, strategy_function
+from ..select import rank_frames, review_order, strategy_function
 from .display import CLASS_COLOURS, Timeline, cached, draw_class, pale
 from .labeller import JPEG_CACHE, Labeller, key_legend
 
@@ -87,7 +88,7 @@ class Review(Labeller):
     task = "boxes"
 
     def __init__(self, frames: Frames | None, model=None, *,
-                 project: Project | str | Path | None = None, strategy: str | Callable = "uncertain",
+                 project: Project | str | Path | None = None, strategy: str | Callable = "auto",
                  conf: float = 0.25, labels: LabelSet | None = None, round: int | None = None,
                  width: int = 800, height: int = 540, seed: int = 0, background: bool = True):
         if hasattr(frames, "predict") and not hasattr(model, "predict"):
@@ -139,7 +140,7 @@ class Review(Labeller):
 
         self.frames = frames  # the labeller sets it again; ranking needs it first
         self.model = model
-        self.strategy = strategy
+        self.strategy = strategy = review_order(strategy, self.task)
         self.conf = float(conf)
         self._round = None if round is None else int(round)
         self._seed = int(seed)
@@ -318,13 +319,19 @@ class Review(Labeller):
         shown = self.shown_boxes(i)
         parts = [f"frame <b>{i}</b> of {n}"]
         if i in looked:
-            sources = {s: sum(b.source == s for b in shown) for s in ("model", "corrected", "human")}
+            sources = {s: sum(b.source == s for b in shown)
+                       for s in ("model", "carried", "corrected", "human")}
             detail = ", ".join(f"{v} {k}" for k, v in sources.items() if v)
             parts.append(f"reviewed: {len(shown)} box{'es' if len(shown) != 1 else ''}"
                          + (f" ({detail})" if detail else ""))
         else:
-            parts.append(f"to review: {len(shown)} model box{'es' if len(shown) != 1 else ''}"
-                         f" (score &ge; {self.conf:.2f})")
+            carried = sum(b.source == "carried" for b in shown)
+            before, after = self.proposer.neighbours(i)
+            near = " and ".join(str(g) for g in (before, after) if g is not None)
+            parts.append(f"to review: {len(shown) - carried} model box"
+                         f"{'es' if len(shown) - carried != 1 else ''} (score &ge; {self.conf:.2f})"
+                         + (f", {carried} carried from frame {near} (the model missed them)"
+                            if carried else ""))
             queue = self.queue
             if i in queue:
                 parts.append(f"#{queue.index(i) + 1} of {len(queue)} in review order")
@@ -487,7 +494,7 @@ class Review(Labeller):
 
 
 def review(frames: Frames | Sequence | None, model=None, *,
-           project: Project | str | Path | None = None, strategy: str | Callable = "uncertain",
+           project: Project | str | Path | None = None, strategy: str | Callable = "auto",
            conf: float = 0.25, labels: LabelSet | None = None, round: int | None = None,
            width: int = 800, height: int = 540, seed: int = 0, background: bool = True) -> Review:
     """Review a micro-model's boxes inline: accept what is right, correct what is not.
@@ -507,7 +514,9 @@ def review(frames: Frames | Sequence | None, model=None, *,
         A :class:`~mm_widgets.project.Project` or a folder: every accepted frame and every
         counted action is written to it at once; reopening resumes where the person left.
     strategy
-        Review order: ``"uncertain"``, ``"diverse"``, ``"random"`` (see
+        Review order: ``"auto"`` (boxes: ``"sequential"``, the clip in order, each frame
+        getting the boxes confirmed on the one before carried to it; frame classes:
+        ``"uncertain"``), ``"uncertain"``, ``"diverse"``, ``"spaced"``, ``"random"`` (see
         :data:`mm_widgets.select.STRATEGIES`) or a callable strategy.
     conf
         Predictions scoring lower are not pre-filled.

@@ -16,7 +16,7 @@ import pytest
 
 import mm_widgets as mm
 
-from .harness import publish_screenshot, wait_image_loaded
+from .harness import drag, publish_screenshot, wait_image_loaded
 
 pytestmark = pytest.mark.browser
 
@@ -147,4 +147,52 @@ def test_viewer_plays_and_efficiency_chart(open_notebook, tmp_path):
     # in-browser chart of the interpolation loop goes beside it.
     save_screenshot(page.locator(".jp-OutputArea-output", has=plot).first, tmp_path,
                     "efficiency_widget.png")
+    assert not nb.dialogs
+
+
+def test_a_box_drawn_on_one_frame_is_carried_to_the_next(open_notebook, tmp_path):
+    """The model misses the rabbit past frame 10 (interpolation from two early keyframes,
+    nothing held past them): the person draws the rabbit on frame 60 with the mouse, goes
+    on with "Next to review" (clip order), and frame 61 shows the box carried there at once
+    (no training), tight on the rabbit, which the person accepts for free."""
+    nb = open_notebook([
+        "import mm_widgets as mm\n"
+        "frames = mm.load_sample('bunny')\n"
+        "truth = mm.load_sample_truth('bunny')\n"
+        "model = mm.interpolate(frames, truth.subset([0, 10]), hold_ends=False)",
+        "rev = mm.review(frames, model, strategy='sequential')\nrev.go_to(60)\nrev",
+    ])
+    page = nb.page
+    root = page.locator(".mm-review").first
+    image = root.locator(".image-measure img")
+    image.wait_for()
+    wait_image_loaded(image)
+    assert nb.kernel_eval("rev.frame") == 60
+    assert nb.kernel_eval("rev.shown_boxes(60)") == []
+    (x1, y1, x2, y2) = nb.kernel_eval("truth.boxes(60)[0].xyxy")
+    (width, height) = nb.kernel_eval("list(rev.frames.size)")
+    rect = image.bounding_box()
+    sx, sy = rect["width"] / width, rect["height"] / height
+    root.locator(".class-label", has_text="bunny").first.click()
+    drag(page, (rect["x"] + x1 * sx, rect["y"] + y1 * sy), (rect["x"] + x2 * sx, rect["y"] + y2 * sy),
+         steps=10)
+    assert nb.wait_kernel("[a.kind for a in rev.actions]", lambda v: len(v) >= 1) == ["draw"]
+    drawn = nb.kernel_eval("rev.labels.boxes(60)[0].xyxy")
+    assert drawn == pytest.approx((x1, y1, x2, y2), abs=3)
+
+    root.get_by_role("button", name="Next to review").click()
+    nb.wait_kernel("rev.frame", lambda f: f == 61)
+    wait_image_loaded(image)
+    carried = nb.kernel_eval("[(b.source, b.xyxy) for b in rev.shown_boxes(61)]")
+    assert [source for source, _ in carried] == ["carried"]
+    assert nb.kernel_eval("rev.shown_boxes(61)[0].iou(truth.boxes(61)[0])") >= 0.75
+    # drawn over the frame in the browser, and said in the status line
+    root.locator("svg text", has_text="bunny").first.wait_for()
+    page.wait_for_function("(root) => root.innerText.includes('1 carried from frame 60')",
+                           arg=root.element_handle(), timeout=10000)
+    save_screenshot(root, tmp_path, "review_carried.png")
+    page.keyboard.press("Enter")                                  # accepted as carried: free
+    nb.wait_kernel("rev.frame", lambda f: f == 62)
+    assert nb.kernel_eval("[a.kind for a in rev.actions]") == ["draw", "accept"]
+    assert nb.kernel_eval("[b.source for b in rev.labels.boxes(61)]") == ["carried"]
     assert not nb.dialogs
