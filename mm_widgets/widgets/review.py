@@ -390,7 +390,8 @@ class Review(Labeller):
         """Show the next frame in review order not reviewed yet (after the current one,
         wrapping around); with none left, the next frame."""
         looked = set(self.labels.looked_at)
-        reranked = self.predicted.version != self._order_version
+        # an order that ignores predictions (clip order, say) stands as blocks arrive
+        reranked = self._reranks and self.predicted.version != self._order_version
         if reranked:
             self._rank()
         order = self.order

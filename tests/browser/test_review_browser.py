@@ -193,6 +193,6 @@ def test_a_box_drawn_on_one_frame_is_carried_to_the_next(open_notebook, tmp_path
     save_screenshot(root, tmp_path, "review_carried.png")
     page.keyboard.press("Enter")                                  # accepted as carried: free
     nb.wait_kernel("rev.frame", lambda f: f == 62)
-    assert nb.kernel_eval("[a.kind for a in rev.actions]") == ["draw", "accept"]
+    assert nb.kernel_eval("[a.kind for a in rev.actions.events]") == ["draw", "accept"]
     assert nb.kernel_eval("[b.source for b in rev.labels.boxes(61)]") == ["carried"]
     assert not nb.dialogs
