@@ -30,8 +30,6 @@ import pandas as pd
 from .actions import (
     ActionLog,
     ActionTimes,
-    corrections,
-    diff_boxes,
     diff_class,
     efficiency,
     format_seconds,
@@ -48,9 +46,9 @@ from .metrics import (
     evaluate_by_class,
     evaluate_classes,
     evaluate_classes_by_class,
-    truth_boxes,
 )
 from .models.progress import long_call
+from .oracle import Oracle
 from .propagate import Proposer
 from .rounds import train_model
 from .select import rank_frames, review_order, select_frames
@@ -86,52 +84,6 @@ def as_truth(truth, frames) -> LabelSet:
             raise MMError(f"class truth needs a class for every frame: {len(missing)} of {n} "
                           f"frames have none (first: {missing[:5]})")
     return out
-
-
-class Oracle:
-    """Plays the human with ground truth: reviews one frame's proposals at a time."""
-
-    def __init__(self, truth: LabelSet, match_iou: float = 0.5, tight_iou: float = 0.75):
-        self.truth, self.match_iou, self.tight_iou = truth, match_iou, tight_iou
-
-    def review(self, frame: int, proposed: Sequence[Box], labels: LabelSet, log: ActionLog,
-               round: int) -> int:
-        """Correct ``proposed`` on ``frame`` into ``labels``; record and return the actions.
-
-        The edit is :func:`~mm_widgets.actions.corrections`' (what a person would leave),
-        counted and stored by :func:`~mm_widgets.actions.diff_boxes`, as the review widget
-        does for a person; a frame left as proposed is logged as a free ``accept``.
-        """
-        truth = truth_boxes(self.truth, frame)
-        c = corrections(proposed, truth, self.match_iou, self.tight_iou)
-        shown = [Box(*b.xyxy, b.label, b.score, "model", b.track) for b in proposed]
-        boxes, edits = diff_boxes(shown, c.edited)
-        labels.set_boxes(frame, boxes, round=round)
-        for kind, label in edits:
-            log.record(kind, frame, round, label)
-        if not edits:
-            log.record("accept", frame, round)
-        return len(edits)
-
-    def answer(self, widget, n: int | None = None) -> int:
-        """Play the person at a review widget, through the widget's own edit path.
-
-        For the next ``n`` frames of ``widget.queue`` (all by default): accept the frame when
-        the boxes shown need no correction, otherwise leave the boxes a person would leave
-        (:func:`~mm_widgets.actions.corrections`) with ``widget.set_boxes``: the widget counts
-        the actions itself, as for a person. Returns the number of frames answered. Used by
-        notebooks run unattended.
-        """
-        done = 0
-        for f in list(widget.queue)[:n]:
-            c = corrections(widget.shown_boxes(f), truth_boxes(self.truth, f), self.match_iou,
-                            self.tight_iou)
-            if c.n_actions == 0:
-                widget.accept(f)
-            else:
-                widget.set_boxes(f, c.edited)
-            done += 1
-        return done
 
 
 @dataclass

@@ -24,9 +24,10 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from .actions import ActionLog, corrections, diff_boxes, efficiency, same_box
+from .actions import ActionLog, efficiency, same_box
 from .errors import MMError
 from .labels import Box, LabelSet
+from .oracle import Oracle
 
 #: OpenCV's single-object trackers by name: the constructor's name in ``cv2``.
 TRACKERS = {"csrt": "TrackerCSRT_create", "kcf": "TrackerKCF_create", "mil": "TrackerMIL_create"}
@@ -85,11 +86,10 @@ def tracker_walk(frames, truth: LabelSet, *, tracker: str = "csrt", match_iou: f
     """
     import cv2
 
-    from .metrics import truth_boxes
-
     indices = list(range(len(frames))) if indices is None else [int(i) for i in indices]
     labels = LabelSet(truth.classes, "boxes", size=frames.size, n_frames=len(frames))
     log = ActionLog()
+    oracle = Oracle(truth, match_iou, tight_iou)
     w, h = frames.size
     live: list[tuple[object, Box]] = []  # (tracker, the box it follows: label, track id)
     next_id = 0
@@ -107,23 +107,17 @@ def tracker_walk(frames, truth: LabelSet, *, tracker: str = "csrt", match_iou: f
                 continue
             proposed.append(moved)
             followers.append(t)
-        c = corrections(proposed, truth_boxes(truth, f), match_iou, tight_iou)
-        kept, edits = diff_boxes(proposed, c.edited)
-        labels.set_boxes(f, kept, round=round)
-        for kind, label in edits:
-            log.record(kind, f, round, label)
-        if not edits:
-            log.record("accept", f, round)
+        oracle.review(f, proposed, labels, log, round)
         live = []
-        for box in c.edited:
+        for box in labels.boxes(f):
             same = [k for k, p in enumerate(proposed) if same_box(p, box)]
-            if same:
+            if same:  # accepted as proposed: its tracker goes on
                 live.append((followers[same[0]], proposed[same[0]]))
                 continue
             # adjusted or drawn: a new tracker from the corrected box
-            x1, y1 = int(round_half(box.x1)), int(round_half(box.y1))
-            bw = max(1, int(round_half(box.x2)) - x1)
-            bh = max(1, int(round_half(box.y2)) - y1)
+            x1, y1 = round_half(box.x1), round_half(box.y1)
+            bw = max(1, round_half(box.x2) - x1)
+            bh = max(1, round_half(box.y2) - y1)
             t = make_tracker(tracker)
             t.init(image, (x1, y1, bw, bh))
             live.append((t, Box(*box.xyxy, box.label, None, "human", next_id)))

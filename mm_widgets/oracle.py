@@ -1,0 +1,62 @@
+"""The oracle: plays the person with ground truth, through the same counting as a person.
+
+Used by :func:`mm_widgets.simulate` (the micro-model loop and its keyframe interpolation
+baseline) and by the tracker walk (:mod:`mm_widgets.tracker_walk`): one rule for every
+path, the review widget's (:func:`mm_widgets.actions.diff_boxes`).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+from .actions import ActionLog, corrections, diff_boxes
+from .labels import Box, LabelSet
+from .metrics import truth_boxes
+
+
+class Oracle:
+    """Plays the human with ground truth: reviews one frame's proposals at a time."""
+
+    def __init__(self, truth: LabelSet, match_iou: float = 0.5, tight_iou: float = 0.75):
+        self.truth, self.match_iou, self.tight_iou = truth, match_iou, tight_iou
+
+    def review(self, frame: int, proposed: Sequence[Box], labels: LabelSet, log: ActionLog,
+               round: int) -> int:
+        """Correct ``proposed`` on ``frame`` into ``labels``; record and return the actions.
+
+        The edit is :func:`~mm_widgets.actions.corrections`' (what a person would leave),
+        counted and stored by :func:`~mm_widgets.actions.diff_boxes`, as the review widget
+        does for a person; a frame left as proposed is logged as a free ``accept``.
+        """
+        truth = truth_boxes(self.truth, frame)
+        c = corrections(proposed, truth, self.match_iou, self.tight_iou)
+        # what was shown is the model's (or carried from confirmed frames), whoever made it
+        shown = [Box(*b.xyxy, b.label, b.score, "carried" if b.source == "carried" else "model",
+                     b.track) for b in proposed]
+        boxes, edits = diff_boxes(shown, c.edited)
+        labels.set_boxes(frame, boxes, round=round)
+        for kind, label in edits:
+            log.record(kind, frame, round, label)
+        if not edits:
+            log.record("accept", frame, round)
+        return len(edits)
+
+    def answer(self, widget, n: int | None = None) -> int:
+        """Play the person at a review widget, through the widget's own edit path.
+
+        For the next ``n`` frames of ``widget.queue`` (all by default): accept the frame when
+        the boxes shown need no correction, otherwise leave the boxes a person would leave
+        (:func:`~mm_widgets.actions.corrections`) with ``widget.set_boxes``: the widget counts
+        the actions itself, as for a person. Returns the number of frames answered. Used by
+        notebooks run unattended.
+        """
+        done = 0
+        for f in list(widget.queue)[:n]:
+            c = corrections(widget.shown_boxes(f), truth_boxes(self.truth, f), self.match_iou,
+                            self.tight_iou)
+            if c.n_actions == 0:
+                widget.accept(f)
+            else:
+                widget.set_boxes(f, c.edited)
+            done += 1
+        return done
