@@ -237,12 +237,11 @@ class Proposer:
     def __init__(self, frames, labels: LabelSet,
                  detections: Mapping[int, list[Box]] | Callable[[int], list[Box]] | None = None,
                  *, max_carry: int = MAX_CARRY, ghost_gap: int = 3, reject_carry: int = 1,
-                 learn: bool = True, need_flow: bool = True):
+                 learn: bool = True):
         self.frames, self.labels = frames, labels
         self.detections = detections
         self.max_carry = int(max_carry)
         self.ghost_gap, self.reject_carry, self.learn = int(ghost_gap), int(reject_carry), learn
-        self.need_flow = need_flow
         self._gray: OrderedDict[int, np.ndarray] = OrderedDict()
         #: frame -> boxes shown there that the person deleted (see :meth:`confirmed`)
         self.rejected: dict[int, list[Box]] = {}
@@ -342,7 +341,8 @@ class Proposer:
                     velocity[i] = guess
         out = []
         for i, bx in enumerate(boxes):
-            if flowed[i] is None and self.need_flow:
+            if flowed[i] is None and (i not in velocity or similarity(
+                    self.gray(g), bx.xyxy, self.gray(f), velocity[i]) < MIN_SIMILARITY):
                 continue  # nothing in the images says the object is still there
             est = {}
             if flowed[i] is not None:

@@ -352,7 +352,8 @@ def test_efficiency_curve_follows_the_review(model, tmp_path):
 def test_works_with_interpolation_on_the_bunny(bunny, bunny_truth, tmp_path):
     model = mm.interpolate(bunny, bunny_truth.subset([0, 66, 131]))
     w = review(bunny, model, project=tmp_path / "bunny")
-    assert w.strategy == "uncertain" and w.frame == w.order[0]
+    # boxes are reviewed in clip order by default (each frame next to one just confirmed)
+    assert w.strategy == "sequential" and w.frame == w.order[0] == 0
     assert len(w._bbox.bboxes) == 1 and w._bbox.bboxes[0]["label"] == "bunny"
     w.accept()
     assert len(w.actions) == 0 and len(w.labels) == 1
