@@ -92,7 +92,9 @@ def test_review_opens_on_a_long_clip_after_one_block(long_clip):
 def test_background_thread_predicts_the_rest_after_opening(long_clip):
     gate = threading.Event()
     model = CountingModel(gate=gate)
-    rev = review(long_clip, model)                    # background=True: the default
+    # background=True: the default; an order ranked from the predictions, brought up to
+    # date as blocks arrive (the default, clip order, needs no predictions to rank)
+    rev = review(long_clip, model, strategy="uncertain")
     assert rev.predicted.frames_predicted == BLOCK    # returned while the thread is held
     gate.set()
     assert rev.predicted.wait(timeout=60)
