@@ -132,7 +132,8 @@ class SimulationReport:
     @property
     def human_time(self) -> str:
         """The human time of the run in one sentence, from the last row of :attr:`table`:
-        the labels made by hand, with micro-models, and with keyframe interpolation."""
+        the labels made by hand, with micro-models, with keyframe interpolation and with
+        the tracker walk (where it ran)."""
         last = self.table.iloc[-1]
         text = (f"{int(last['labels'])} labels by hand: {format_seconds(last['by_hand_seconds'])}; "
                 f"with micro-models: {format_seconds(last['human_seconds'])}")
@@ -140,6 +141,8 @@ class SimulationReport:
             baseline = ("the nearest labelled frame's class" if self.truth is not None
                         and self.truth.task == "classes" else "keyframe interpolation")
             text += f"; with {baseline}: {format_seconds(last['interp_human_seconds'])}"
+        if pd.notna(last.get("tracker_human_seconds", float("nan"))):
+            text += f"; with the tracker walk: {format_seconds(last['tracker_human_seconds'])}"
         return text + (f" (seconds per event: {self.times!r})" if self.times is not None else "")
 
     def plot(self):

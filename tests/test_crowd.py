@@ -61,7 +61,7 @@ def test_a_class_added_in_round_two_keeps_the_old_one(crowd):
     first = mm.overfit(clip, people, epochs=30, **TRAIN)
     before = held_out(first, clip, truth, picks).loc["person"]
     both = truth.subset(picks)
-    second = mm.overfit(clip, both, warm_start=first, epochs=8, **TRAIN)
+    second = mm.overfit(clip, both, warm_start=first, epochs=16, **TRAIN)
     assert second.classes_ == ["person", "car"]
     after = held_out(second, clip, truth, picks)
     assert after.loc["person", "recall"] >= before["recall"] - 0.1, (before, after)
