@@ -295,10 +295,6 @@ class Proposer:
         after = looked[j] if j < len(looked) and looked[j] - f <= self.max_carry else None
         return before, after
 
-    def carried(self, f: int) -> list[Box]:
-        """Boxes of the nearest confirmed frames carried to frame ``f`` (see :meth:`carry`)."""
-        return [b for b, _ in self.carry(f)]
-
     def carry(self, f: int) -> list[tuple[Box, dict]]:
         """Boxes of the nearest confirmed frames carried to frame ``f``, each with the
         estimates it was made from: interpolated between a confirmed frame before and one
