@@ -210,6 +210,16 @@ def fuse(carried: Sequence[tuple[Box, dict]], detected: Sequence[Box], size: tup
     return out
 
 
+def best_match(box: Box, kept: Sequence[Box]) -> tuple[float, Box | None]:
+    """The box of ``kept`` of ``box``'s class that overlaps it most, and that IoU (0 and
+    None when there is none)."""
+    same = [k for k in kept if k.label == box.label]
+    if not same:
+        return 0.0, None
+    ious = box_iou([box.xyxy], [k.xyxy for k in same])[0]
+    return float(ious.max()), same[int(ious.argmax())]
+
+
 def combine(estimates: Sequence) -> tuple[float, ...]:
     """One box from several estimates of it: the mean of two, the per-edge median of three
     or more (one estimate far off does not move it)."""
@@ -256,11 +266,7 @@ class Proposer:
         left. A proposal nothing kept overlaps was deleted: the object the model saw
         there is not one the person wants, and the same detection on the frames around
         (where the deleted box is carried) is not proposed again."""
-        gone = []
-        for b in shown:
-            same = [k for k in kept if k.label == b.label]
-            if not same or box_iou([b.xyxy], [k.xyxy for k in same]).max() < SAME_OBJECT_IOU:
-                gone.append(b)
+        gone = [b for b in shown if best_match(b, kept)[0] < SAME_OBJECT_IOU]
         if gone:
             self.rejected[int(f)] = gone
         else:
@@ -433,16 +439,13 @@ class Proposer:
 
     def _learn(self, f: int, kept: Sequence[Box]) -> None:
         for p in self._made.pop(f, []):
-            same = [k for k in kept if k.label == p.box.label]
-            ious = box_iou([p.box.xyxy], [k.xyxy for k in same])[0] if same else np.zeros(0)
+            iou, match = best_match(p.box, kept)
             key = self._trust_key(p)
             if key is not None:
                 good, bad = self.trust.get(key, (0, 0))
-                kept_it = bool(len(ious)) and ious.max() >= TIGHT_IOU
-                gone = not len(ious) or ious.max() < SAME_OBJECT_IOU
-                self.trust[key] = (good + kept_it, bad + gone)
-            if len(ious) and ious.max() >= SAME_OBJECT_IOU:
-                target = same[int(ious.argmax())].xyxy
+                self.trust[key] = (good + (iou >= TIGHT_IOU), bad + (iou < SAME_OBJECT_IOU))
+            if iou >= SAME_OBJECT_IOU:
+                target = match.xyxy
                 tally = self.tight.setdefault(p.kind, {})
                 for name, est in p.estimates.items():
                     tally[name] = tally.get(name, 0) + int(box_iou([est], [target])[0, 0] >= TIGHT_IOU)

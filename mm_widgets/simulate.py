@@ -230,8 +230,9 @@ def simulate(frames, truth, *, first_labels: int | Sequence[int] = 5, rounds: in
         ``interp_human_seconds`` (the same with interpolation's proposals reviewed in the
         round) and ``by_hand_seconds`` (the labels so far drawn by hand).
         ``interp_efficiency`` and ``interp_human_seconds`` are keyframe interpolation as a
-        loop of its own: the same first boxes, the same frames confirmed in the same order,
-        each frame's boxes interpolated from every frame confirmed before it.
+        loop of its own: the same first boxes, as many frames confirmed a round, keyframes
+        halving the longest gaps first (``"bisect"``), each frame's boxes interpolated from
+        every frame confirmed before it.
         ``tracker_actions``, ``tracker_efficiency`` and ``tracker_human_seconds``: the
         tracker walk over the whole clip (the same in every round).
         :attr:`SimulationReport.human_time` says it in a sentence.
