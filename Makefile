@@ -4,7 +4,7 @@ PYTHON ?= python3
 VENV := .venv
 PY := $(VENV)/bin/python
 
-.PHONY: demo lab test bench lint clean binder-check screenshots
+.PHONY: demo lab test test-long bench lint clean binder-check screenshots
 
 $(PY):
 	$(PYTHON) -m venv $(VENV)
@@ -32,9 +32,16 @@ $(VENV)/.browser: | $(VENV)/.installed-dev
 	$(PY) -c "from tests.browser.harness import ensure_chromium; ensure_chromium()"
 	touch $@
 
+# MM_FAST=1: the kill test kills 12 times and the review property test runs 40 examples.
 test: $(VENV)/.installed-dev $(VENV)/.browser
 	$(VENV)/bin/lint-imports
 	MM_FAST=1 scripts/offline $(PY) -m pytest
+
+# Before a release: the same suite with the long settings (50 kills, 150 examples); the
+# notebooks run with tiny settings either way (their kernels get MM_FAST=1).
+test-long: $(VENV)/.installed-dev $(VENV)/.browser
+	$(VENV)/bin/lint-imports
+	env -u MM_FAST scripts/offline $(PY) -m pytest
 
 # The README's pictures: the browser tests, with their screenshots copied to docs/img.
 screenshots: $(VENV)/.installed-dev $(VENV)/.browser

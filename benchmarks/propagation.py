@@ -32,6 +32,7 @@ each other down several times (the efficiencies do not depend on it; the seconds
 from __future__ import annotations
 
 import argparse
+import sys
 import time
 import warnings
 from pathlib import Path
@@ -42,6 +43,9 @@ import mm_widgets as mm
 from mm_widgets.samples import synthetic_crowd
 
 HERE = Path(__file__).resolve().parent
+sys.path.insert(0, str(HERE))
+from figures import propagation_key, record  # noqa: E402  (the results files, one place)
+
 CLIPS_DIR = HERE.parent.parent / "shared" / "data" / "clips"
 CLIPS = ["bunny", "carphone", "cockatoo", "megamind", "megamind-shots", "synthetic", "curved"]
 
@@ -105,13 +109,22 @@ def run(name: str, proposals: str, args) -> list[dict]:
           f"first labels {args.first_labels}, {seconds:.0f} s)")
     print(pd.DataFrame(rows, columns=COLUMNS).drop(columns=["clip", "proposals"])
           .to_string(index=False, float_format=lambda v: f"{v:.3f}"))
+    entry = {"clip": name, "frames": len(frames), "boxes": len(truth), "rows": rows,
+             "seconds": round(seconds), "target": None, "target_met": None}
     if pd.notna(last["tracker_efficiency"]):
         best = max(last["tracker_efficiency"], last["interp_efficiency"])
         goal = best + (0.05 if last["tracker_efficiency"] < 0.90 else 0.0)
         verdict = "met" if last["efficiency"] >= goal - 1e-9 else "MISSED"
         print(f"target (>= tracker walk and interpolation, +0.05 where the walk is below "
               f"0.90): {goal:.3f}; loop {last['efficiency']:.3f}: {verdict}")
+        entry.update(target=round(float(goal), 3), target_met=verdict == "met")
     print(report.human_time)
+    entry["human_time"] = report.human_time
+    # the figures as printed (3 decimals), beside the commit and command (benchmarks/figures.py)
+    entry["rows"] = [{k: round(v, 3) if isinstance(v, float) else v for k, v in row.items()
+                      if k not in ("clip", "proposals")} for row in rows]
+    record("propagation", propagation_key(name, proposals, args.first_labels, args.rounds,
+                                          args.strategy, args.seed), entry)
     return rows
 
 
