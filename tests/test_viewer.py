@@ -184,13 +184,24 @@ def test_strip_clicks_and_keys(viewer):
     v._on_key(v._keys, {"type": "key", "key": "ArrowRight"}, [])
     v._on_key(v._keys, {"type": "key", "key": "ArrowLeft"}, [])
     assert v.frame == 1
-    v._on_key(v._keys, {"type": "key", "key": " "}, [])
+    v.play()
     assert v.playing
     v._play.value = 4
     v._on_key(v._keys, {"type": "strip", "fx": 0.05}, [])      # a click stops playing there
     assert not v.playing and v.frame == 0
-    assert set(v._keys.shortcuts) == {"ArrowLeft", "ArrowRight", " "}
+    # Space is the play/pause button's own click, in the browser (no kernel round trip).
+    assert set(v._keys.shortcuts) == {"ArrowLeft", "ArrowRight"}
+    assert v._keys.clicks == {" ": ".widget-play > button"}
     assert v._keys.root == ".mm-viewer" and "Space" in v._key_legend.value
+
+
+def test_a_small_clip_is_shown_enlarged_like_label_shows_it():
+    frames = mm.Frames.from_arrays(np.zeros((3, 144, 176, 3), np.uint8))
+    v = mm.show(frames, pd.DataFrame({"frame": [1], "x1": [10.0], "y1": [10.0], "x2": [50.0],
+                                      "y2": [40.0], "label": ["a"]}))
+    assert v.scale.shown == mm.label(frames, ["a"], first_labels=0).scale.shown == (660, 540)
+    assert Image.open(io.BytesIO(v.frame_jpeg(1))).size == (660, 540)
+    assert int(v._slider.layout.width.rstrip("px")) >= 400  # a slider a person can drag
 
 
 def test_scrubbing_back_reuses_rendered_frames(viewer):

@@ -8,7 +8,7 @@ import html
 import math
 from collections import OrderedDict
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import ipywidgets as widgets
 import numpy as np
@@ -146,6 +146,23 @@ class DisplayScale:
         if clipped is None:
             raise LabelError(f"box {d!r} lies outside the {w}x{h} frame")
         return clipped
+
+    def snapped(self, box: Box) -> Box:
+        """``box`` with each side within one shown pixel of a frame edge put on that edge.
+
+        The bbox widget rounds a drawn or moved box to whole shown pixels, so a drag to the
+        very edge of an enlarged 176-px frame ended at ``x2=175.73``; a person who drags to
+        the edge means the edge. (For boxes a person drew or moved only: a box shown and
+        left as it was keeps its coordinates.)
+        """
+        w, h = self.size
+        x1, y1, x2, y2 = self.region
+        px, py = (x2 - x1) / self.shown[0], (y2 - y1) / self.shown[1]  # one shown pixel
+        sides = (0.0 if box.x1 <= px else box.x1, 0.0 if box.y1 <= py else box.y1,
+                 float(w) if box.x2 >= w - px else box.x2, float(h) if box.y2 >= h - py else box.y2)
+        if sides == box.xyxy:
+            return box
+        return replace(box, x1=sides[0], y1=sides[1], x2=sides[2], y2=sides[3])
 
 
 def encode_jpeg(frame: np.ndarray, shown: tuple[int, int], max_bytes: int = MAX_FRAME_BYTES,

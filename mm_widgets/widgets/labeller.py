@@ -11,7 +11,8 @@ into the project folder, at once), and each difference is counted as one human a
 A review widget reuses all of this by subclassing and overriding :meth:`Labeller.shown_boxes`.
 
 Edits of one box in one visit of a frame count once: a box drawn and then nudged or
-resized is one ``draw``; a box moved, nudged and resized is one ``adjust``. Ctrl+Z
+resized is one ``draw``; a box moved, nudged and resized is one ``adjust`` (also with
+edits of other boxes in between: draw A, draw B, nudge A is two draws). Ctrl+Z
 (:meth:`Labeller.undo`) puts the frame back as it was and takes the edit's actions back
 from the count; Ctrl+Shift+Z (:meth:`Labeller.redo`) does it again and counts it again.
 
@@ -78,9 +79,10 @@ class Edit:
 # -- small pieces ----------------------------------------------------------------------------
 class KeyShortcuts(anywidget.AnyWidget):
     """Invisible helper inside a labeller (or viewer): forwards the listed keys, the mouse
-    wheel over the frame and clicks on the frame strip to Python, and finishes a drag
-    released outside the frame at its edge (the bbox widget only hears the mouse over the
-    image)."""
+    wheel over the frame and clicks on the frame strip to Python, finishes a drag released
+    outside the frame at its edge (the bbox widget only hears the mouse over the image),
+    makes a drag that starts inside a box draw a new box (Shift+drag moves the box), and
+    gives the widget the keyboard focus when it appears and when the mouse enters it."""
 
     _esm = STATIC / "keys.js"
     root = traitlets.Unicode(".mm-label", help="CSS selector of the widget it serves (its "
@@ -89,10 +91,20 @@ class KeyShortcuts(anywidget.AnyWidget):
                                "values, with 'Ctrl+' and 'Shift+' before them where held "
                                "('Ctrl+z', 'Shift+ArrowLeft'; 'Shift+' only for named keys).").tag(sync=True)
     wheel = traitlets.Bool(True, help="Forward the mouse wheel over the frame (zoom).").tag(sync=True)
+    clicks = traitlets.Dict(value_trait=traitlets.Unicode(), help="Keys answered in the browser "
+                            "by clicking the element the CSS selector names inside the widget "
+                            "(no round trip to the kernel).").tag(sync=True)
+    focus = traitlets.Bool(True, help="Take the keyboard focus when the widget first appears "
+                           "and when the mouse enters it.").tag(sync=True)
+    draw_inside = traitlets.Bool(True, help="A drag that starts inside a box draws a new box "
+                                 "(Shift+drag moves the box; its edges and corners resize it)."
+                                 ).tag(sync=True)
 
 
-def key_legend(task: str, n_classes: int, extra: Sequence[tuple[str, str]] = ()) -> str:
-    """The always-visible key legend of a labeller, as HTML: what each key does."""
+def key_legend(task: str, n_classes: int, extra: Sequence[tuple[str, str]] = (),
+               next_name: str = "next suggested") -> str:
+    """The always-visible key legend of a labeller, as HTML: what each key does
+    (``next_name``: what the "next" button is called, ``n`` does the same)."""
     kbd = ("<kbd style='border:1px solid #bbb;border-radius:3px;padding:0 3px;background:#f6f6f6;"
            "font-family:inherit'>{}</kbd>")
 
@@ -101,9 +113,11 @@ def key_legend(task: str, n_classes: int, extra: Sequence[tuple[str, str]] = ())
                 + " ".join(kbd.format(html.escape(k)) for k in keys.split(" ")) + f" {what}</span>")
 
     digits = f"1-{min(9, n_classes)}" if n_classes > 1 else "1"
-    items = [("← →", "frame"), ("n", "next suggested")]
+    items = [("← →", "frame"), ("n", next_name)]
     if task == "boxes":
-        items += [("drag", "draw a box"), ("Tab", "select next box"), ("Delete", "remove selected"),
+        items += [("drag", "draw a box (inside boxes too)"), ("Shift+drag", "move a box"),
+                  ("drag edge/corner", "resize"), ("click", "select a box"),
+                  ("Tab", "select next box"), ("Delete", "remove selected"),
                   ("W A S D", "move it (Shift: x10)"), ("Q E R F", "resize it"),
                   ("C", "give it the chosen class"), (digits, "choose class"),
                   ("wheel + -", "zoom"), ("0", "fit"), ("Shift+arrows", "pan")]
@@ -112,7 +126,9 @@ def key_legend(task: str, n_classes: int, extra: Sequence[tuple[str, str]] = ())
     items += [*extra, ("Ctrl+Z", "undo"), ("Ctrl+Shift+Z", "redo")]
     return ("<div class='mm-key-legend' style='font-size:85%;color:#555;line-height:1.9;"
             "white-space:normal;display:flex;flex-wrap:wrap'>"
-            + "".join(item(k, w) for k, w in items) + "</div>")
+            + "".join(item(k, w) for k, w in items)
+            + "<span style='white-space:nowrap;color:#777'>keys work while the mouse is over "
+              "the widget (or after a click on it)</span></div>")
 
 
 def suggest_frames(frames: Frames, first_labels: int | Iterable[int]) -> list[int]:
@@ -557,6 +573,15 @@ class Labeller(widgets.VBox):
             self._refresh_text()
         self._notify(edit.frame)
 
+    def _edit_of(self, i: int, box: Box) -> Edit | None:
+        """The edit of this visit of frame ``i`` that drew or moved ``box`` (as it is now), if any."""
+        for edit in reversed(self._undo):
+            if edit.visit != self._visit or edit.frame != i:
+                return None
+            if any(same_box(box, b) for b in edit.boxes):
+                return edit
+        return None
+
     def _remember(self, i: int, before: dict, recorded: list[Action], touched: list[Box]) -> None:
         after = self.labels.frame_state(i)
         if after == before and not recorded:
@@ -590,18 +615,24 @@ class Labeller(widgets.VBox):
         state = self.labels.frame_state(i)
         r = self.round
         touched = [b for b in boxes if not any(b is o for o in before)]  # drawn or moved
-        last = self._undo[-1] if self._undo else None
         gone = [o for o in before if not any(o is b for b in boxes)]
-        if (last is not None and last.frame == i and last.visit == self._visit
-                and [k for k, _ in edits] == ["adjust"] and len(gone) == 1
-                and any(same_box(gone[0], b) for b in last.boxes)):
+        owner = (self._edit_of(i, gone[0])
+                 if [k for k, _ in edits] == ["adjust"] and len(gone) == 1 else None)
+        if owner is not None and owner is self._undo[-1]:
             # One more nudge or resize of a box drawn or moved in this visit: the same edit,
             # no new action (a run of nudges on one box is one adjust, or part of its draw).
             self.labels.set_boxes(i, boxes, round=r)
-            last.after = self.labels.frame_state(i)
-            last.boxes = [b for b in last.boxes if not same_box(b, gone[0])] + touched
+            owner.after = self.labels.frame_state(i)
+            owner.boxes = [b for b in owner.boxes if not same_box(b, gone[0])] + touched
             self._redo.clear()
             recorded = []
+        elif owner is not None:
+            # The same, with other edits since (draw A, draw B, nudge A): no new action; the
+            # nudge is an edit of its own for Ctrl+Z (it undoes the nudge, not B).
+            self.labels.set_boxes(i, boxes, round=r)
+            owner.boxes = [b for b in owner.boxes if not same_box(b, gone[0])] + touched
+            recorded = []
+            self._remember(i, state, recorded, touched)
         else:
             self.labels.set_boxes(i, boxes, round=r)  # journaled before any action is counted
             recorded = [self.actions.record(kind, i, r, label) for kind, label in edits]
@@ -700,9 +731,12 @@ class Labeller(widgets.VBox):
             scale = self._scales.get(d.get("view"), self.scale)
             try:
                 raw = scale.from_widget(d, self.drawn_source, clip=False)
-                boxes.append(scale.from_widget(d, self.drawn_source))
+                box = scale.from_widget(d, self.drawn_source)
             except LabelError:
                 continue  # a box being started (0 x 0) or dragged off the frame: not a box yet
+            if not any(same_box(box, s) for s in self._shown):
+                box = scale.snapped(box)  # drawn or moved to the edge: on the edge
+            boxes.append(box)
             displayed.append(raw)
         if not diff_boxes(self._shown, boxes)[1] and same_boxes(boxes, displayed):
             return  # nothing changed (a re-sync, or the 0 x 0 box of a mouse-down)

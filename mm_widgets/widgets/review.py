@@ -247,7 +247,8 @@ class Review(Labeller):
         self._next_sugg.description = "Next to review"
         self._next_sugg.tooltip = "next frame in review order not reviewed yet (n)"
         self._keys.shortcuts = [*self._keys.shortcuts, ACCEPT_KEY]
-        self._key_legend.value = key_legend(self.task, len(self.classes), [(ACCEPT_KEY, "accept frame")])
+        self._key_legend.value = key_legend(self.task, len(self.classes), [(ACCEPT_KEY, "accept frame")],
+                                            next_name="next to review")
         import ipywidgets as widgets
 
         width = self.scale.shown[0]
@@ -591,7 +592,8 @@ class ClassReview(Review):
         nav.children = tuple(kids)
         self._confirm.tooltip = "the class shown is right: keep it (free) and go on (Enter)"
         self._key_legend.value = key_legend(self.task, len(self.classes),
-                                            [(ACCEPT_KEY, "accept the class shown")])
+                                            [(ACCEPT_KEY, "accept the class shown")],
+                                            next_name="next to review")
         self.colours = {c: CLASS_COLOURS[k % len(CLASS_COLOURS)] for k, c in enumerate(self.classes)}
         self._tag_key = None
 

@@ -36,6 +36,10 @@ from .labeller import KeyShortcuts
 
 #: Keys the viewer answers to (while the keyboard focus is in it) and what they do.
 VIEWER_KEYS = {"ArrowLeft": "previous frame", "ArrowRight": "next frame", " ": "play / pause"}
+#: Keys answered in the browser by a click on one of the viewer's own buttons: Space is the
+#: play/pause button's click (instant; a round trip through a kernel busy drawing frames
+#: let playback run on for several frames, and a pause could be missed).
+BROWSER_KEYS = {" ": ".widget-play > button"}
 
 #: Strip colours by frame status.
 STATUS_COLOURS = {"ok": "#2ca02c", "low": "#ffb000", "none": "#c8c8c8", "pending": "#f2f2f2"}
@@ -107,7 +111,7 @@ class Viewer(widgets.VBox):
     task = "boxes"
 
     def __init__(self, frames, predictions, *, conf: float = 0.25, width: int = 800,
-                 low: float = 0.5, interval: int = 100, background: bool = True):
+                 height: int = 540, low: float = 0.5, interval: int = 100, background: bool = True):
         if isinstance(predictions, Frames) and not isinstance(frames, Frames):
             raise MMError("show(frames, predictions): the frames come first, then the model "
                           "or its predictions")
@@ -131,7 +135,8 @@ class Viewer(widgets.VBox):
         self._load(table, classes)
         self.colours = {c: CLASS_COLOURS[k % len(CLASS_COLOURS)] for k, c in enumerate(self.classes)}
         self.low = float(low)
-        self.scale = DisplayScale.fit(frames.size, width)
+        # As label() and review() show them: small clips enlarged to fill the cell.
+        self.scale = DisplayScale.fit(frames.size, width, height, enlarge=True)
         self._jpegs: OrderedDict[tuple[int, float], bytes] = OrderedDict()
         self.bytes_sent: list[int] = []
         if self.predicted is not None:
@@ -217,7 +222,8 @@ class Viewer(widgets.VBox):
                                   tooltip="play through the clip")
         self._slider = widgets.IntSlider(0, 0, max(n - 1, 0), description="frame",
                                          continuous_update=True,
-                                         layout=widgets.Layout(width=f"{max(shown_w - 120, 200)}px"))
+                                         layout=widgets.Layout(width=f"{max(shown_w - 180, 300)}px",
+                                                               flex="0 0 auto"))
         self._conf_slider = widgets.FloatSlider(
             value=0.25, min=0.0, max=1.0, step=0.05, description="confidence",
             continuous_update=False, readout_format=".2f",
@@ -233,13 +239,16 @@ class Viewer(widgets.VBox):
         self._prev.on_click(lambda _: self.prev())
         self._next.on_click(lambda _: self.next())
         controls = widgets.HBox([self._play, self._prev, self._next, self._slider])
-        self._keys = KeyShortcuts(shortcuts=list(VIEWER_KEYS), root=".mm-viewer", wheel=False)
+        self._keys = KeyShortcuts(shortcuts=[k for k in VIEWER_KEYS if k not in BROWSER_KEYS],
+                                  clicks=BROWSER_KEYS, root=".mm-viewer", wheel=False)
         self._keys.on_msg(self._on_key)
         kbd = "<kbd style='border:1px solid #bbb;border-radius:3px;padding:0 3px;background:#f6f6f6'>{}</kbd>"
         self._key_legend = widgets.HTML(
             "<div class='mm-key-legend' style='font-size:85%;color:#555'>"
-            f"{kbd.format('←')} {kbd.format('→')} frame &nbsp; {kbd.format('Space')} play / pause &nbsp; "
-            "click the strip: go to that frame &nbsp; &#9632; stop keeps the frame</div>")
+            f"{kbd.format('←')} {kbd.format('→')} frame &nbsp; {kbd.format('Space')} play / pause "
+            "(at the last frame: from the start) &nbsp; click the strip: go to that frame &nbsp; "
+            "&#9632; stop keeps the frame &nbsp; <span style='color:#777'>keys work while the "
+            "mouse is over the viewer (or after a click on it)</span></div>")
         self._children = [self._header, self._image, self._timeline, self._legend,
                           controls, self._conf_slider, self._status, self._key_legend, self._keys]
 
@@ -362,10 +371,6 @@ class Viewer(widgets.VBox):
                 self.next()
             elif key == "ArrowLeft":
                 self.prev()
-            elif key == " " and self.playing:
-                self.stop()
-            elif key == " ":
-                self.play()
 
     def _check(self, i) -> int:
         return frame_in_range(i, len(self.frames))
@@ -413,18 +418,20 @@ class Viewer(widgets.VBox):
         if self.frame >= len(self.frames) - 1:
             self.go_to(0)
         self._play.playing = True
+        self._play.send_state("playing")  # also when the kernel's copy was stale
 
     def stop(self) -> None:
         """Stop playing; the frame shown stays (the play widget's stop button does the same)."""
         self._play.playing = False
+        self._play.send_state("playing")  # also when the kernel's copy was stale
 
     def __repr__(self) -> str:
         return (f"Viewer({self.frames.name!r}, frame {self.frame} of {len(self.frames)}, "
                 f"conf {self.conf:.2f}, {len(self.empty_frames)} frames without a prediction)")
 
 
-def show(frames, predictions, *, conf: float = 0.25, width: int = 800, low: float = 0.5,
-         interval: int = 100, background: bool = True) -> Viewer:
+def show(frames, predictions, *, conf: float = 0.25, width: int = 800, height: int = 540,
+         low: float = 0.5, interval: int = 100, background: bool = True) -> Viewer:
     """Predictions drawn on the frames, in the cell: scrub, play, filter by confidence.
 
     Boxes are drawn on the frames (:class:`Viewer`); a frame classifier's class is a tag on
@@ -442,8 +449,9 @@ def show(frames, predictions, *, conf: float = 0.25, width: int = 800, low: floa
     conf
         Confidence threshold: boxes (or frame classes) scoring lower are hidden (a slider
         changes it).
-    width
-        Largest width, in pixels, a frame is shown (and sent) at.
+    width, height
+        The box, in pixels, a frame is fitted into (and sent at); small clips are enlarged
+        to fill it, as :func:`~mm_widgets.widgets.labeller.label` shows them.
     low
         Frames whose best shown box scores below this are marked amber in the strip.
     interval
@@ -463,8 +471,8 @@ def show(frames, predictions, *, conf: float = 0.25, width: int = 800, low: floa
     >>> mm.show(frames, model.predict(frames), conf=0.5)     # doctest: +SKIP
     """
     widget = ClassViewer if task_of(predictions) == "classes" else Viewer
-    return widget(frames, predictions, conf=conf, width=width, low=low, interval=interval,
-                  background=background)
+    return widget(frames, predictions, conf=conf, width=width, height=height, low=low,
+                  interval=interval, background=background)
 
 
 # -- frame classes ----------------------------------------------------------------------------

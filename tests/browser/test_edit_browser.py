@@ -55,7 +55,7 @@ def test_edge_drag_undo_redo_and_zoom(open_notebook, tmp_path):
     page.wait_for_timeout(300)
     assert nb.kernel_eval(f"[b.xyxy for b in w.labels.boxes({frame})]") == got
     assert page.evaluate("() => String(window.getSelection())") == ""
-    on_disk = mm.Project(project)
+    on_disk = mm.Project(project, read_only=True)  # the kernel holds it open
     assert on_disk.labels.boxes(frame)[0].xyxy == pytest.approx(got[0])
     on_disk.close()
 
@@ -67,14 +67,17 @@ def test_edge_drag_undo_redo_and_zoom(open_notebook, tmp_path):
     nb.wait_kernel(f"len(w.labels.boxes({frame}))", lambda v: v == 1)
     assert nb.kernel_eval("[a.kind for a in w.actions]") == ["draw"]
 
-    # 3. Another visit; move the box by its middle: one adjust; undo, redo.
+    # 3. Another visit; move the box by its middle with Shift held (a plain drag there
+    #    would draw a new box): one adjust; undo, redo.
     page.keyboard.press("ArrowRight")
     nb.wait_kernel("w.frame", lambda f: f == frame + 1)
     page.keyboard.press("ArrowLeft")
     nb.wait_kernel("w.frame", lambda f: f == frame)
     page.wait_for_timeout(300)
     middle = to_page(rect, full, None, (148, 117))
+    page.keyboard.down("Shift")
     drag(page, middle, (middle[0] - 66, middle[1] - 54), steps=8)  # 66 shown px = 17.6 frame px
+    page.keyboard.up("Shift")
     moved = nb.wait_kernel(f"[b.xyxy for b in w.labels.boxes({frame})]", lambda v: v != got)
     assert moved[0] == pytest.approx((120 - 17.6, 90 - 14.4, width - 17.6, height - 14.4), abs=1.0)
     assert nb.kernel_eval("[a.kind for a in w.actions]") == ["draw", "adjust"]
@@ -97,7 +100,7 @@ def test_edge_drag_undo_redo_and_zoom(open_notebook, tmp_path):
     nb.wait_kernel(f"[b.xyxy for b in w.labels.boxes({frame})]", lambda v: v == moved)
     assert nb.kernel_eval("[a.kind for a in w.actions]") == ["draw", "adjust"]
     root.locator("svg rect").first.wait_for(timeout=10000)  # on screen again
-    on_disk = mm.Project(project)
+    on_disk = mm.Project(project, read_only=True)  # the kernel holds it open
     assert [a.kind for a in on_disk.actions] == ["draw", "adjust"]
     assert on_disk.labels.boxes(frame)[0].xyxy == pytest.approx(moved[0])
     on_disk.close()

@@ -11,6 +11,17 @@
 // - Plot clicks: a click (press and release in one place) on the plot area of the first
 //   plotly figure inside the root (its `.nsewdrag` layer) is sent as {type: "plot", fx, fy}, fractions of that area, so Python
 //   knows the exact x clicked (plotly itself only names the nearest point it drew).
+// - Drawing inside a box: the bbox widget moves a box when a drag starts inside it, so on
+//   a crowded frame (a box inside or over another) a person could not draw. Here a press
+//   inside a box (not on its edge or a corner handle, which still resize it) waits: moved
+//   past a few pixels it becomes a new box drawn from the press point (the press is handed
+//   to the drawing surface under the box); released in place it selects the box, as
+//   before. Shift+drag inside a box moves it (the bbox widget's own drag).
+// - Keys without a click (`focus`): the keyboard focus goes to the labeller when it first
+//   appears and whenever the mouse enters it (to the bbox widget's own surface where there
+//   is one, so its keys - Tab, Delete, W A S D - work too).
+// - `clicks`: keys answered in the browser by clicking a button of the widget (the viewer's
+//   Space clicks its play/pause button: instant, never lost behind frames in flight).
 // - Drags: the bbox widget listens to the mouse on its image only, so a drag released
 //   outside the image would never end (the box kept following the mouse and was never
 //   saved). While a drag that began on the image is outside it, the mouse is handed to the
@@ -29,6 +40,9 @@ function keyName(event) {
   return event.key;
 }
 
+const DRAW_AFTER_PX = 3; // a press inside a box moved this far is a drawing, not a click
+const focusedOnce = new WeakSet(); // models whose first view took the focus already
+
 function render({ model, el }) {
   el.classList.add("mm-keys");
   el.style.display = "none";
@@ -45,10 +59,26 @@ function render({ model, el }) {
     if (event.altKey) return;
     if (event.target.closest && event.target.closest(EDITABLE)) return;
     const name = keyName(event);
+    const clicks = model.get("clicks") || {};
+    if (Object.prototype.hasOwnProperty.call(clicks, name)) {
+      event.preventDefault();
+      event.stopPropagation();
+      if (event.repeat) return; // a key held down clicks once
+      const button = root.querySelector(clicks[name]);
+      if (button && !button.disabled) button.click();
+      return;
+    }
     if (!model.get("shortcuts").includes(name)) return;
     event.preventDefault();
     event.stopPropagation();
     model.send({ type: "key", key: name });
+  };
+  // A key answered by a click must not also activate a focused button on its release.
+  const onKeyUp = (event) => {
+    const root = rootOf();
+    if (!root || !root.contains(event.target)) return;
+    const clicks = model.get("clicks") || {};
+    if (Object.prototype.hasOwnProperty.call(clicks, keyName(event))) event.preventDefault();
   };
 
   let lastWheel = 0;
@@ -101,12 +131,35 @@ function render({ model, el }) {
     if (p) model.send({ type: "plot", fx: p.fx, fy: p.fy });
   };
 
+  let pressed = null; // a press inside a box: {surface, box, x, y} until it moves or ends
   const onDown = (event) => {
     if (!event.isTrusted || event.button !== 0) return;
     const surface = surfaceOf(rootOf());
     dragging = surface && surface.contains(event.target) ? surface : null;
+    pressed = null;
+    const box = event.target;
+    if (!dragging || event.shiftKey || !model.get("draw_inside") || !box.matches || !box.matches("rect.movable")) return;
+    // Inside a box: neither the box (it would move) nor JupyterLab hears this press yet.
+    event.stopPropagation();
+    event.preventDefault(); // (which also keeps the focus from moving: given back below)
+    pressed = { surface, box, x: event.clientX, y: event.clientY };
+    takeFocus(rootOf());
+  };
+  const onPressedMove = (event) => {
+    if (!event.isTrusted || !pressed) return;
+    if (Math.hypot(event.clientX - pressed.x, event.clientY - pressed.y) < DRAW_AFTER_PX) return;
+    const { surface, x, y } = pressed;
+    pressed = null;
+    hand(surface, "mousedown", x, y); // the surface starts a new box at the press point
+  };
+  const onPressedUp = (event) => {
+    if (!event.isTrusted || !pressed || event.button !== 0) return;
+    const { box, x, y } = pressed;
+    pressed = null;
+    hand(box, "mousedown", x, y); // a click in place selects the box, as the widget does
   };
   const onMove = (event) => {
+    onPressedMove(event);
     if (!event.isTrusted || !dragging) return;
     const p = clamped(dragging, event);
     if (!p.outside) return; // over the image the bbox widget hears it itself
@@ -114,6 +167,7 @@ function render({ model, el }) {
     hand(dragging, "mousemove", p.x, p.y);
   };
   const onUp = (event) => {
+    onPressedUp(event);
     if (!event.isTrusted || !dragging || event.button !== 0) return;
     const surface = dragging;
     dragging = null;
@@ -134,6 +188,7 @@ function render({ model, el }) {
   };
 
   window.addEventListener("keydown", onKey, true);
+  window.addEventListener("keyup", onKeyUp, true);
   window.addEventListener("wheel", onWheel, { capture: true, passive: false });
   window.addEventListener("mousedown", onDown, true);
   window.addEventListener("mousemove", onMove, true);
@@ -145,15 +200,37 @@ function render({ model, el }) {
 
   // A click anywhere on the labeller (the image included) should give it the keyboard:
   // a tabindex makes the root focusable, and a click focuses the nearest focusable ancestor.
-  const makeFocusable = () => {
-    const root = rootOf();
-    if (root && !root.hasAttribute("tabindex")) root.tabIndex = -1;
-    return Boolean(root);
+  // The keys reach it without a click: it takes the focus when it first appears and when
+  // the mouse enters it (the bbox widget's surface where there is one: its own keys work).
+  const keyTarget = (root) => root.querySelector(".wrapper[tabindex]") || root;
+  const takeFocus = (root) => {
+    if (!model.get("focus") || !root.isConnected) return;
+    if (root.contains(document.activeElement) && document.activeElement.closest(EDITABLE)) return;
+    keyTarget(root).focus({ preventScroll: true });
   };
-  if (!makeFocusable()) requestAnimationFrame(makeFocusable);
+  const onEnter = (event) => { if (!event.buttons) takeFocus(event.currentTarget); };
+  let entered = null;
+  let tries = 0;
+  const attach = () => {
+    const root = rootOf();
+    if (!root) {
+      if (tries++ < 120) requestAnimationFrame(attach);
+      return;
+    }
+    if (!root.hasAttribute("tabindex")) root.tabIndex = -1;
+    root.addEventListener("mouseenter", onEnter);
+    entered = root;
+    if (!focusedOnce.has(model)) {
+      focusedOnce.add(model);
+      // After JupyterLab has moved on to the next cell (it focuses that one as it runs).
+      setTimeout(() => takeFocus(root), 50);
+    }
+  };
+  attach();
 
   return () => {
     window.removeEventListener("keydown", onKey, true);
+    window.removeEventListener("keyup", onKeyUp, true);
     window.removeEventListener("wheel", onWheel, { capture: true });
     window.removeEventListener("mousedown", onDown, true);
     window.removeEventListener("mousemove", onMove, true);
@@ -162,6 +239,7 @@ function render({ model, el }) {
     window.removeEventListener("click", onClick, true);
     window.removeEventListener("mousedown", onPlotDown, true);
     window.removeEventListener("mouseup", onPlotUp, true);
+    if (entered) entered.removeEventListener("mouseenter", onEnter);
   };
 }
 
