@@ -39,6 +39,18 @@ def clip_labels() -> LabelSet:
     return ls
 
 
+#: clip_labels() with every box on a track, the ids written down: the car keeps 0, the
+#: person 1, and the box nobody linked (frame 15) gets the next free id, 2
+TRACKS = {"car": 0, "person": 1, "<b>odd & name</b>": 2}
+
+
+def tracked_key() -> list[tuple]:
+    """:func:`key` of clip_labels() once every box has a track (:data:`TRACKS`)."""
+    ls = clip_labels()
+    return sorted((f, *np.round(b.xyxy, 6), b.label, TRACKS[b.label])
+                  for f in ls.frames for b in ls.boxes(f))
+
+
 def clip_frames() -> Frames:
     rng = np.random.default_rng(0)
     return Frames.from_arrays([rng.integers(0, 255, (H, W, 3), dtype=np.uint8) for _ in range(N)],
@@ -182,12 +194,11 @@ def test_cvat_video_is_imported_by_datumaro(tmp_path):
     ls = clip_labels()
     formats.to_cvat(ls, tmp_path / "cvat" / "annotations.xml")
     ds = dm.Dataset.import_from(str(tmp_path / "cvat"), "cvat")
-    tracked = ls.tracked()
-    assert datumaro_boxes(ds, lambda item: item.attributes["frame"]) == key(tracked)
+    assert datumaro_boxes(ds, lambda item: item.attributes["frame"]) == tracked_key()
     flags = {(item.attributes["frame"], a.attributes["track_id"]):
              (a.attributes["keyframe"], a.attributes["outside"])
              for item in ds for a in item.annotations}
-    car, person = (tracked.boxes(3)[k].track for k in (0, 1))
+    car, person = TRACKS["car"], TRACKS["person"]
     # the car moves in a straight line: frames 1..8 stay interpolated, its ends are keyframes
     assert [flags[(f, car)][0] for f in range(10)] == [True] + [False] * 8 + [True]
     assert flags[(10, car)] == (True, True)  # gone after frame 9
@@ -203,8 +214,7 @@ def test_mot_is_imported_by_datumaro(tmp_path):
     ds = dm.Dataset.import_from(str(tmp_path / "mot"), "mot_seq")
     assert len(ds) == N  # seqinfo.ini: every frame of the clip is an item
     got = datumaro_boxes(ds, lambda item: int(item.id) - 1)  # MOT frames count from 1
-    tracked = ls.tracked()
-    assert [(*g[:-1], g[-1] - 1) for g in got] == key(tracked)  # MOT ids count from 1
+    assert [(*g[:-1], g[-1] - 1) for g in got] == tracked_key()  # MOT ids count from 1
 
 
 def tracked_sets():
@@ -294,14 +304,13 @@ def test_label_studio_video_task_is_valid_for_its_config():
     interface = LabelInterface(formats.label_config(CLASSES, "video", 25))
     annotation = task["annotations"][0]
     assert interface.validate_annotation(annotation)
-    tracked = ls.tracked()
     regions = {r["meta"]["track"]: r for r in annotation["result"]}
-    assert set(regions) == {b.track for f in tracked.frames for b in tracked.boxes(f)}
-    car = regions[tracked.boxes(0)[0].track]["value"]
+    assert set(regions) == set(TRACKS.values())
+    car = regions[TRACKS["car"]]["value"]
     # a straight-line track: two keyframes, Label Studio interpolates the eight between
     assert [(s["frame"], s["enabled"]) for s in car["sequence"]] == [(1, True), (10, False)]
     assert car["sequence"][0]["x"] == pytest.approx(100 * 2 / W) and car["labels"] == ["car"]
-    person = regions[tracked.boxes(2)[1].track]["value"]["sequence"]
+    person = regions[TRACKS["person"]]["value"]["sequence"]
     assert [s["enabled"] for s in person if s["frame"] in (6, 12)] == [False, False]  # leaves twice
     # the sdk does not check a video region's labels against the config: we do
     assert {r["value"]["labels"][0] for r in annotation["result"]} <= set(CLASSES)
