@@ -67,7 +67,7 @@ def test_draw_a_box_and_switch_frames(open_notebook, tmp_path):
     assert got[0][:4] == pytest.approx(expected, abs=2.0)
     assert got[0][4] == "bunny"
     assert nb.kernel_eval("[a.kind for a in w.actions]") == ["draw"]
-    on_disk = mm.Project(project)
+    on_disk = mm.Project(project, read_only=True)  # the kernel holds it open
     (saved,) = on_disk.labels.boxes(frame)
     assert saved.xyxy == pytest.approx(expected, abs=2.0)
     assert [a.kind for a in on_disk.actions] == ["draw"]
@@ -130,7 +130,7 @@ def test_classes_mode_keys_and_escaping(open_notebook, tmp_path):
     nb.wait_kernel("c.frame", lambda f: f == 120)
     assert nb.kernel_eval("[c.labels.frame_class(i) for i in (10, 60)]") == ["bunny", EVIL]
     assert nb.kernel_eval("[a.kind for a in c.actions]") == ["class", "class"]
-    on_disk = mm.Project(project)
+    on_disk = mm.Project(project, read_only=True)  # the kernel holds it open
     assert on_disk.labels.frame_class(60) == EVIL and on_disk.labels.frame_class(10) == "bunny"
     on_disk.close()
 

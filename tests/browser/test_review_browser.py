@@ -86,7 +86,7 @@ def test_review_prefills_and_a_deleted_box_is_one_delete(open_notebook, tmp_path
     # the accept is logged too (free, but timed), then the one counted delete
     assert [(a["kind"], a["frame"], a["label"]) for a in on_disk] == [
         ("accept", order[0], None), ("delete", order[1], "bunny")]
-    reopened = mm.Project(project)
+    reopened = mm.Project(project, read_only=True)  # the kernel holds it open
     assert reopened.labels.looked_at == sorted(order[:2])
     assert reopened.labels.boxes(order[1]) == []
     reopened.close()

@@ -48,7 +48,7 @@ for step, (frame, boxes) in enumerate(steps(int(sys.argv[2]))):
 def test_fifty_kills_lose_nothing(tmp_path):
     kills = 12 if os.environ.get("MM_FAST") else 50
     path = tmp_path / "p"
-    mm.Project(path, ["cat", "dog"])
+    mm.Project(path, ["cat", "dog"]).close()  # the labelling processes need it to themselves
     scope: dict = {}
     exec(STEPS, scope)
     state: dict[int, list] = {}  # frame -> boxes, as confirmed so far
@@ -76,7 +76,7 @@ def test_fifty_kills_lose_nothing(tmp_path):
         # kill: the frame it touched may hold either its confirmed state or that edit.
         in_flight_frame, in_flight_boxes = next(edits)
         confirmed_actions += len(lines)
-        project = mm.Project(path)
+        project = mm.Project(path, read_only=True)
         for frame, boxes in state.items():
             got = project.labels.boxes(frame)
             allowed = [boxes] + ([in_flight_boxes] if frame == in_flight_frame else [])
