@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pandas as pd
 
-from ..errors import MMError, NotFittedError
+from ..errors import MMError, NotFittedError, ProjectError
 from ..project import register_model_reader
 
 #: name -> "module:Class" (imported on first use, so registering costs nothing)
@@ -94,7 +94,12 @@ class MicroModel:
 
         payload = read_checkpoint(path)
         kind = payload.get("kind")
-        return model_class(kind)._from_checkpoint(payload)
+        maker = model_class(kind)
+        try:
+            return maker._from_checkpoint(payload)
+        except (KeyError, TypeError, ValueError, IndexError, AttributeError, RuntimeError) as e:
+            raise ProjectError(f"{path} is not a whole {kind!r} model file ({type(e).__name__}: "
+                               f"{str(e)[:120]})") from e
 
     @classmethod
     def _from_checkpoint(cls, payload: dict) -> MicroModel:  # pragma: no cover - abstract

@@ -146,12 +146,55 @@ def find_pretrained() -> Path | None:
     return None
 
 
+def _yolo_classes(module: str, name: str) -> bool:
+    """What a YOLO checkpoint may name: torch's modules, tensors and storages, ultralytics'
+    network blocks and model classes, an ordered dict and a set (never a function that
+    loads, imports or runs something)."""
+    if module == "collections":
+        return name == "OrderedDict"
+    if module in ("builtins", "__builtin__"):
+        return name in ("set", "frozenset", "slice")
+    if module == "torch._utils":
+        return name.startswith("_rebuild_")
+    if module == "torch":
+        return name.endswith("Storage") or name in ("Size", "device", "dtype") or name in _dtype_names()
+    if module.startswith(("torch.nn.modules.", "ultralytics.nn.modules.")):
+        return name[:1].isupper()
+    if module == "torch.nn.parameter":
+        return name == "Parameter"
+    if module == "ultralytics.nn.tasks":
+        return name.endswith("Model")
+    return False
+
+
+def _dtype_names() -> set[str]:
+    import torch
+
+    return {k for k, v in vars(torch).items() if isinstance(v, torch.dtype)}
+
+
 def pretrained_state(path: Path) -> dict:
-    """The float weights of an ultralytics ``.pt`` file, loaded without running its code."""
+    """The float weights of an ultralytics ``.pt`` file, loaded without running its code.
+
+    Whatever the torch and ultralytics versions: the file's pickle is first walked without
+    loading anything and refused if it names more than network classes and tensors; then
+    ultralytics loads it with ``weights_only`` (an ultralytics or torch too old for that is
+    refused, not used to load it another way)."""
+    from ..checkpoints import refuse_code
+
+    refuse_code(path, _yolo_classes)
     tasks = import_ultralytics()
-    with quiet_ultralytics():
-        ckpt, _ = tasks.torch_safe_load(str(path), safe_only=True)
-    model = ckpt.get("ema") or ckpt.get("model")
+    safe = getattr(tasks, "_SafeLoad", None)
+    if safe is None or not getattr(safe, "SUPPORTED", False):
+        raise MMError(f"{path}: this ultralytics or torch cannot load YOLO weights without "
+                      "running code from the file; refused (upgrade them, or start from scratch)")
+    try:
+        with quiet_ultralytics():
+            ckpt, _ = tasks.torch_safe_load(str(path), safe_only=True)
+    except Exception as e:  # noqa: BLE001 - ultralytics says TypeError, torch UnpicklingError...
+        raise MMError(f"{path} is not a YOLO weights file ultralytics can read safely "
+                      f"({type(e).__name__}: {str(e)[:150]})") from e
+    model = ckpt.get("ema") or ckpt.get("model") if isinstance(ckpt, dict) else None
     if model is None:
         raise MMError(f"{path} holds no YOLO model weights")
     return {k: v.float() for k, v in model.state_dict().items()}

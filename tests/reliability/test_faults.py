@@ -92,10 +92,11 @@ def test_truncated_rounds_recovered(saved_project):
     (saved_project / "rounds.json").write_text("[{")
     with pytest.raises(mm.ProjectError, match="rounds.json"):
         _ = mm.Project(saved_project).round
-    # The only round's record was the first version of the file: nothing older to go back
-    # to, so the damaged file is put aside and the project reopens with its labels intact.
+    # Damaged after the first round: its previous version is a copy of the last good one,
+    # so the round and its figures come back; the damaged file is put aside.
     recovered = mm.Project.recover(saved_project)
-    assert recovered.round == 0 and (saved_project / "rounds.json.damaged").exists()
+    assert recovered.round == 1 and recovered.rounds["train_seconds"].tolist() == [1.0]
+    assert (saved_project / "rounds.json.damaged").read_text() == "[{"
     assert recovered.labels.looked_at == list(range(9))
 
 
@@ -128,3 +129,53 @@ def test_malicious_pickle_is_never_executed(saved_project, tmp_path):
         mm.MicroModel.load(project.model_path(0))
     assert os.path.isdir("/tmp/mm_widgets_exploit_marker"), "the pickle ran code"
     del marker
+
+
+class RunsShell:
+    def __init__(self, command):
+        self.command = command
+
+    def __reduce__(self):
+        return (os.system, (self.command,))
+
+
+@pytest.fixture
+def square_clip():
+    from tests.conftest import moving_square_frames
+
+    arrays, boxes = moving_square_frames(6, size=(64, 48))
+    labels = mm.LabelSet(["sq"], size=(64, 48), n_frames=6)
+    for f, x1, y1, x2, y2 in boxes[:2]:
+        labels.set_boxes(f, [Box(x1, y1, x2, y2, "sq")])
+    return mm.Frames.from_arrays(arrays), labels
+
+
+@pytest.mark.parametrize("versions", ["today's", "without a weights-only loader"])
+def test_outside_weights_with_pickled_code_never_run(tmp_path, monkeypatch, square_clip, versions):
+    import torch
+
+    from mm_widgets.models.yolo_net import import_ultralytics
+
+    marker = tmp_path / "the_pickle_ran"
+    evil = tmp_path / "yolo11n.pt"
+    torch.save({"model": RunsShell(f"touch {marker}")}, evil)
+    if versions != "today's":  # ultralytics then falls back to a full unpickle
+        monkeypatch.setattr(import_ultralytics()._SafeLoad, "SUPPORTED", False)
+    with pytest.raises(mm.MMError, match=r"yolo11n.pt holds pickled code \(posix.system\)"):
+        mm.overfit(*square_clip, weights=evil, epochs=1, progress=False, project=False)
+    assert not marker.exists(), "the pickle ran code"
+
+
+def test_model_files_that_are_not_model_files_are_named(tmp_path, square_clip):
+    import torch
+
+    text = tmp_path / "notes.pt"
+    text.write_text("hello world\n")
+    with pytest.raises(mm.ProjectError, match="notes.pt is not a plain mm_widgets model file"):
+        mm.MicroModel.load(text)
+    with pytest.raises(mm.MMError, match="notes.pt is not a model file that can be read safely"):
+        mm.overfit(*square_clip, weights=text, epochs=1, progress=False, project=False)
+    half = tmp_path / "half.pt"
+    torch.save({"kind": "yolo"}, half)
+    with pytest.raises(mm.ProjectError, match=r"half.pt is not a whole 'yolo' model file \(KeyError"):
+        mm.MicroModel.load(half)
