@@ -26,6 +26,9 @@ from .errors import FrameIndexError, VideoError
 IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".bmp", ".webp", ".tif", ".tiff")
 
 DEFAULT_CACHE_BYTES = 64 * 1024 * 1024
+#: The largest image a frame folder may hold (twice 8K UHD): one frame decodes to 3 bytes
+#: a pixel, so a small file claiming 30000x30000 would ask for 2.7 GB.
+MAX_PIXELS = 2 * 7680 * 4320
 #: A second reader (a background thread going through the clip once) needs little cache.
 TWIN_CACHE_BYTES = 16 * 1024 * 1024
 
@@ -386,9 +389,13 @@ class FolderSource:
         for f in self.files:
             try:
                 with Image.open(f) as im:
-                    sizes.setdefault(im.size, f)
-            except (UnidentifiedImageError, OSError) as e:
+                    w, h = im.size
+            except (UnidentifiedImageError, OSError, Image.DecompressionBombError) as e:
                 raise VideoError(f"cannot read image {f}: {e}") from e
+            if w * h > MAX_PIXELS:
+                raise VideoError(f"image {f} is {w}x{h}: a frame has at most {MAX_PIXELS:,} "
+                                 "pixels (mm_widgets.data.MAX_PIXELS)")
+            sizes.setdefault((w, h), f)
         if len(sizes) > 1:
             (s1, f1), (s2, f2) = list(sizes.items())[:2]
             raise VideoError(

@@ -8,6 +8,7 @@ no boxes is a negative ("nothing here"), not a gap.
 from __future__ import annotations
 
 import math
+import unicodedata
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, replace
 from pathlib import Path
@@ -25,6 +26,35 @@ TRACK = "track"
 CLASS_COLUMNS = ["frame", "label", "score", "source", "round"]
 SOURCES = ("human", "model", "corrected", "carried")
 TASKS = ("boxes", "classes")
+#: Unicode categories a name may not hold: control characters (a newline splits a name in
+#: two in a one-name-a-line file; XML cannot hold a NUL), lone surrogate halves, line and
+#: paragraph separators, and unassigned code points (XML refuses U+FFFE).
+_NOT_IN_NAMES = {"Cc": "a control character", "Cs": "half of a surrogate pair",
+                 "Zl": "a line separator", "Zp": "a paragraph separator",
+                 "Cn": "an unassigned code point"}
+
+
+def name_problem(name) -> str | None:
+    """Why ``name`` cannot be a class or clip name that every export gives back (None: it
+    can). Exports write names one a line (YOLO, MOT), in XML (CVAT, Label Studio), in JSON
+    (COCO) and in YAML (YOLO's data.yaml)."""
+    if not isinstance(name, str) or not name:
+        return "a name is non-empty text"
+    for ch in name:
+        kind = unicodedata.category(ch)
+        if kind in _NOT_IN_NAMES:
+            return f"it holds {_NOT_IN_NAMES[kind]} (U+{ord(ch):04X}), which exports cannot keep"
+    if name != name.strip():
+        return "it starts or ends with a space, which other tools drop"
+    return None
+
+
+def check_name(name, what: str) -> str:
+    """``name`` if :func:`name_problem` finds nothing, else a :class:`LabelError` saying why."""
+    problem = name_problem(name)
+    if problem:
+        raise LabelError(f"{what} {name!r:.60} is refused: {problem}")
+    return name
 
 
 @dataclass(frozen=True)
@@ -318,6 +348,8 @@ class LabelSet:
         bad = [c for c in classes if not isinstance(c, str) or not c]
         if bad:
             raise LabelError(f"class names must be non-empty strings, got {bad!r}")
+        for c in classes:
+            check_name(c, "class name")
         if len(set(classes)) != len(classes):
             raise LabelError(f"class names repeat: {classes}")
         if task not in TASKS:

@@ -14,6 +14,7 @@ from pathlib import Path
 from ..errors import LabelError
 from ..labels import Box, LabelSet
 from ..storage import write_atomic
+from .bounds import BoxBudget, clip_length, load_json
 from .images import exported_frames, image_name, write_images
 
 
@@ -70,15 +71,11 @@ def to_coco(labels: LabelSet, path: str | Path | None = None, *,
 def from_coco(source: str | Path | dict, *, n_frames: int | None = None) -> LabelSet:
     """A :class:`LabelSet` from COCO detection JSON (a file or the parsed dict)."""
     if isinstance(source, dict):
-        coco = source
+        coco, where = source, "COCO data"
     else:
         path = Path(source)
-        if not path.exists():
-            raise LabelError(f"COCO file not found: {path}")
-        try:
-            coco = json.loads(path.read_text())
-        except (json.JSONDecodeError, UnicodeDecodeError) as e:
-            raise LabelError(f"{path} is not valid JSON: {e}") from e
+        where = str(path)
+        coco = load_json(path, "COCO file")
     if not isinstance(coco, dict):
         raise LabelError("COCO data must be a JSON object with images, annotations, categories")
     images, anns, raw_cats = (coco.get(k, []) for k in ("images", "annotations", "categories"))
@@ -102,14 +99,15 @@ def from_coco(source: str | Path | dict, *, n_frames: int | None = None) -> Labe
     videos = coco.get("videos")
     if n_frames is None and isinstance(videos, list) and len(videos) == 1 \
             and isinstance(videos[0], dict) and isinstance(videos[0].get("length"), int):
-        n_frames = videos[0]["length"]
+        n_frames = clip_length(videos[0]["length"], f"{where}: videos[0].length")
     labels = LabelSet(ordered, "boxes", size=size, n_frames=n_frames)
+    budget = BoxBudget(labels, where)
     looked = []
     frame_of = {}  # image id -> frame: video-COCO's frame_id where given, else the image id
     for img in images:
         if not isinstance(img, dict):
             raise LabelError(f"a COCO image must be an object, got {img!r:.60}")
-        f = labels.check_frame(img.get("frame_id", img.get("id")))
+        f = budget.frame(img.get("frame_id", img.get("id")), f"image {str(img.get('id'))[:20]}")
         frame_of[img.get("id")] = f
         if img.get("looked_at", True):
             looked.append(f)
@@ -120,7 +118,8 @@ def from_coco(source: str | Path | dict, *, n_frames: int | None = None) -> Labe
         try:
             f = frame_of[image_id]
         except (KeyError, TypeError):
-            f = labels.check_frame(image_id)
+            f = budget.frame(image_id, f"annotation {str(ann.get('id'))[:20]}")
+        budget.spend(1, f"annotation {str(ann.get('id'))[:20]}")
         box = Box.from_coco(ann, cats)
         try:
             r = int(ann.get("round", 0))

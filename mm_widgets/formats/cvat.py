@@ -18,8 +18,9 @@ import xml.etree.ElementTree as ET
 from pathlib import Path
 
 from ..errors import LabelError
-from ..labels import Box, LabelSet
+from ..labels import Box, LabelSet, check_name
 from ..storage import write_atomic
+from .bounds import BoxBudget, clip_length, frame_ranges
 from .images import read_text
 from .video import fill, interpolate_box, keyframes, runs, tracks_of
 
@@ -29,6 +30,7 @@ def to_cvat(labels: LabelSet, path: str | Path, *, name: str = "clip") -> Path:
     labels.require("boxes")
     if labels.size is None:
         raise LabelError("CVAT export needs the frame size: build the LabelSet with size=(w, h)")
+    check_name(name, "CVAT task name")
     tracks = tracks_of(labels)
     last = max([*labels.looked_at, *labels.frames], default=0)
     n = labels.n_frames if labels.n_frames is not None else last + 1
@@ -85,17 +87,6 @@ def _ranges(frames: list[int]) -> str:
     return ",".join(str(a) if a == b else f"{a}-{b}" for a, b in parts)
 
 
-def _parse_ranges(text: str, where: str) -> list[int]:
-    out: list[int] = []
-    try:
-        for part in filter(None, text.split(",")):
-            a, _, b = part.partition("-")
-            out += range(int(a), int(b or a) + 1)
-    except ValueError:
-        raise LabelError(f"{where}: looked_at must be like 0-4,7; got {text!r:.60}") from None
-    return out
-
-
 def from_cvat(path: str | Path, *, n_frames: int | None = None) -> LabelSet:
     """A :class:`LabelSet` from a CVAT for video 1.1 XML file (track ids kept)."""
     path = Path(path)
@@ -120,8 +111,10 @@ def from_cvat(path: str | Path, *, n_frames: int | None = None) -> LabelSet:
         raise LabelError(f"{path}: <meta><task> needs original_size and stop_frame") from None
     if root.find("image") is not None:
         raise LabelError(f"{path} is CVAT for images; export the task as CVAT for video 1.1")
+    end_of_clip = clip_length(stop + 1, f"{path}: <stop_frame> {stop}")
     labels = LabelSet(classes, "boxes", size=size,
-                      n_frames=n_frames if n_frames is not None else stop + 1)
+                      n_frames=n_frames if n_frames is not None else end_of_clip)
+    budget = BoxBudget(labels, str(path))
     boxes: dict[int, list[Box]] = {}
     for track in root.iterfind("track"):
         try:
@@ -140,18 +133,21 @@ def from_cvat(path: str | Path, *, n_frames: int | None = None) -> LabelSet:
                 box = Box(*xyxy, labels.check_class(track.get("label")), None, source, t)
             except LabelError as err:
                 raise type(err)(f"{path}: track {t}, frame {f}: {err}") from None
-            shapes.append((f, box, e.get("outside") == "1"))
+            shapes.append((budget.frame(f, f"track {t}'s box on frame {f}"), box,
+                           e.get("outside") == "1"))
         shapes.sort(key=lambda s: s[0])
         for k, (f, box, outside) in enumerate(shapes):
             if outside:
                 continue
-            end = shapes[k + 1][0] if k + 1 < len(shapes) else stop + 1
+            end = shapes[k + 1][0] if k + 1 < len(shapes) else end_of_clip
             nxt = shapes[k + 1][1] if k + 1 < len(shapes) and not shapes[k + 1][2] else None
+            budget.frame(max(end, f + 1) - 1, f"track {t} from frame {f}")
+            budget.spend(max(end, f + 1) - f, f"track {t} from frame {f}")
             for g in range(f, max(end, f + 1)):
                 b = box if g == f or nxt is None else interpolate_box(box, nxt, (g - f) / (end - f))
-                boxes.setdefault(labels.check_frame(g), []).append(b)
+                boxes.setdefault(g, []).append(b)
     mine = root.find("meta/mm_widgets")
-    looked = (_parse_ranges(mine.get("looked_at", ""), str(path)) if mine is not None
-              else sorted(boxes))
+    looked = (frame_ranges(mine.get("looked_at", ""), f"{path}: <mm_widgets>", labels.n_frames)
+              if mine is not None else sorted(boxes))
     looked = {labels.check_frame(f) for f in looked}
     return fill(labels, boxes, looked)

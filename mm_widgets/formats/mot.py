@@ -19,8 +19,9 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from ..errors import LabelError
-from ..labels import Box, LabelSet
+from ..labels import Box, LabelSet, check_name
 from ..storage import write_atomic
+from .bounds import BoxBudget, clip_length
 from .images import read_text
 from .video import fill, tracks_of
 
@@ -31,6 +32,7 @@ def to_mot(labels: LabelSet, folder: str | Path, *, name: str = "clip", fps: flo
     labels.require("boxes")
     if labels.size is None:
         raise LabelError("MOT export needs the frame size: build the LabelSet with size=(w, h)")
+    check_name(name, "MOT sequence name")
     folder = Path(folder)
     (folder / "gt").mkdir(parents=True, exist_ok=True)
     rows = []
@@ -68,21 +70,23 @@ def from_mot(folder: str | Path, classes: Sequence[str] | None = None, *,
     if size is None and info:
         size = (info["imwidth"], info["imheight"])
     if n_frames is None and info:
-        n_frames = info["seqlength"]
+        n_frames = clip_length(info["seqlength"], f"{seq / 'seqinfo.ini'}: seqLength")
     if classes is None:
         classes = [c for c in read_text(gt.parent / "labels.txt", "MOT labels.txt").splitlines() if c]
     labels = LabelSet(classes, "boxes", size=size, n_frames=n_frames)
+    budget = BoxBudget(labels, str(gt))
     boxes: dict[int, list[Box]] = {}
     for n, row in enumerate(csv.reader(io.StringIO(read_text(gt, "MOT gt.txt"))), 1):
         if not row or not "".join(row).strip():
             continue
         try:
-            frame, track = int(float(row[0])), int(float(row[1]))
+            frame, track = (_whole(v) for v in row[:2])
             x, y, w, h = (float(v) for v in row[2:6])
             keep = len(row) < 7 or float(row[6]) != 0
             k = int(float(row[7])) if len(row) > 7 else 1
         except (ValueError, IndexError, OverflowError):
-            raise LabelError(f"{gt} line {n}: need frame,id,x,y,w,h[,conf,class,visibility]; "
+            raise LabelError(f"{gt} line {n}: need frame,id,x,y,w,h[,conf,class,visibility] "
+                             "(frame and id whole numbers); "
                              f"got {','.join(row)!r:.80}") from None
         if not keep:
             continue
@@ -94,7 +98,8 @@ def from_mot(folder: str | Path, classes: Sequence[str] | None = None, *,
                       track - 1 if track > 0 else None)
         except LabelError as e:
             raise type(e)(f"{gt} line {n}: {e}") from None
-        boxes.setdefault(labels.check_frame(frame - 1), []).append(box)
+        budget.spend(1, f"line {n}")
+        boxes.setdefault(budget.frame(frame - 1, f"line {n}"), []).append(box)
     looked_file = gt.parent / "looked_at.txt"
     if looked_file.exists():
         try:
@@ -104,6 +109,14 @@ def from_mot(folder: str | Path, classes: Sequence[str] | None = None, *,
     else:
         looked = set(boxes)
     return fill(labels, boxes, looked)
+
+
+def _whole(text: str) -> int:
+    """A frame or track number: a whole number, written ``7`` or ``7.0`` (never ``7.5``)."""
+    value = float(text)
+    if not value.is_integer():
+        raise ValueError(text)
+    return int(value)
 
 
 def _seqinfo(path: Path) -> dict | None:

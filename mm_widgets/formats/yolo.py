@@ -22,6 +22,7 @@ from pathlib import Path
 from ..errors import LabelError
 from ..labels import Box, LabelSet
 from ..storage import write_atomic
+from .bounds import load_yaml
 from .images import exported_frames, read_text, write_images
 
 SPLITS = ("train", "val", "test")
@@ -45,8 +46,10 @@ def to_yolo(labels: LabelSet, folder: str | Path, *, with_score: bool = False,
         write_atomic(label_dir / f"{f:06d}.txt", "".join(line + "\n" for line in lines).encode())
     if frames is not None:
         write_images(frames, written, folder / "images" / "train")
-        # JSON strings are YAML double-quoted scalars: any class name stays one name
-        names = "".join(f"  {k}: {json.dumps(c)}\n" for k, c in enumerate(labels.classes))
+        # JSON strings are YAML double-quoted scalars: any class name stays one name (raw
+        # UTF-8: YAML reads the two escapes JSON gives a character beyond U+FFFF as two halves)
+        names = "".join(f"  {k}: {json.dumps(c, ensure_ascii=False)}\n"
+                        for k, c in enumerate(labels.classes))
         yaml = ("# written by mm_widgets; train with YOLO(...).train(data=<this file>)\n"
                 "train: images/train\nval: images/train\n"
                 f"nc: {len(labels.classes)}\nnames:\n{names}")
@@ -96,12 +99,7 @@ def from_yolo(folder: str | Path, size: tuple[int, int] | None = None,
 
 def _read_data_yaml(path: Path) -> tuple[list[str], list[Path], list[Path]]:
     """Class names, label folders and image folders of a YOLO ``data.yaml``."""
-    import yaml  # PyYAML comes with ultralytics
-
-    try:
-        data = yaml.safe_load(read_text(path, "YOLO data.yaml"))
-    except yaml.YAMLError as e:
-        raise LabelError(f"{path} is not valid YAML: {e}") from e
+    data = load_yaml(path, "YOLO data.yaml")
     if not isinstance(data, dict) or data.get("names") is None:
         raise LabelError(f"{path} needs a names: list of class names")
     names = data["names"]
@@ -109,6 +107,9 @@ def _read_data_yaml(path: Path) -> tuple[list[str], list[Path], list[Path]]:
         names = [names[k] for k in sorted(names)]
     if not isinstance(names, list):
         raise LabelError(f"{path}: names must be a list or a mapping, got {names!r:.60}")
+    bad = next((n for n in names if not isinstance(n, (str, int, float))), None)
+    if bad is not None:
+        raise LabelError(f"{path}: a class name must be text, got {bad!r:.60}")
     root = path.parent / data["path"] if isinstance(data.get("path"), str) else path.parent
     images, label_dirs = [], []
     for split in SPLITS:
