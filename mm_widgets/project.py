@@ -498,9 +498,10 @@ def write_snapshot(path: Path, labels: LabelSet, keep: bool = False) -> None:
 def read_snapshot(path: Path, labels: LabelSet) -> None:
     """Fill an empty ``labels`` from a snapshot written by :func:`write_snapshot`."""
     try:
+        _check_sizes(path)
         with np.load(path, allow_pickle=False) as z:
             data = {k: z[k] for k in z.files}
-    except (OSError, ValueError, KeyError, EOFError, zipfile.BadZipFile) as e:
+    except (OSError, ValueError, KeyError, EOFError, zipfile.BadZipFile, MemoryError) as e:
         raise ProjectError(f"{path} is unreadable ({e}); mm.Project.recover({str(path.parent)!r}) "
                            "rebuilds the labels from the previous snapshot and the journals") from e
     classes, task = labels.classes, labels.task
@@ -524,6 +525,22 @@ def read_snapshot(path: Path, labels: LabelSet) -> None:
         if gc_was_on:
             gc.enable()
     labels._looked_at = set(data["looked_at"].tolist())
+
+
+def _check_sizes(path: Path) -> None:
+    """Refuse an array whose header claims more values than its member of the file holds
+    (numpy allocates what the header says before it reads)."""
+    with zipfile.ZipFile(path) as z:
+        for info in z.infolist():
+            with z.open(info) as fh:
+                version = np.lib.format.read_magic(fh)
+                read = (np.lib.format.read_array_header_1_0 if version == (1, 0)
+                        else np.lib.format.read_array_header_2_0)
+                shape, _, dtype = read(fh)
+                claimed = int(np.prod(shape, dtype=object)) * dtype.itemsize
+                if claimed > info.file_size:
+                    raise ValueError(f"its {info.filename} says it holds {claimed:,} bytes, "
+                                     f"the file has {info.file_size:,}")
 
 
 _INTEGER = ("frame", "label", "source", "round", "looked_at", "track")

@@ -145,3 +145,35 @@ def test_huge_png_in_a_frame_folder_is_named(tmp_path, width, height):
     png_header_only(tmp_path / "000000.png", width, height)
     out = read_capped(f"mm.Frames.from_folder({str(tmp_path)!r})[0]")
     assert out.startswith("VideoError") and "000000.png" in out, out
+
+
+def test_snapshot_whose_array_header_claims_a_trillion_values_is_refused(tmp_path):
+    import io
+    import zipfile
+
+    import numpy as np
+
+    import mm_widgets as mm
+    from mm_widgets.labels import Box
+
+    p = mm.Project(tmp_path / "p", ["a"])
+    p.labels.set_boxes(0, [Box(0, 0, 5, 5, "a")])
+    p.save()
+    p.close()
+    snapshot = tmp_path / "p" / "labels.npz"
+    with np.load(snapshot) as z:
+        arrays = {k: z[k] for k in z.files}
+    buffer = io.BytesIO()
+    with zipfile.ZipFile(buffer, "w") as out:
+        for name, a in arrays.items():
+            member = io.BytesIO()
+            if name == "frame":  # 8 bytes of data under a header that says 8 TB
+                np.lib.format.write_array_header_1_0(
+                    member, {"descr": "<i8", "fortran_order": False, "shape": (10**12,)})
+                member.write(a.tobytes())
+            else:
+                np.lib.format.write_array(member, a)
+            out.writestr(f"{name}.npy", member.getvalue())
+    snapshot.write_bytes(buffer.getvalue())
+    out = read_capped(f"mm.Project({str(tmp_path / 'p')!r}, read_only=True)")
+    assert out.startswith("ProjectError") and "labels.npz is unreadable (its frame.npy says" in out, out
