@@ -14,7 +14,6 @@ Rows with ``not_ignored = 0`` are regions to ignore, not boxes: reading skips th
 from __future__ import annotations
 
 import csv
-import io
 from collections.abc import Sequence
 from pathlib import Path
 
@@ -76,7 +75,7 @@ def from_mot(folder: str | Path, classes: Sequence[str] | None = None, *,
     labels = LabelSet(classes, "boxes", size=size, n_frames=n_frames)
     budget = BoxBudget(labels, str(gt))
     boxes: dict[int, list[Box]] = {}
-    for n, row in enumerate(csv.reader(io.StringIO(read_text(gt, "MOT gt.txt"))), 1):
+    for n, row in enumerate(_rows(gt), 1):
         if not row or not "".join(row).strip():
             continue
         try:
@@ -109,6 +108,17 @@ def from_mot(folder: str | Path, classes: Sequence[str] | None = None, *,
     else:
         looked = set(boxes)
     return fill(labels, boxes, looked)
+
+
+def _rows(gt: Path):
+    """The rows of ``gt.txt``, read as they come (a file of ignored rows costs no memory)."""
+    if not gt.is_file():
+        raise LabelError(f"MOT gt.txt not found: {gt}")
+    try:
+        with open(gt, encoding="utf-8", newline="") as fh:
+            yield from csv.reader(fh)
+    except (OSError, UnicodeDecodeError, csv.Error) as e:
+        raise LabelError(f"cannot read MOT gt.txt {gt}: {e}") from e
 
 
 def _whole(text: str) -> int:

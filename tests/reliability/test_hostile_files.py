@@ -24,7 +24,7 @@ mm.Frames  # everything the readers need is imported before the cap
 import PIL.Image, PIL.PngImagePlugin, yaml, xml.etree.ElementTree
 with open("/proc/self/status") as fh:
     vm = next(int(line.split()[1]) * 1024 for line in fh if line.startswith("VmSize"))
-resource.setrlimit(resource.RLIMIT_AS, (vm + 400 * 2**20, resource.RLIM_INFINITY))
+resource.setrlimit(resource.RLIMIT_AS, (vm + {cap_mb} * 2**20, resource.RLIM_INFINITY))
 try:
     {call}
     print("READ")
@@ -35,9 +35,11 @@ except BaseException as e:
 """
 
 
-def read_capped(call: str) -> str:
-    """What reading gave in a memory-capped child: the error's type and message."""
-    out = subprocess.run([sys.executable, "-c", READ.format(call=call)], capture_output=True,
+def read_capped(call: str, cap_mb: int = 400) -> str:
+    """What reading gave in a child capped at ``cap_mb`` above its imports: the error's type
+    and message, or READ."""
+    out = subprocess.run([sys.executable, "-c", READ.format(call=call, cap_mb=cap_mb)],
+                         capture_output=True,
                          text=True, timeout=120)
     return (out.stdout.strip() or out.stderr.strip()[-500:])
 
@@ -177,3 +179,16 @@ def test_snapshot_whose_array_header_claims_a_trillion_values_is_refused(tmp_pat
     snapshot.write_bytes(buffer.getvalue())
     out = read_capped(f"mm.Project({str(tmp_path / 'p')!r}, read_only=True)")
     assert out.startswith("ProjectError") and "labels.npz is unreadable (its frame.npy says" in out, out
+
+
+def test_mot_rows_to_ignore_cost_no_memory(tmp_path):
+    # 11 MB of "ignore" rows (not_ignored = 0) under a cap of 32 MB above the imports:
+    # read whole, as a str and then a StringIO buffer (4 bytes a character), it went past
+    (tmp_path / "gt").mkdir()
+    (tmp_path / "gt" / "labels.txt").write_text("a\n")
+    with open(tmp_path / "gt" / "gt.txt", "w") as fh:
+        fh.write("1,1,1,1,5,5,1,1,1\n")
+        fh.write("1,2,1,1,5,5,0,1,1\n" * 600_000)
+    out = read_capped(f"assert len(formats.from_mot({str(tmp_path)!r}, size=(64, 48))) == 1",
+                      cap_mb=32)
+    assert out == "READ", out
