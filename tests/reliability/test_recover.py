@@ -133,3 +133,10 @@ def test_garbled_action_line_is_named_and_recover_keeps_the_rest(project):
     recovered = mm.Project.recover(project)
     assert [a.frame for a in recovered.actions] == [0, 1, 3, 4, 8]  # every readable line
     assert mm.Project(project).actions.count() == 5
+
+
+def test_project_json_nested_200000_deep_is_named(project):
+    (project / "project.json").write_text("[" * 200_000 + "]" * 200_000)
+    with pytest.raises(mm.ProjectError, match="project.json is unreadable"):
+        mm.Project(project)
+    assert mm.Project.recover(project).labels.looked_at == list(range(9))
