@@ -91,10 +91,11 @@ class Project:
         except OSError as e:  # a name too long, a file where a folder should be
             raise ProjectError(f"cannot open project folder {self.path}: {e.strerror or e}") from e
         if not read_only:
-            if not meta_file.exists() and classes is not None:
+            creating = not meta_file.exists() and classes is not None
+            if creating:
                 LabelSet(classes, task)  # refuse bad classes before a folder is made
                 self._make_folder()
-            if self.path.is_dir():
+            if creating or meta_file.exists():  # (no lock file left in a folder of other things)
                 self._lock = WriteLock(self.path, hint=(
                     f", or open it read-only: mm.Project({str(self.path)!r}, read_only=True)"))
                 weakref.finalize(self, self._lock.dropped)

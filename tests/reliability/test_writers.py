@@ -108,3 +108,10 @@ def test_two_openers_in_one_process_share_the_project(tmp_path):
     p.close()
     q.close()
     assert mm.Project(tmp_path / "p").labels.looked_at == [1, 2, 3, 4]
+
+
+def test_a_folder_that_is_not_a_project_gets_no_lock_file(tmp_path):
+    (tmp_path / "notes.txt").write_text("someone's folder")
+    with pytest.raises(mm.ProjectError, match="pass classes"):
+        mm.Project(tmp_path)
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["notes.txt"]
