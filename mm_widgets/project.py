@@ -44,7 +44,7 @@ import pandas as pd
 
 from .actions import Action, ActionLog, ActionTimes, efficiency, format_seconds
 from .errors import MMError, ProjectError
-from .labels import SOURCES, TASKS, TRACK, Box, LabelSet
+from .labels import SOURCES, TASKS, TRACK, Box, LabelSet, name_problem
 from .storage import Journal, WriteLock, keep_previous, previous_version, write_atomic
 
 SCHEMA = 1
@@ -94,6 +94,10 @@ class Project:
             creating = not meta_file.exists() and classes is not None
             if creating:
                 LabelSet(classes, task)  # refuse bad classes before a folder is made
+                problem = name_problem(self.path.name)
+                if problem:  # the name exports give the clip (MOT seqinfo.ini, CVAT task)
+                    raise ProjectError(f"project name {self.path.name!r:.60} is refused: "
+                                       f"{problem}")
                 self._make_folder()
             if creating or meta_file.exists():  # (no lock file left in a folder of other things)
                 self._lock = WriteLock(self.path, hint=(

@@ -129,3 +129,23 @@ def test_clip_name_comes_back_from_seqinfo(tmp_path):
     parser = configparser.ConfigParser(interpolation=None)
     parser.read(tmp_path / "mot" / "seqinfo.ini", encoding="utf-8")
     assert parser["Sequence"]["name"] == "Straße [2] = \"x\"; #1"
+
+
+@pytest.mark.parametrize("name", ["two\nlines", "tab\there", " spaced"])
+def test_project_names_exports_break_are_refused_when_made(tmp_path, name):
+    with pytest.raises(mm.ProjectError, match="project name .* is refused: "):
+        mm.Project(tmp_path / name, ["a"])
+    assert not (tmp_path / name).exists()
+
+
+def test_project_name_comes_back_from_mot_and_cvat(tmp_path):
+    frames = mm.Frames.from_arrays([np.zeros((SIZE[1], SIZE[0], 3), np.uint8)] * 4)
+    p = mm.Project(tmp_path / "Straße <1> & \"2\"", ["a"], frames=frames)
+    p.labels.set_boxes(0, [Box(2, 2, 6, 9, "a")])
+    p.export("mot", tmp_path / "mot")
+    p.export("cvat", tmp_path / "cvat")
+    parser = configparser.ConfigParser(interpolation=None)
+    parser.read(tmp_path / "mot" / "seqinfo.ini", encoding="utf-8")
+    assert parser["Sequence"]["name"] == "Straße <1> & \"2\""
+    task = ET.parse(tmp_path / "cvat" / "annotations.xml").getroot().find("meta/task")
+    assert task.findtext("name") == "Straße <1> & \"2\""
