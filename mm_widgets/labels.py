@@ -28,10 +28,10 @@ SOURCES = ("human", "model", "corrected", "carried")
 TASKS = ("boxes", "classes")
 #: Unicode categories a name may not hold: control characters (a newline splits a name in
 #: two in a one-name-a-line file; XML cannot hold a NUL), lone surrogate halves, line and
-#: paragraph separators, and unassigned code points (XML refuses U+FFFE).
+#: paragraph separators; and the two characters XML and YAML refuse, U+FFFE and U+FFFF.
 _NOT_IN_NAMES = {"Cc": "a control character", "Cs": "half of a surrogate pair",
                  "Zl": "a line separator", "Zp": "a paragraph separator",
-                 "Cn": "an unassigned code point"}
+                 "\ufffe": "a noncharacter", "\uffff": "a noncharacter"}
 
 
 def name_problem(name) -> str | None:
@@ -41,7 +41,7 @@ def name_problem(name) -> str | None:
     if not isinstance(name, str) or not name:
         return "a name is non-empty text"
     for ch in name:
-        kind = unicodedata.category(ch)
+        kind = ch if ch in "\ufffe\uffff" else unicodedata.category(ch)
         if kind in _NOT_IN_NAMES:
             return f"it holds {_NOT_IN_NAMES[kind]} (U+{ord(ch):04X}), which exports cannot keep"
     if name != name.strip():
