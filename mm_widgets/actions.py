@@ -39,12 +39,20 @@ A frame's class is one object in the same way (:func:`diff_class`): setting or c
 it is one ``class`` action, leaving it as shown is free. ``accept`` events (a frame
 accepted with no action) are logged with their time but never counted: they are what the
 human-time model prices as a verification (:class:`ActionTimes`).
+
+Human time counts only the person's own time (:meth:`ActionLog.seconds`): an event is
+timed from the event before it, or from the moment the person could start on it when that
+came later: a widget showing its first frame (the training and predicting before it are
+waiting, not work), a frame that took the machine a while to make ready
+(:meth:`ActionLog.waiting`), an undo or a redo (an action taken back, and the time spent
+on it, are no work).
 """
 
 from __future__ import annotations
 
 import time
 from collections.abc import Callable, Iterable, Sequence
+from contextlib import contextmanager
 from dataclasses import asdict, dataclass, field, replace
 
 import numpy as np
@@ -64,6 +72,9 @@ ACTION_COLUMNS = ["kind", "frame", "round", "label", "time"]
 IDLE_SECONDS = 120.0
 #: Events closer than this came from one edit (no person acts twice in 0.2 s).
 SAME_EDIT_SECONDS = 0.2
+#: A frame the machine made ready (predicted, decoded) within this is shown at once: no
+#: wait a person notices (see :meth:`ActionLog.waiting`).
+WAIT_SECONDS = 0.5
 
 
 def efficiency(human_actions: int, labels: int) -> float:
@@ -80,13 +91,16 @@ def labels_per_action(labels: int, human_actions: int) -> float:
 
 @dataclass(frozen=True)
 class Action:
-    """One human action (or one free ``accept``), with the time it was recorded."""
+    """One human action (or one free ``accept``), with the time it was recorded and,
+    when the person could only start on it later than the event before it (a frame shown
+    after a wait, an undo), ``since``: that moment (see :meth:`ActionLog.seconds`)."""
 
     kind: str
     frame: int
     round: int = 0
     label: str | None = None
     time: float = field(default_factory=lambda: time.time())  # looked up per call: a test may set the clock
+    since: float | None = None
 
     def __post_init__(self):
         object.__setattr__(self, "kind", OLD_KIND_NAMES.get(self.kind, self.kind))
@@ -107,6 +121,10 @@ class ActionLog:
     ``len``, iteration and :meth:`count` cover the counted actions only; free ``accept``
     events are kept beside them (:attr:`events` has both, in time order) for
     :meth:`seconds`.
+
+    A widget tells the log when the person can start looking (:meth:`look`,
+    :meth:`waiting`); each event recorded after it carries that moment as its ``since``, so
+    the time spent waiting for the model is no one's work, on disk too.
     """
 
     def __init__(self, actions: Iterable[Action] = (), sink: Callable[[Action], None] | None = None,
@@ -117,12 +135,28 @@ class ActionLog:
             (self._free if a.kind in FREE_KINDS else self._actions).append(a)
         self._sink = sink
         self._retract_sink = retract_sink
+        self._looked: float | None = None  # when the person could last start afresh
 
     def record(self, kind: str, frame: int, round: int = 0, label: str | None = None) -> Action:
         """Log one human action (or one free ``accept``) now and return it."""
-        action = Action(kind, frame, round, label)
+        action = Action(kind, frame, round, label, since=self._looked)
         self.extend([action])
         return action
+
+    def look(self) -> None:
+        """The person starts looking now (a widget shows its first frame; an undo): the next
+        event is timed from here if this is later than the event before it."""
+        self._looked = time.time()
+
+    @contextmanager
+    def waiting(self, at_least: float = WAIT_SECONDS):
+        """The machine works while the person waits (a frame's block predicted, a frame
+        decoded): when that took ``at_least`` seconds or more, the person starts looking at
+        its end (:meth:`look`); a quicker one is no wait anyone notices."""
+        started = time.time()
+        yield
+        if time.time() - started >= at_least:
+            self.look()
 
     def extend(self, actions: Iterable[Action]) -> None:
         for a in actions:
@@ -131,7 +165,8 @@ class ActionLog:
             (self._free if a.kind in FREE_KINDS else self._actions).append(a)
 
     def retract(self, actions: Iterable[Action]) -> None:
-        """Take ``actions`` (recorded here) back from the count: what an undo does."""
+        """Take ``actions`` (recorded here) back from the count: what an undo does. The
+        next event is timed from now: the undone work, and the undo, are no work."""
         for a in actions:
             k = next((k for k in range(len(self._actions) - 1, -1, -1) if self._actions[k] is a), None)
             if k is None:
@@ -139,6 +174,13 @@ class ActionLog:
             if self._retract_sink is not None:
                 self._retract_sink(a)  # persisted first, like a new action
             del self._actions[k]
+        self.look()
+
+    def restore(self, actions: Iterable[Action]) -> None:
+        """Count ``actions`` (taken back by :meth:`retract`) again, with the times they were
+        made: what a redo does. The next event is timed from now."""
+        self.extend(actions)
+        self.look()
 
     def __len__(self) -> int:
         return len(self._actions)
@@ -161,20 +203,10 @@ class ActionLog:
     def df(self) -> pd.DataFrame:
         return pd.DataFrame([asdict(a) for a in self._actions], columns=ACTION_COLUMNS)
 
-    def seconds(self, idle: float = IDLE_SECONDS) -> pd.DataFrame:
-        """The person's own seconds per kind of event, measured from the timestamps.
-
-        Each event is given the time since the event before it (the person was looking,
-        deciding and dragging meanwhile). Events recorded within :data:`SAME_EDIT_SECONDS`
-        of each other came from one edit, and share its time equally. A gap longer than
-        ``idle`` seconds is a break (coffee, a restart, another task), not work: that
-        event is left untimed. The figure per kind is the median over its timed events,
-        so a few slow or half-idle gaps move it little.
-
-        Returns one row per kind (:data:`ACTION_KINDS` and ``accept``) with ``events``,
-        ``timed`` and ``median_seconds`` (NaN when none was timed).
-        """
-        timed: dict[str, list[float]] = {k: [] for k in ACTION_KINDS + FREE_KINDS}
+    def timed(self, idle: float = IDLE_SECONDS) -> list[tuple[Action, float | None]]:
+        """Every event (:attr:`events`) with the person's own seconds for it, or None when
+        it cannot be timed (see :meth:`seconds`)."""
+        out: list[tuple[Action, float | None]] = []
         events = self.events
         k = 0
         while k < len(events):
@@ -182,18 +214,52 @@ class ActionLog:
             while (k + len(batch) < len(events)
                    and events[k + len(batch)].time - batch[-1].time < SAME_EDIT_SECONDS):
                 batch.append(events[k + len(batch)])
-            if k > 0:
-                gap = batch[0].time - events[k - 1].time
-                if gap <= idle:
-                    for a in batch:
-                        timed[a.kind].append(gap / len(batch))
+            starts = [t for t in (events[k - 1].time if k > 0 else None, batch[0].since)
+                      if t is not None and t <= batch[0].time]
+            gap = batch[0].time - max(starts) if starts else None
+            share = gap / len(batch) if gap is not None and gap <= idle else None
+            out += [(a, share) for a in batch]
             k += len(batch)
+        return out
+
+    def seconds(self, idle: float = IDLE_SECONDS) -> pd.DataFrame:
+        """The person's own seconds per kind of event, measured from the timestamps.
+
+        Each event is given the time since the event before it (the person was looking,
+        deciding and dragging meanwhile), or since its ``since`` when that is later: the
+        moment the person could start (a widget's first frame shown after training, a frame
+        that kept them waiting, an undo or a redo), so waiting for the model and undone work
+        are left out. Events recorded within :data:`SAME_EDIT_SECONDS` of each other came
+        from one edit, and share its time equally. A gap longer than ``idle`` seconds is a
+        break (coffee, a restart, another task), not work: that event is left untimed, as
+        is the first event with nothing before it. The figure per kind is the median over
+        its timed events, so a few slow or half-idle gaps move it little.
+
+        Returns one row per kind (:data:`ACTION_KINDS` and ``accept``) with ``events``,
+        ``timed``, ``median_seconds`` (NaN when none was timed) and ``total_seconds``: the
+        timed events' own seconds plus, for each untimed one, the published figure of
+        :data:`DEFAULT_SECONDS`. Their sum is the human time so far; an event added never
+        lowers it (a median would: one quick adjust can lower the price of all the others).
+        """
+        timed: dict[str, list[float]] = {k: [] for k in ACTION_KINDS + FREE_KINDS}
+        total = dict.fromkeys(timed, 0.0)
+        for a, share in self.timed(idle):
+            if share is None:
+                total[a.kind] += DEFAULT_SECONDS[a.kind]
+            else:
+                timed[a.kind].append(share)
+                total[a.kind] += share
         rows = []
         for kind, values in timed.items():
             n = self.count(kind=kind)
             rows.append({"kind": kind, "events": n, "timed": len(values),
-                         "median_seconds": float(np.median(values)) if values else float("nan")})
+                         "median_seconds": float(np.median(values)) if values else float("nan"),
+                         "total_seconds": total[kind]})
         return pd.DataFrame(rows)
+
+    def total_seconds(self, idle: float = IDLE_SECONDS) -> float:
+        """The human time so far: the sum of :meth:`seconds`' ``total_seconds``."""
+        return float(self.seconds(idle)["total_seconds"].sum())
 
     def summary(self, labels_by_round: dict[int, int] | None = None) -> pd.DataFrame:
         """Per-round table: actions by kind, human actions, and (given the label count at the

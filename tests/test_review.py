@@ -484,16 +484,17 @@ def test_review_shows_human_time_and_the_persons_own_seconds(model, tmp_path, mo
         act()
     assert [a.kind for a in w.actions.events] == ["accept"] * 3 + ["draw", "delete", "draw",
                                                                       "accept"]
-    # Recomputed by hand from the raw timestamps: each event gets the gap before it; the
-    # first has none, and the draw after the 600 s break is idle, not timed.
+    # Recomputed by hand from the raw timestamps: each event gets the gap before it (the
+    # first, the one since the widget showed its frame), and the draw after the 600 s break
+    # is idle, not timed. Accepts: 2, 3, 4 and 3 s (frame 6: 0.5 + 2.5 after the draw).
     seconds = w.actions.seconds().set_index("kind")
-    assert seconds.loc["accept", "timed"] == 3 and seconds.loc["accept", "median_seconds"] == 3.0
+    assert seconds.loc["accept", "timed"] == 4 and seconds.loc["accept", "median_seconds"] == 3.0
     assert seconds.loc["draw", "timed"] == 1 and seconds.loc["draw", "median_seconds"] == 7.0
     assert seconds.loc["delete", "timed"] == 1 and seconds.loc["delete", "median_seconds"] == 6.0
     assert "your median: draw 7.0 s, delete 6.0 s, accept 3.0 s" in w._counter.value
-    # Human time: the person's own accept price (3 timed), published prices for the rest:
-    # 4 accepts x 3.0 + 2 draws x 7.0 + 1 delete x 1.6 = 27.6 s.
-    assert "human time &asymp; <b>28 seconds</b>" in w._counter.value
+    # Human time: the person's own seconds, the published 7 s for the untimed draw:
+    # accepts 2 + 3 + 4 + 3, draws 7 + 7, delete 6 = 32 s.
+    assert "human time &asymp; <b>32 seconds</b>" in w._counter.value
     # The project says the same, per kind, from the same log on disk.
     w.project.close()
     again = mm.Project(tmp_path / "p")
@@ -501,7 +502,7 @@ def test_review_shows_human_time_and_the_persons_own_seconds(model, tmp_path, mo
     assert table.loc["accept", "events"] == 4 and table.loc["delete", "events"] == 1
     assert table.loc["draw", "events"] == 2
     assert table.loc["accept", "seconds"] == 3.0 and table.loc["draw", "seconds"] == 7.0
-    assert table["total_seconds"].sum() == pytest.approx(27.6)
-    assert "human time about 28 seconds" in again._repr_html_()
+    assert table["total_seconds"].sum() == pytest.approx(32.0)
+    assert "human time about 32 seconds" in again._repr_html_()
     assert "4 labels, 3 human actions, efficiency 0.250" in again._repr_html_()
     again.close()

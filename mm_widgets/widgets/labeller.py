@@ -36,7 +36,15 @@ import numpy as np
 import traitlets
 from jupyter_bbox_widget import BBoxWidget
 
-from ..actions import ACTION_KINDS, Action, diff_boxes, diff_class, same_box, same_boxes
+from ..actions import (
+    ACTION_KINDS,
+    WAIT_SECONDS,
+    Action,
+    diff_boxes,
+    diff_class,
+    same_box,
+    same_boxes,
+)
 from ..data import Frames, frame_in_range
 from ..errors import FrameIndexError, LabelError, MMError
 from ..labels import TASKS, Box, LabelSet
@@ -454,12 +462,13 @@ class Labeller(widgets.VBox):
         i = frame_in_range(i, len(self.frames))
         if i == self.frame and self._rendered:
             return
-        self._rendered = True
+        first, self._rendered = not self._rendered, True
         self._visit += 1
         self.frame = i
         self._slider.value = i  # its observer calls go_to(i) again: a no-op now
         self._say()
-        self._render()
+        with self.actions.waiting(0.0 if first else WAIT_SECONDS):  # human time: waiting is no work
+            self._render()
 
     def next(self) -> None:
         """Show the next frame (stays on the last one)."""
@@ -557,7 +566,7 @@ class Labeller(widgets.VBox):
             return None
         edit = self._redo.pop()
         self.labels.apply_frame_state(edit.after)
-        edit.actions = [self.actions.record(a.kind, a.frame, a.round, a.label) for a in edit.actions]
+        self.actions.restore(edit.actions)  # with the times they were made: the undo was no work
         edit.boxes = []  # a later move of these boxes is a new adjust
         self._undo.append(edit)
         self._after_undo(edit)

@@ -9,6 +9,8 @@ action back as well. Registered with the line by the package root
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 import numpy as np
 import pandas as pd
 
@@ -58,7 +60,9 @@ def _mirror(w: Labeller, d) -> None:
     copies: dict[int, Action] = {}
 
     def record(a: Action) -> None:
-        copies[id(a)] = d.actions.record(a.kind, indices[a.frame], a.round, a.label)
+        # the same event in clip numbers, with its times (a redo brings back the original)
+        copy = copies[id(a)] = replace(a, frame=indices[a.frame])
+        d.actions.extend([copy])
 
     def retract(a: Action) -> None:
         copy = copies.pop(id(a), None)
@@ -67,9 +71,9 @@ def _mirror(w: Labeller, d) -> None:
 
     # The domain's earlier actions count in the widget's figures; only new ones are copied.
     inside = {g: k for k, g in enumerate(indices)}
-    earlier = [Action(a.kind, inside[a.frame], a.round, a.label, a.time) for a in d.actions.events
-               if a.frame in inside]
+    earlier = [replace(a, frame=inside[a.frame]) for a in d.actions.events if a.frame in inside]
     w.actions = ActionLog(earlier, sink=record, retract_sink=retract)
+    w.actions.look()  # the widget shows its frame now: the training before it was waiting
 
     def copy_frame(k: int) -> None:
         d.labels.apply_frame_state({**w.labels.frame_state(k), "frame": indices[k]})

@@ -15,9 +15,9 @@ Frames are offered in the order of a selection strategy (by default in clip orde
 frame next to one just confirmed, so the boxes confirmed there are carried to it at once:
 :class:`~mm_widgets.propagate.Proposer`; the least sure first for frame classes), computed from the model's predictions. The counter shows the measured label
 efficiency, ``1 - human actions / labels``, over everything labelled so far, the human time
-so far (every event priced by :class:`~mm_widgets.actions.ActionTimes`: the person's own
-median seconds per kind once three are timed, the published figures before) and those
-medians; :meth:`Review.efficiency_curve` charts efficiency per round.
+so far (the person's own seconds per event, waiting for the model and undone work left
+out: :meth:`~mm_widgets.actions.ActionLog.seconds`) and their medians per kind;
+:meth:`Review.efficiency_curve` charts efficiency per round.
 
 Long scenes open at once: the model predicts a block of frames around the first frame
 shown before the widget appears (:class:`~mm_widgets.predictions.Predictions`), every
@@ -34,7 +34,7 @@ from pathlib import Path
 
 import pandas as pd
 
-from ..actions import ActionTimes, efficiency, format_seconds
+from ..actions import efficiency, format_seconds
 from ..data import Frames
 from ..errors import LabelError, MMError
 from ..labels import Box, LabelSet
@@ -343,12 +343,12 @@ class Review(Labeller):
         return parts
 
     def _time_html(self) -> str:
-        """Human time so far (events priced by :class:`~mm_widgets.actions.ActionTimes` of this
-        log) and the person's own median seconds per kind, measured from the timestamps."""
+        """Human time so far and the person's own median seconds per kind, measured from the
+        timestamps (:meth:`~mm_widgets.actions.ActionLog.seconds`)."""
         seconds = self.actions.seconds()
         mine = [f"{k} {s:.1f} s" for k, n, s in zip(seconds["kind"], seconds["timed"],
                                                   seconds["median_seconds"], strict=True) if n]
-        text = f"human time &asymp; <b>{format_seconds(ActionTimes(self.actions).of(self.actions))}</b>"
+        text = f"human time &asymp; <b>{format_seconds(self.actions.total_seconds())}</b>"
         return text + (f" (your median: {', '.join(mine)})" if mine else "")
 
     def _render_strip(self, looked: set[int]) -> None:
