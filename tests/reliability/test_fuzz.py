@@ -69,9 +69,11 @@ def test_box_constructor(x1, y1, x2, y2, label, score):
 
 def name_ok(name) -> bool:
     """A class name every export gives back: non-empty text, no control character, lone
-    surrogate, line or paragraph separator or unassigned code point, no space at either end."""
+    surrogate, line or paragraph separator, no U+FFFE or U+FFFF (XML and YAML refuse them),
+    no space at either end."""
     return (isinstance(name, str) and name != "" and name == name.strip()
-            and all(unicodedata.category(ch) not in ("Cc", "Cs", "Zl", "Zp", "Cn") for ch in name))
+            and not set(name) & {"\ufffe", "\uffff"}
+            and all(unicodedata.category(ch) not in ("Cc", "Cs", "Zl", "Zp") for ch in name))
 
 
 @FUZZ
