@@ -571,3 +571,20 @@ def test_counter_and_filmstrip_follow_edits_on_other_frames(bunny, bunny_truth):
     lab.set_boxes(90, bunny_truth.boxes(90))
     assert "2 of 3" in lab._counter.value
     assert [lab._strip_buttons[s].icon for s in (3, 40, 90)] == ["", "check", "check"]
+
+
+def test_project_false_keeps_the_labels_in_memory_only(tmp_path, monkeypatch):
+    # As in overfit(): project=False means no project folder (it was a raw TypeError).
+    monkeypatch.chdir(tmp_path)
+    w = mm.label(clip(), ["cat", "dog"], project=False, first_labels=[2])
+    assert w.project is None
+    front_end_draw(w, {"x": 40, "y": 30, "width": 100, "height": 60, "label": "dog"})
+    assert [a.kind for a in w.actions] == ["draw"] and len(w.labels) == 1
+    assert list(tmp_path.iterdir()) == []                 # nothing written anywhere
+    # review() takes it the same way
+    model = mm.interpolate(w.frames, w.labels)
+    rev = mm.review(w.frames, model, labels=w.labels, project=False, background=False)
+    assert rev.project is None and list(tmp_path.iterdir()) == []
+    # anything else is refused with the package's own error, naming what it takes
+    with pytest.raises(mm.LabelError, match="project must be a Project, a folder, None or False"):
+        mm.label(clip(), ["cat"], project=3)

@@ -25,6 +25,7 @@ full-frame pixels only at that edge, in floating point.
 from __future__ import annotations
 
 import html
+import os
 from collections import OrderedDict
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
@@ -139,6 +140,16 @@ def key_legend(task: str, n_classes: int, extra: Sequence[tuple[str, str]] = (),
               "the widget (or after a click on it)</span></div>")
 
 
+def as_project_argument(project):
+    """A widget's ``project=``: a Project or a folder as given; None or False (as in
+    :func:`~mm_widgets.overfit`): no project folder, None."""
+    if project is None or project is False:
+        return None
+    if not isinstance(project, (Project, str, os.PathLike)):
+        raise LabelError(f"project must be a Project, a folder, None or False, got {project!r}")
+    return project
+
+
 def suggest_frames(frames: Frames, first_labels: int | Iterable[int]) -> list[int]:
     """The frames to suggest: ``first_labels`` of them chosen by :func:`mm_widgets.select.select_frames`
     ("diverse"), or the given frame indices."""
@@ -209,6 +220,7 @@ class Labeller(widgets.VBox):
             raise LabelError(f"task must be one of {TASKS}, got {task!r}")
         if not isinstance(frames, Frames):
             frames = Frames.from_arrays(frames) if frames is not None else None
+        project = as_project_argument(project)
         if frames is None and project is None:
             raise LabelError("label() needs frames (or a project that knows its frames)")
         if project is not None and not isinstance(project, Project):
@@ -816,7 +828,8 @@ def label(frames: Frames | None, classes: Sequence[str] | None = None, *,
     project
         A :class:`~mm_widgets.project.Project` or a folder: created with ``classes`` if
         missing, reopened otherwise (labels, actions and the place to resume come back).
-        Every edit is written to it at once.
+        Every edit is written to it at once. None or False: no folder, the labels and
+        actions live in the widget only.
     first_labels
         How many frames to suggest labelling first (chosen by ``select_frames``), or the
         frame indices.

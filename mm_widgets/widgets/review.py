@@ -43,7 +43,7 @@ from ..project import Project
 from ..propagate import Proposer
 from ..select import rank_frames, review_order, strategy_function
 from .display import CLASS_COLOURS, Timeline, cached, draw_class, pale
-from .labeller import JPEG_CACHE, Labeller, key_legend
+from .labeller import JPEG_CACHE, Labeller, as_project_argument, key_legend
 
 #: Strip colours by review state.
 REVIEW_COLOURS = {"reviewed": "#2ca02c", "boxes": "#1f77b4", "empty": "#d0d0d0",
@@ -93,6 +93,7 @@ class Review(Labeller):
                  width: int = 800, height: int = 540, seed: int = 0, background: bool = True):
         if hasattr(frames, "predict") and not hasattr(model, "predict"):
             raise MMError("review(frames, model): the frames come first, then the model")
+        project = as_project_argument(project)  # False: no project folder, as in overfit()
         if model is None and project is not None:
             if not isinstance(project, Project):
                 project = Project(project, frames=frames, task="boxes")
