@@ -19,6 +19,7 @@ from __future__ import annotations
 import os
 import tempfile
 import time
+import warnings
 from collections.abc import Callable, Sequence
 from concurrent.futures import Executor
 from dataclasses import dataclass, field
@@ -271,25 +272,51 @@ class AssemblyLine:
 
         ``progress``: one display for the whole line (domains trained, and each training's
         epochs when they run in this process); False: silent.
+
+        One Ctrl-C (Kernel -> Interrupt) stops the whole line, not just the training running
+        then: every domain trained so far keeps its new model (the one being trained keeps
+        the epochs it finished, as :func:`~mm_widgets.overfit` does, when it finished one),
+        the others keep what they had, and a warning names both.
         """
         jobs = [fit_job(d, self.kind, self.fit_settings) for d in self.domains]
-        results = []
+        trained: list[str] = []
+        interrupted = False
         with long_call(progress, len(jobs), "domain") as call:
-            if executor is None:
-                for k, job in enumerate(jobs):
-                    call.step(k, f"training {job['name']}")
-                    if "progress" not in job["settings"] and progress is not False:
-                        job = {**job, "settings": {**job["settings"], "progress": True}}
-                    results.append(run_fit_job(job))
-            else:
-                call.step(0, f"training {len(jobs)} domains on {type(executor).__name__}")
-                for k, result in enumerate(executor.map(run_fit_job, jobs)):
-                    results.append(result)
-                    call.step(k + 1, f"{jobs[k]['name']} trained")
-        for d, (blob, seconds) in zip(self.domains, results, strict=True):
-            d.model_bytes, d.train_seconds = blob, seconds
-            d.model = model_from_bytes(blob, MicroModel)
+            try:
+                if executor is None:
+                    for k, job in enumerate(jobs):
+                        call.step(k, f"training {job['name']}")
+                        if "progress" not in job["settings"] and progress is not False:
+                            job = {**job, "settings": {**job["settings"], "progress": True}}
+                        interrupted = self._keep(self.domains[k], run_fit_job(job), trained)
+                        if interrupted:
+                            break
+                else:
+                    call.step(0, f"training {len(jobs)} domains on {type(executor).__name__}")
+                    for k, result in enumerate(executor.map(run_fit_job, jobs)):
+                        interrupted = self._keep(self.domains[k], result, trained)
+                        call.step(k + 1, f"{jobs[k]['name']} trained")
+                        if interrupted:
+                            break
+            except KeyboardInterrupt:
+                interrupted = True
+            if interrupted:
+                call.stop(f"interrupted: {len(trained)} of {len(jobs)} domains trained")
+        if interrupted:
+            rest = [d.name for d in self.domains if d.name not in trained]
+            warnings.warn(f"line.fit() interrupted: {_names(trained) or 'no domain'} trained; "
+                          f"{_names(rest)} not (they keep the model they had)", UserWarning,
+                          stacklevel=2)
         return self
+
+    @staticmethod
+    def _keep(d: Domain, result: tuple[bytes, float, str | None], trained: list[str]) -> bool:
+        """Give ``d`` the model a fit job made; True when its training was interrupted."""
+        blob, seconds, stop_reason = result
+        d.model_bytes, d.train_seconds = blob, seconds
+        d.model = model_from_bytes(blob, MicroModel)
+        trained.append(d.name)
+        return (stop_reason or "").startswith("interrupted")
 
     # -- prediction -------------------------------------------------------------------------
     def predict(self, frames=None, executor: Executor | None = None) -> pd.DataFrame:
@@ -417,14 +444,20 @@ def open_labels(spec: dict) -> LabelSet:
                             n_frames=spec["n_frames"])
 
 
+def _names(names: Sequence[str]) -> str:
+    return ", ".join(repr(n) for n in names)
+
+
 def fit_job(d: Domain, kind: str, settings: dict) -> dict:
     own = d.domain_labels()
     return {"frames": frames_spec(d.frames, own.looked_at), "labels": labels_spec(own),
             "kind": kind, "settings": dict(settings), "name": d.name}
 
 
-def run_fit_job(job: dict) -> tuple[bytes, float]:
-    """Train one domain's micro-model; returns its checkpoint bytes and training seconds."""
+def run_fit_job(job: dict) -> tuple[bytes, float, str | None]:
+    """Train one domain's micro-model; returns its checkpoint bytes, training seconds and
+    why its training stopped (``"interrupted after ..."`` on Ctrl-C; None when it trains
+    nothing)."""
     # One thread per worker: several workers on few cores must not oversubscribe them.
     if os.environ.get("MM_WIDGETS_WORKER_THREADS"):
         import torch
@@ -436,7 +469,7 @@ def run_fit_job(job: dict) -> tuple[bytes, float]:
     settings = {"progress": False, **job["settings"]}
     model = train_model(frames, labels, job["kind"], **settings)
     seconds = time.perf_counter() - start
-    return model_to_bytes(model), seconds
+    return model_to_bytes(model), seconds, getattr(model, "stop_reason_", None)
 
 
 def predict_job(d: Domain, frames=None) -> dict:

@@ -33,3 +33,18 @@ class NotFittedError(MMError, RuntimeError):
 
 class ProjectError(MMError):
     """A project folder is unreadable, or cannot be written."""
+
+
+def warn(message: str, category: type[Warning] = UserWarning) -> None:
+    """Warn at the first caller outside mm_widgets (the user's cell or script), however
+    deep in the package the warning is raised, so the warning names the line that asked
+    for the work (``warnings.warn``'s ``skip_file_prefixes`` does this from Python 3.12)."""
+    import os
+    import sys
+    import warnings
+
+    package = os.path.dirname(os.path.abspath(__file__)) + os.sep
+    level, frame = 2, sys._getframe(1)
+    while frame is not None and frame.f_code.co_filename.startswith(package):
+        frame, level = frame.f_back, level + 1
+    warnings.warn(message, category, stacklevel=level)

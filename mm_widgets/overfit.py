@@ -58,7 +58,9 @@ def overfit(frames, labels, *, task="auto", kind="auto", epochs="auto", imgsz="a
         :mod:`mm_widgets.models.progress`). The display first says what will be trained
         and why (for boxes: how small the objects are, the input size chosen for them,
         whole frames or windows around the objects; also ``model.plan_``), and after
-        the first epoch how long training will take at most.
+        the first epoch about how long training will take at that epoch's pace (an
+        estimate: a machine that gets busier takes longer); the finished bar says how long
+        it took.
     warm_start
         A fitted micro-model of the same kind to start from (later retraining rounds).
     project

@@ -21,7 +21,6 @@ from __future__ import annotations
 import html
 import math
 import time
-import warnings
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 
@@ -35,7 +34,7 @@ from .actions import (
     format_seconds,
     labels_per_action,
 )
-from .errors import MMError
+from .errors import MMError, warn
 from .interpolate import interpolate
 from .labels import BOX_COLUMNS, Box, LabelSet
 from .metrics import (
@@ -358,9 +357,8 @@ def _tracker_walk(frames, truth, baselines, match_iou, tight_iou, call):
     if "tracker" not in baselines:
         return None
     if not tracker_available():
-        warnings.warn("the tracker walk baseline needs OpenCV's CSRT tracker (contrib "
-                      "modules), which this cv2 lacks: tracker_* columns left empty. "
-                      + make_tracker.__doc__.split(",")[0], stacklevel=3)
+        warn("the tracker walk baseline needs OpenCV's CSRT tracker (contrib modules), which "
+             "this cv2 lacks: tracker_* columns left empty. " + make_tracker.__doc__.split(",")[0])
         return None
     call.step(0, "tracker walk")
     return tracker_walk(frames, truth, match_iou=match_iou, tight_iou=tight_iou)

@@ -282,3 +282,76 @@ def test_line_review_shows_the_domains_model_and_counts_into_the_domain():
     assert 12 + j in labels and labels.boxes(12 + j) == []
     assert [(a.kind, a.frame) for a in line.domain(1).actions] == [("delete", 12 + j)]
     assert "1</b> human action" in rev._counter.value
+
+
+def three_domain_line(**settings):
+    """Shots A and B of the three-shot clip as three domains (A cut in two), each with
+    its first and last frame labelled."""
+    arrays, boxes = three_shot_clip()
+    frames = Frames.from_arrays(arrays)
+    labels = LabelSet(["obj"], size=frames.size, n_frames=len(frames))
+    for f, x1, y1, x2, y2 in boxes:
+        if f in {0, 5, 6, 11, 12, 23}:
+            labels.set_boxes(f, [Box(x1, y1, x2, y2, "obj")])
+    line = mm.AssemblyLine(**settings)
+    for name, part in (("A1", range(0, 6)), ("A2", range(6, 12)), ("B", range(12, 24))):
+        line.add(part, labels, frames=frames, name=name)
+    return line
+
+
+def fit_catching_interrupts(line):
+    """line.fit(), with a KeyboardInterrupt that escapes it turned into a test failure (it
+    would end the whole pytest session)."""
+    try:
+        with pytest.warns(UserWarning, match="line.fit.. interrupted") as said:
+            line.fit(progress=False)
+    except KeyboardInterrupt:
+        pytest.fail("line.fit() let the KeyboardInterrupt through: the domains trained are lost")
+    return [str(w.message) for w in said]
+
+
+def test_one_interrupt_stops_the_line_and_keeps_the_domains_trained():
+    # Ctrl-C during the second domain's second epoch: the training keeps its first epoch
+    # (as overfit() does), and the line stops there: the third domain is never trained.
+    epochs_run = []
+
+    def ctrl_c(epoch, loss):
+        epochs_run.append(epoch)
+        if len(epochs_run) == 3:       # domain A1: epochs 1, 2; domain A2: epoch 1
+            raise KeyboardInterrupt
+
+    line = three_domain_line(kind="yolo", epochs=2, on_epoch=ctrl_c, imgsz=64, batch_size=8,
+                             steps_per_epoch=2, weights=None)
+    said = fit_catching_interrupts(line)
+    assert epochs_run == [1, 2, 1]     # before: [1, 2, 1, 1, 2], B trained after the Ctrl-C
+    a1, a2, b = line.domains
+    assert a1.model is not None and a1.model.stop_reason_ == "reached the epoch maximum"
+    assert a2.model is not None and a2.model.stop_reason_.startswith("interrupted after 1 epoch")
+    assert b.model is None and b.model_bytes is None
+    assert any("'A1', 'A2' trained; 'B' not" in s for s in said)
+
+
+def test_an_interrupt_between_trainings_keeps_the_domains_trained(monkeypatch):
+    # Ctrl-C before the second domain's first epoch ends (nothing of it to keep): the
+    # interrupt leaves its training, and the line keeps the first domain's model.
+    import mm_widgets.assembly
+
+    calls = []
+
+    def train_model(frames, labels, kind, **settings):
+        calls.append(kind)
+        if len(calls) == 2:
+            raise KeyboardInterrupt
+        return mm.interpolate(frames, labels)
+
+    monkeypatch.setattr(mm_widgets.assembly, "train_model", train_model)
+    line = three_domain_line(kind="interpolate")
+    said = fit_catching_interrupts(line)
+    assert len(calls) == 2
+    a1, a2, b = line.domains
+    assert a1.model is not None and a2.model is None and b.model is None
+    assert any("'A1' trained; 'A2', 'B' not" in s for s in said)
+    # The line goes on from there: a second fit trains every domain.
+    monkeypatch.undo()
+    line.fit(progress=False)
+    assert all(d.model is not None for d in line.domains)

@@ -261,7 +261,7 @@ def test_progress_bar_in_a_script(clip, capsys):
     YoloMicroModel(epochs=2, **{**FAST, "progress": True}).fit(frames, labels)
     err = capsys.readouterr().err
     assert "overfit YOLO" in err and "2/2" in err
-    assert "training on whole frames" in err and "s at most" in err  # plan and estimate
+    assert "training on whole frames" in err and "epoch's pace" in err  # plan and estimate
 
 
 def test_image_size_rules():

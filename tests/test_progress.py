@@ -94,7 +94,7 @@ def test_simulate_in_a_notebook_makes_one_display(square, fresh_session, monkeyp
     assert len(made) == 1 and made[0].shown == 1
     shown = made[0]
     assert shown.steps.value == shown.steps.max == 2 and "done in" in shown.steps_text.value
-    assert "done, 1 epochs" in shown.text.value  # the last training's line
+    assert "done in" in shown.text.value and ", 1 epochs" in shown.text.value  # the last training's
     assert len(shown.said) == 1 and "from scratch" in shown.said[0]
     assert "from scratch" in shown.notes.value
 
@@ -143,3 +143,32 @@ def test_notebook_progress_reuses_its_display_for_each_training():
     assert "said &lt;once&gt;" in p.notes.value and "4 epochs" in p.notes.value
     p.start(3, "third")  # a new training: its own notes, the notice stays
     assert "said &lt;once&gt;" in p.notes.value and "4 epochs" not in p.notes.value
+
+
+class Clock:
+    """Stands in for the ``time`` module of the progress display: seconds set by hand."""
+
+    def __init__(self):
+        self.now = 100.0
+
+    def perf_counter(self):
+        return self.now
+
+
+def test_time_left_is_an_estimate_and_the_finished_bar_says_how_long_it_took(monkeypatch):
+    import mm_widgets.widgets.progress as display
+
+    clock = Clock()
+    monkeypatch.setattr(display, "time", clock)
+    p = NotebookProgress(show=False)
+    p.start(10, "overfit YOLO")
+    clock.now += 2.0
+    p.update(1, 5.0, 2.0)                  # 2 s an epoch: 9 more epochs, about 18 s
+    assert "about 18 s left" in p.text.value and "≤" not in p.text.value
+    clock.now += 10.0
+    p.update(2, 4.0, 12.0)                 # the machine got busy: 6 s an epoch, 8 more
+    assert "about 48 s left" in p.text.value
+    clock.now += 533.0                     # far more than either said: an estimate, not a bound
+    p.close("loss plateaued after 2 epochs")
+    assert "done in 9.1 minutes" in p.text.value      # 545 s, start to close
+    assert "2 epochs" in p.text.value and "plateaued" in p.text.value

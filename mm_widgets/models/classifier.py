@@ -201,7 +201,7 @@ class TimmMicroModel(MicroModel):
             plateau=Plateau(patience=PATIENCE, min_gain=PLATEAU_GAIN, smoothing=1.0,
                             min_epochs=MIN_AUTO_EPOCHS, floor=LOSS_FLOOR) if auto else None,
             bn_batches=bn_batches, progress=self.progress, on_epoch=self.on_epoch,
-            desc=f"training {backbone} on {len(domain)} frames", interrupt_stacklevel=3)
+            desc=f"training {backbone} on {len(domain)} frames")
 
         self.net_ = net
         self.backbone_ = backbone

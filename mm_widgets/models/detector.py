@@ -524,8 +524,7 @@ class YoloMicroModel(MicroModel):
                 schedule=Schedule(total_steps, warmup=warmup, final=0.05), average=True,
                 plateau=Plateau(patience=self.patience) if self.epochs == "auto" else None,
                 clip_grad=10.0, bn_batches=bn_batches, progress=self.progress,
-                on_epoch=self.on_epoch, desc="overfit YOLO", interrupt_stacklevel=4,
-                plan=plan)
+                on_epoch=self.on_epoch, desc="overfit YOLO", plan=plan)
 
     # -- prediction ---------------------------------------------------------------------------
     def predict(self, frames, indices: Sequence[int] | None = None, conf: float | None = None,

@@ -83,6 +83,7 @@ class LongCall:
         self.reporter, self.total, self.desc, self.parent = reporter, int(total), desc, parent
         self.done, self.text = 0, ""
         self.started = time.perf_counter()
+        self.stopped: str | None = None  # why the call ended before its last step
 
     def label(self) -> str:
         own = f"{self.desc} {self.done + 1 if self.done < self.total else self.done} of " \
@@ -97,6 +98,11 @@ class LongCall:
             root = root.parent
         if hasattr(self.reporter, "stage"):
             self.reporter.stage(root.done, root.total, self.label())
+
+    def stop(self, text: str) -> None:
+        """The call ends here, before its last step (Ctrl-C): its display says ``text``
+        and how long it ran, not "done"."""
+        self.stopped = text
 
 
 #: The long calls open now, outermost first.
@@ -127,7 +133,11 @@ def long_call(progress, total: int, desc: str):
     try:
         call.step(0)
         yield call
-        call.step(call.total, f"done in {time.perf_counter() - call.started:.0f} s")
+        took = f"{time.perf_counter() - call.started:.0f} s"
+        if call.stopped:
+            call.step(call.done, f"{call.stopped} after {took}")
+        else:
+            call.step(call.total, f"done in {took}")
     finally:
         _CALLS.remove(call)
         _OPEN.remove(reporter)

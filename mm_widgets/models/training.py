@@ -14,10 +14,10 @@ from __future__ import annotations
 
 import math
 import time
-import warnings
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 
+from ..errors import warn
 from .progress import as_progress, flush_notices
 
 
@@ -108,7 +108,7 @@ def train(net, optimizer, *, batches: Callable[[int], Iterable], loss: Callable,
           average: bool = False, plateau: Plateau | None = None, clip_grad: float | None = None,
           bn_batches: Callable[[], Iterable] | None = None, progress=True,
           on_epoch: Callable[[int, float], object] | None = None, desc: str = "training",
-          interrupt_stacklevel: int = 3, plan: str | None = None) -> TrainResult:
+          plan: str | None = None) -> TrainResult:
     """Train ``net`` in place and return the weights to keep.
 
     Parameters
@@ -145,7 +145,9 @@ def train(net, optimizer, *, batches: Callable[[int], Iterable], loss: Callable,
     plan
         A sentence saying what will be trained and why (input size, crops), shown by the
         progress display before the first step. After the first epoch the display also
-        gets the time training will take at most (see :func:`estimate_seconds`).
+        gets about how long training will take at that epoch's pace (see
+        :func:`estimate_seconds`: an estimate, not a bound: a machine that gets busier
+        takes longer).
 
     Returns
     -------
@@ -203,8 +205,9 @@ def train(net, optimizer, *, batches: Callable[[int], Iterable], loss: Callable,
             reporter.update(epoch, epoch_loss, time.perf_counter() - started)
             if epoch == 1 and epochs > 1:
                 seconds = estimate_seconds(time.perf_counter() - started, step_seconds, epochs)
-                tell(reporter, f"{desc}: about {seconds:.0f} s at most ({epochs} epochs; "
-                               "less if the loss levels off sooner)")
+                tell(reporter, f"{desc}: about {seconds:.0f} s for {epochs} epochs at the first "
+                               "epoch's pace (less if the loss levels off sooner, more if the "
+                               "machine gets busier)")
             if on_epoch is not None:
                 on_epoch(epoch, epoch_loss)
             if plateau is not None and plateau.reached(epoch, epoch_loss) and epoch < epochs:
@@ -214,8 +217,8 @@ def train(net, optimizer, *, batches: Callable[[int], Iterable], loss: Callable,
         stop_reason = f"interrupted after {len(history)} epochs"
         if best_state is None:
             raise  # not one epoch finished: there is no trained model to hand back
-        warnings.warn(f"training {stop_reason}: keeping the weights with the lowest loss so "
-                      f"far ({best_loss:.4f})", UserWarning, stacklevel=interrupt_stacklevel)
+        warn(f"training {stop_reason}: keeping the weights with the lowest loss so "
+             f"far ({best_loss:.4f})")
     finally:
         reporter.close(stop_reason)
 

@@ -11,13 +11,18 @@ the same display instead of adding another.
 from __future__ import annotations
 
 import html
+import time
+
+from ..actions import format_seconds
 
 _by_cell: dict = {}  # the display of the cell running now: {"cell": execution count, "display": ...}
 
 
 class NotebookProgress:
-    """A progress bar (epochs, loss, seconds left) above a loss curve that grows each epoch,
-    a bar for the steps of a long call when there is one, and plain notice lines.
+    """A progress bar (epochs, loss, about how many seconds are left) above a loss curve
+    that grows each epoch, a bar for the steps of a long call when there is one, and plain
+    notice lines. The seconds left are an estimate from the pace so far, not a bound (a
+    machine that gets busier takes longer); the finished bar says how long training took.
 
     Parameters
     ----------
@@ -37,6 +42,7 @@ class NotebookProgress:
         self.notes = None
         self.total = 0
         self.desc = "training"
+        self.started = time.perf_counter()
         self.epochs: list[int] = []
         self.losses: list[float] = []
         self.said: list[str] = []  # notices, kept
@@ -121,6 +127,7 @@ class NotebookProgress:
         self._ensure_box()
         self.total = int(total)
         self.desc = desc or "training"
+        self.started = time.perf_counter()
         self.epochs, self.losses = [], []
         if self.lines:
             self.lines = []
@@ -141,9 +148,9 @@ class NotebookProgress:
         self.epochs = [*self.epochs, int(epoch)]
         self.losses = [*self.losses, float(loss)]
         self.bar.value = min(int(epoch), self.bar.max)
-        left = elapsed / max(epoch, 1) * max(self.total - epoch, 0)
+        left = elapsed / max(epoch, 1) * max(self.total - epoch, 0)  # at the pace so far
         self.text.value = (f"{html.escape(self.desc)}: epoch {epoch}/{self.total} · loss "
-                           f"{loss:.3f} · {elapsed:.0f} s, ≤{left:.0f} s left")
+                           f"{loss:.3f} · {elapsed:.0f} s, about {left:.0f} s left")
         if self.figure is not None:
             with self.figure.batch_update():
                 self.figure.data[0].x = list(self.epochs)
@@ -156,5 +163,7 @@ class NotebookProgress:
         self.bar.value = self.bar.max
         self.bar.bar_style = "warning" if message and "interrupt" in message else "success"
         last = f" · loss {self.losses[-1]:.3f}" if self.losses else ""
-        self.text.value = (f"{html.escape(self.desc)}: done, {len(self.epochs)} epochs{last}"
+        took = time.perf_counter() - self.started
+        self.text.value = (f"{html.escape(self.desc)}: done in {format_seconds(took)}, "
+                           f"{len(self.epochs)} epochs{last}"
                            + (f" ({html.escape(message)})" if message else ""))
