@@ -1,6 +1,6 @@
 """Feasibility check with known answers: an oracle plays the human in the micro-model loop.
 
-``simulate(frames, truth)`` runs the loop the seed describes: label a few frames, overfit a
+``simulate(frames, truth)`` runs the micro-model loop: label a few frames, overfit a
 micro-model, let it label the rest, review its proposals in selection order and correct
 them (every correction counted), retrain on everything accepted, repeat. The oracle makes
 the edit a person would make (:func:`mm_widgets.actions.corrections`) and it is counted by
@@ -146,7 +146,8 @@ class SimulationReport:
 
     def plot(self):
         """Efficiency and recall (frame classes: accuracy) per round, beside interpolation
-        (the nearest labelled frame's class), with the seed's marks."""
+        (the nearest labelled frame's class), with the method's published marks
+        (:mod:`mm_widgets.plots`)."""
         from .plots import efficiency_figure
 
         if self.truth is not None and self.truth.task == "classes":

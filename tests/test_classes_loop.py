@@ -177,7 +177,7 @@ def test_simulate_class_plot_shows_accuracy_beside_the_baseline(report):
     names = [tr.name for tr in report.plot().data]
     assert "accuracy" in names and "accuracy (nearest labelled frame)" in names
     assert "efficiency (nearest labelled frame)" in names
-    assert not any("recall" in n for n in names)          # nor the seed's recall mark
+    assert not any("recall" in n for n in names)          # nor the published recall mark
 
 
 def test_oracle_plays_the_class_review_through_the_counting_rule():

@@ -83,7 +83,7 @@ def test_simulate_review_budget_and_errors():
         mm.simulate(frames, truth, first_labels=0, kind="interpolate")
 
 
-def test_simulate_plot_has_the_seed_marks():
+def test_simulate_plot_has_the_published_marks():
     frames, truth = square_clip(20)
     fig = mm.simulate(frames, truth, first_labels=[0, 19], rounds=1, kind="interpolate",
                       strategy="random").plot()
@@ -91,10 +91,14 @@ def test_simulate_plot_has_the_seed_marks():
     assert {"efficiency", "recall", "human actions"} <= names
     # The marks are named lines in the legend (no words on the plot for a curve to cross),
     # drawn across the rounds shown.
-    marks = [t for t in fig.data if t.name.startswith("seed's")]
+    marks = [t for t in fig.data if t.name.startswith("published mark")]
     assert sorted(t.y[0] for t in marks) == [0.70, 0.95] and all(t.y[0] == t.y[1] for t in marks)
     assert all(tuple(t.x) == (0, 1) for t in marks)
     assert "efficiency 0.95" in marks[0].name + marks[1].name
+    # Plain words: what the line is, its source named once; no in-house name for it.
+    legend = " ".join(t.name for t in fig.data)
+    assert legend.count("Landau 2021") == 1
+    assert "seed" not in legend and "Batman clip" not in legend
     assert not fig.layout.annotations and not fig.layout.shapes
 
 
