@@ -163,7 +163,9 @@ def test_fused_proposals_beat_the_detector_alone_and_carrying_alone(curved):
     actions than the detector's boxes alone and than boxes carried alone."""
     clip, truth = curved
     first = [5, 20, 35]
-    model = mm.overfit(clip, truth.subset(first), epochs=25, imgsz=256, weights=None,
+    # A 192 px input (the clip is 256x192): the same actions as at 256 px with seeds 0 and 1
+    # (fused 8 and 7-8, detections 49-50, carried 9) in ~60% of the training time.
+    model = mm.overfit(clip, truth.subset(first), epochs=25, imgsz=192, weights=None,
                        progress=False, seed=0, project=False)
     detections = boxes_by_frame(model.predict(clip, temporal=False))
     rest = [f for f in range(len(clip)) if f not in first]
