@@ -553,7 +553,8 @@ def format_seconds(seconds: float) -> str:
     if seconds != seconds:
         return "unknown"
     if seconds < 90:
-        return f"{seconds:.0f} seconds"
+        shown = f"{seconds:.0f}"
+        return f"{shown} second" if shown == "1" else f"{shown} seconds"
     if seconds < 90 * 60:
         return f"{seconds / 60:.1f} minutes"
     return f"{seconds / 3600:.1f} hours"

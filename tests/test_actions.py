@@ -187,4 +187,5 @@ def test_by_hand_prices_every_box_drawn_and_every_empty_frame_looked_at():
     classes.set_class(1, "night")
     assert ActionTimes({"class": 3}).by_hand(classes) == 2 * 3
     assert format_seconds(42) == "42 seconds" and format_seconds(600) == "10.0 minutes"
+    assert format_seconds(1.2) == "1 second" and format_seconds(0.4) == "0 seconds"
     assert format_seconds(2 * 3600) == "2.0 hours"
