@@ -639,21 +639,17 @@ class Labeller(widgets.VBox):
         gone = [o for o in before if not any(o is b for b in boxes)]
         owner = (self._edit_of(i, gone[0])
                  if [k for k, _ in edits] == ["adjust"] and len(gone) == 1 else None)
-        if owner is not None and owner is self._undo[-1]:
-            # One more nudge or resize of a box drawn or moved in this visit: the same edit,
-            # no new action (a run of nudges on one box is one adjust, or part of its draw).
-            self.labels.set_boxes(i, boxes, round=r)
-            owner.after = self.labels.frame_state(i)
-            owner.boxes = [b for b in owner.boxes if not same_box(b, gone[0])] + touched
-            self._redo.clear()
-            recorded = []
-        elif owner is not None:
-            # The same, with other edits since (draw A, draw B, nudge A): no new action; the
-            # nudge is an edit of its own for Ctrl+Z (it undoes the nudge, not B).
+        if owner is not None:
+            # One more nudge or resize of a box drawn or moved in this visit: no new action
+            # (a run of nudges on one box is one adjust, or part of its draw).
             self.labels.set_boxes(i, boxes, round=r)
             owner.boxes = [b for b in owner.boxes if not same_box(b, gone[0])] + touched
             recorded = []
-            self._remember(i, state, recorded, touched)
+            if owner is self._undo[-1]:  # the same edit
+                owner.after = self.labels.frame_state(i)
+                self._redo.clear()
+            else:  # other edits since (draw A, draw B, nudge A): Ctrl+Z undoes the nudge, not B
+                self._remember(i, state, recorded, touched)
         else:
             self.labels.set_boxes(i, boxes, round=r)  # journaled before any action is counted
             recorded = [self.actions.record(kind, i, r, label) for kind, label in edits]

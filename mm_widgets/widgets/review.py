@@ -349,7 +349,7 @@ class Review(Labeller):
         seconds = self.actions.seconds()
         mine = [f"{k} {s:.1f} s" for k, n, s in zip(seconds["kind"], seconds["timed"],
                                                   seconds["median_seconds"], strict=True) if n]
-        text = f"human time &asymp; <b>{format_seconds(self.actions.total_seconds())}</b>"
+        text = f"human time &asymp; <b>{format_seconds(float(seconds['total_seconds'].sum()))}</b>"
         return text + (f" (your median: {', '.join(mine)})" if mine else "")
 
     def _render_strip(self, looked: set[int]) -> None:
