@@ -19,7 +19,6 @@ from __future__ import annotations
 import os
 import tempfile
 import time
-import warnings
 from collections.abc import Callable, Sequence
 from concurrent.futures import Executor
 from dataclasses import dataclass, field
@@ -28,7 +27,7 @@ import numpy as np
 import pandas as pd
 
 from .actions import ActionLog, efficiency
-from .errors import MMError, NoLabelsError
+from .errors import MMError, NoLabelsError, warn
 from .labels import LabelSet
 from .models.base import MicroModel
 from .models.progress import long_call
@@ -304,9 +303,8 @@ class AssemblyLine:
                 call.stop(f"interrupted: {len(trained)} of {len(jobs)} domains trained")
         if interrupted:
             rest = [d.name for d in self.domains if d.name not in trained]
-            warnings.warn(f"line.fit() interrupted: {_names(trained) or 'no domain'} trained; "
-                          f"{_names(rest)} not (they keep the model they had)", UserWarning,
-                          stacklevel=2)
+            warn(f"line.fit() interrupted: {_names(trained) or 'no domain'} trained; "
+                 f"{_names(rest)} not (they keep the model they had)")
         return self
 
     @staticmethod
