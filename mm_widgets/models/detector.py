@@ -17,17 +17,19 @@ import math
 import time
 from collections.abc import Sequence
 from pathlib import Path
+from typing import NamedTuple
 
 import numpy as np
 import pandas as pd
 
+from ..actions import match_boxes
 from ..errors import MMError, NoLabelsError, UnknownClassError
 from ..labels import BOX_COLUMNS, TRACK, link_tracks
 from ..temporal import smooth_predictions, temporal_wanted
 from .augment import Augmenter
 from .base import MicroModel, register_model, weights_choice
 from .progress import notice
-from .training import Plateau, Schedule, copy_weights, resolve_device, train
+from .training import Plateau, Schedule, Settled, copy_weights, resolve_device, train
 from .yolo_net import (
     architecture,
     build_network,
@@ -209,6 +211,49 @@ def fuse_boxes(a, b, match_iou: float):
     return torch.stack(out)
 
 
+#: The settle rule (:class:`~.training.Settled`): how many unlabelled frames each check
+#: predicts, every how many epochs, how many checks in a row must change nothing, and the
+#: IoU with its own box at the previous check under which a box counts as moved.
+SETTLE_FRAMES = 12
+SETTLE_EVERY = 4
+SETTLE_PATIENCE = 2
+SETTLE_IOU = 0.9
+
+
+def settle_sample(n_frames: int, looked: Sequence[int], k: int) -> list[int]:
+    """Up to ``k`` frames spread evenly over the clip, none of them labelled or looked at."""
+    taken = set(looked)
+    free = [i for i in range(n_frames) if i not in taken]
+    if len(free) <= k:
+        return free
+    return [free[int(i)] for i in np.linspace(0, len(free) - 1, k).round()]
+
+
+class Seen(NamedTuple):
+    """One predicted box at a check of the settle rule (what :func:`match_boxes` reads)."""
+
+    xyxy: tuple[float, float, float, float]
+    label: int
+
+
+def prediction_changes(before: Sequence[np.ndarray], now: Sequence[np.ndarray],
+                       move_iou: float = SETTLE_IOU) -> tuple[int, int]:
+    """How many boxes appeared, disappeared or moved between two predictions of the same
+    frames (one ``(n, 6)`` array of x1, y1, x2, y2, score, class per frame), and how many
+    boxes the two hold (a matched pair counts once).
+
+    Boxes are matched per class, greedily by IoU (at least 0.5); a matched box whose IoU
+    with its twin is below ``move_iou`` has moved.
+    """
+    changed = total = 0
+    for a, b in zip(before, now, strict=True):
+        pairs, gone, new = match_boxes([Seen(tuple(r[:4]), int(r[5])) for r in a],
+                                       [Seen(tuple(r[:4]), int(r[5])) for r in b], 0.5)
+        changed += len(gone) + len(new) + sum(v < move_iou for _, _, v in pairs)
+        total += len(pairs) + len(gone) + len(new)
+    return changed, total
+
+
 #: Images a training step for ``batch_size="auto"`` (see :class:`YoloMicroModel`).
 AUTO_BATCH = 16
 
@@ -263,6 +308,14 @@ class YoloMicroModel(MicroModel):
         loops were as good.
     patience
         Stop when the smoothed epoch loss has not improved by 1% for this many epochs.
+    settle
+        With ``epochs="auto"``, also stop once the predictions on this many frames nobody
+        labelled (spread over the clip, decoded once) stop changing: every
+        :data:`SETTLE_EVERY` epochs they are predicted and compared with the previous
+        check, and :data:`SETTLE_PATIENCE` checks in a row in which no box appeared,
+        disappeared or moved (IoU under :data:`SETTLE_IOU`) end training. ``0`` (the
+        default until measured): the loss plateau alone; :data:`SETTLE_FRAMES` is the
+        suggested sample.
     conf, iou, max_det, flip
         Prediction defaults: confidence threshold, NMS IoU, boxes per frame, and whether
         to average each box with its twin found on the mirrored frame. The NMS IoU
@@ -279,8 +332,8 @@ class YoloMicroModel(MicroModel):
     def __init__(self, *, epochs="auto", imgsz="auto", device="auto", weights="auto", seed=0,
                  progress=True, warm_start=None, crop="auto", width="auto", batch_size="auto",
                  steps_per_epoch=4,
-                 lr=0.004, patience=8, conf=0.25, iou=0.5, max_det=100, flip=True,
-                 on_epoch=None):
+                 lr=0.004, patience=8, settle=0, conf=0.25, iou=0.5, max_det=100,
+                 flip=True, on_epoch=None):
         self.epochs = epochs
         self.imgsz = imgsz
         self.device = device
@@ -294,6 +347,7 @@ class YoloMicroModel(MicroModel):
         self.steps_per_epoch = steps_per_epoch
         self.lr = lr
         self.patience = patience
+        self.settle = settle
         self.conf = conf
         self.iou = iou
         self.max_det = max_det
@@ -441,7 +495,9 @@ class YoloMicroModel(MicroModel):
             tensor = torch.from_numpy(images).permute(0, 3, 1, 2).float().div(255)
             aug = Augmenter(tensor, boxes, g, weights=self._frame_weights(looked, table),
                             crop=crop)
-            result = self._train(net, aug, device, started_from, plan, self._batch_size())
+            settled = self._settle_rule(frames, looked, size, classes, device)
+            result = self._train(net, aug, device, started_from, plan, self._batch_size(),
+                                 settled)
 
         self.net_ = net
         self.cfg_ = cfg
@@ -488,8 +544,35 @@ class YoloMicroModel(MicroModel):
         # scratch (the plateau rule stops earlier when the loss is flat).
         return {"scratch": 60, "pretrained": 30}.get(started_from, 20)
 
+    def _settle_rule(self, frames, looked: list[int], size: tuple[int, int], classes: list[str],
+                     device) -> Settled | None:
+        """The settle rule for this training, its sample decoded and resized once; None
+        when it is off (``settle=0``, a fixed number of epochs, every frame labelled)."""
+        import torch
+
+        if self.epochs != "auto" or not self.settle:
+            return None
+        sample = settle_sample(len(frames), looked, int(self.settle))
+        if not sample:
+            return None
+        stack = np.stack([resize(np.asarray(frames[i]), size) for i in sample])
+        x = torch.from_numpy(stack).to(device).permute(0, 3, 1, 2).float().div_(255)
+
+        def look(module):
+            return [d.cpu().numpy() for d in self._sample_boxes(module, x, classes)]
+
+        return Settled(look, prediction_changes, f"{len(sample)} unlabelled frames",
+                       every=SETTLE_EVERY, patience=SETTLE_PATIENCE)
+
+    def _sample_boxes(self, net, x, classes: list[str]):
+        """Boxes ``net`` finds on the input batch ``x`` (no mirror): the prediction path's
+        own forward pass and NMS, run on a copy of this model that knows its classes."""
+        view = copy.copy(self)
+        view.classes_ = list(classes)  # the NMS reads the class count; self is not fitted yet
+        return view._nms(view._forward(net, x), view.conf)
+
     def _train(self, net, aug: Augmenter, device, started_from: str, plan: str,
-               batch_size: int):
+               batch_size: int, settled: Settled | None = None):
         """AdamW (no weight decay on biases and norms), warm-up from scratch, cosine decay,
         averaged weights, BatchNorm re-estimated on fresh augmented batches.
 
@@ -523,7 +606,7 @@ class YoloMicroModel(MicroModel):
                 net, opt, batches=batches, loss=detection_loss, epochs=max_epochs,
                 schedule=Schedule(total_steps, warmup=warmup, final=0.05), average=True,
                 plateau=Plateau(patience=self.patience) if self.epochs == "auto" else None,
-                clip_grad=10.0, bn_batches=bn_batches, progress=self.progress,
+                settled=settled, clip_grad=10.0, bn_batches=bn_batches, progress=self.progress,
                 on_epoch=self.on_epoch, desc="overfit YOLO", plan=plan)
 
     # -- prediction ---------------------------------------------------------------------------

@@ -63,6 +63,69 @@ class Plateau:
 
 
 @dataclass
+class Settled:
+    """When ``epochs="auto"`` stops: predictions on frames nobody labelled stopped changing.
+
+    Every ``every`` epochs, ``look(module)`` predicts a fixed sample of unlabelled frames
+    (``what`` says which, e.g. "12 unlabelled frames") with the weights that would be kept,
+    in eval mode and without gradients; ``changes(before, now)`` compares two such
+    predictions and returns ``(changed, total)``: how many predictions differ, of how many.
+    Training stops once ``patience`` checks in a row changed at most ``tolerance``
+    predictions while predicting something (``total > 0``: a model that finds nothing yet
+    has not settled); never before ``min_epochs``. The loss may still be falling then, but
+    the boxes a person would review no longer move.
+    """
+
+    look: Callable
+    changes: Callable
+    what: str
+    every: int = 4
+    patience: int = 2
+    tolerance: int = 0
+    min_epochs: int = 1
+    #: ``(epoch, changed, total)`` per check after the first, and the seconds the checks took.
+    log: list = field(default_factory=list, init=False, repr=False)
+    seconds: float = field(default=0.0, init=False, repr=False)
+    _last: object = field(default=None, init=False, repr=False)
+    _calm: int = field(default=0, init=False, repr=False)
+
+    def reached(self, epoch: int, module) -> bool:
+        """Check ``module``'s predictions when ``epoch`` is a check; True when training
+        should stop."""
+        import torch
+
+        if epoch % self.every:
+            return False
+        started = time.perf_counter()
+        was_training = module.training
+        module.eval()
+        try:
+            with torch.no_grad():
+                now = self.look(module)
+        finally:
+            module.train(was_training)
+        if self._last is not None:
+            changed, total = self.changes(self._last, now)
+            self.log.append((epoch, int(changed), int(total)))
+            self._calm = self._calm + 1 if total > 0 and changed <= self.tolerance else 0
+        self._last = now
+        self.seconds += time.perf_counter() - started
+        return epoch >= self.min_epochs and self._calm >= self.patience
+
+    def reason(self) -> str:
+        """Why training stopped, from the last checks: the sentence the progress line shows."""
+        calm = self.log[-self.patience:]
+        epochs = [calm[0][0] - self.every] + [e for e, _, _ in calm]
+        when = ", ".join(map(str, epochs[:-1])) + f" and {epochs[-1]}"
+        most = max(c for _, c, _ in calm)
+        if most == 0:
+            return (f"predictions on {self.what} stopped changing after {epochs[-1]} epochs "
+                    f"(the same at epochs {when})")
+        return (f"predictions on {self.what} settled after {epochs[-1]} epochs (at most "
+                f"{most} of {max(t for _, _, t in calm)} changed between epochs {when})")
+
+
+@dataclass
 class Schedule:
     """Learning rate per optimiser step, as a factor of the base rate.
 
@@ -105,7 +168,8 @@ class TrainResult:
 
 def train(net, optimizer, *, batches: Callable[[int], Iterable], loss: Callable,
           epochs: int, schedule: Schedule | None = None,
-          average: bool = False, plateau: Plateau | None = None, clip_grad: float | None = None,
+          average: bool = False, plateau: Plateau | None = None,
+          settled: Settled | None = None, clip_grad: float | None = None,
           bn_batches: Callable[[], Iterable] | None = None, progress=True,
           on_epoch: Callable[[int, float], object] | None = None, desc: str = "training",
           plan: str | None = None) -> TrainResult:
@@ -131,6 +195,10 @@ def train(net, optimizer, *, batches: Callable[[int], Iterable], loss: Callable,
         that back instead of the raw weights: it smooths out the noise of tiny batches.
     plateau
         Stop early when the loss stops falling; None: run every epoch.
+    settled
+        Stop early when predictions on frames nobody labelled stop changing (checked on
+        the weights that would be kept); None: no such check. With ``plateau`` too,
+        whichever comes first stops training.
     clip_grad
         Clip the gradient norm to this value; None: no clipping.
     bn_batches
@@ -212,6 +280,9 @@ def train(net, optimizer, *, batches: Callable[[int], Iterable], loss: Callable,
                 on_epoch(epoch, epoch_loss)
             if plateau is not None and plateau.reached(epoch, epoch_loss) and epoch < epochs:
                 stop_reason = f"loss plateaued after {epoch} epochs"
+                break
+            if settled is not None and epoch < epochs and settled.reached(epoch, kept_module):
+                stop_reason = settled.reason()
                 break
     except KeyboardInterrupt:
         stop_reason = f"interrupted after {len(history)} epochs"
