@@ -1,21 +1,22 @@
-"""The oracle: plays the person with ground truth, through the same counting as a person.
+"""The oracles: play the person with ground truth, through the same counting as a person.
 
-Used by :func:`mm_widgets.simulate` (the micro-model loop and its keyframe interpolation
-baseline) and by the tracker walk (:mod:`mm_widgets.tracker_walk`): one rule for every
-path, the review widget's (:func:`mm_widgets.actions.diff_boxes`).
+Used by :func:`mm_widgets.simulate` (the micro-model loop and its baselines) and by the
+tracker walk (:mod:`mm_widgets.tracker_walk`): one rule for every path, the review
+widget's (:func:`mm_widgets.actions.diff_boxes` for boxes, :func:`~mm_widgets.actions.diff_class`
+for frame classes).
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
 
-from .actions import ActionLog, corrections, diff_boxes
+from .actions import ActionLog, corrections, diff_boxes, diff_class
 from .labels import Box, LabelSet
 from .metrics import truth_boxes
 
 
 class Oracle:
-    """Plays the human with ground truth: reviews one frame's proposals at a time."""
+    """Plays the human with box truth: reviews one frame's proposals at a time."""
 
     def __init__(self, truth: LabelSet, match_iou: float = 0.5, tight_iou: float = 0.75):
         self.truth, self.match_iou, self.tight_iou = truth, match_iou, tight_iou
@@ -58,5 +59,46 @@ class Oracle:
                 widget.accept(f)
             else:
                 widget.set_boxes(f, c.edited)
+            done += 1
+        return done
+
+
+class ClassOracle:
+    """Plays the human with frame-class truth: one frame at a time, through the same
+    counting as a person (:func:`~mm_widgets.actions.diff_class`)."""
+
+    def __init__(self, truth: LabelSet):
+        truth.require("classes")
+        self.truth = truth
+
+    def review(self, frame: int, proposed: tuple[str, float | None] | None, labels: LabelSet,
+               log: ActionLog, round: int) -> int:
+        """Leave the true class on ``frame`` (``proposed`` is the model's ``(class, score)``
+        or None); record and return the actions (0: accepted as proposed)."""
+        shown, score = proposed if proposed is not None else (None, None)
+        true = self.truth.frame_class(frame)
+        edits = diff_class(shown, true)
+        if not edits:
+            labels.set_class(frame, true, score=score, source="model", round=round)
+            log.record("accept", frame, round)  # free, but a person's time (ActionTimes)
+        else:
+            labels.set_class(frame, true, source="human" if shown is None else "corrected",
+                             round=round)
+        for kind, label in edits:
+            log.record(kind, frame, round, label)
+        return len(edits)
+
+    def answer(self, widget, n: int | None = None) -> int:
+        """Play the person at a class review widget, through the widget's own edit path:
+        for the next ``n`` frames of ``widget.queue`` (all by default) accept the class shown
+        when it is right, otherwise pick the true one (the widget counts). Returns the
+        number of frames answered."""
+        done = 0
+        for f in list(widget.queue)[:n]:
+            true = self.truth.frame_class(f)
+            if widget.shown_class(f) == true:
+                widget.accept(f)
+            else:
+                widget.set_class(f, true)
             done += 1
         return done

@@ -26,42 +26,18 @@ from dataclasses import dataclass, field
 
 import pandas as pd
 
-from .actions import (
-    ActionLog,
-    ActionTimes,
-    diff_class,
-    efficiency,
-    format_seconds,
-    labels_per_action,
-)
-from .errors import MMError, warn
+from .actions import ActionLog, ActionTimes, efficiency, format_seconds, labels_per_action
+from .errors import MMError
 from .interpolate import interpolate
 from .labels import BOX_COLUMNS, Box, LabelSet
-from .metrics import (
-    boxes_by_frame,
-    classes_by_frame,
-    efficiency_ceiling,
-    evaluate,
-    evaluate_by_class,
-    evaluate_classes,
-    evaluate_classes_by_class,
-)
+from .metrics import efficiency_ceiling
 from .models.progress import long_call
-from .oracle import Oracle
-from .propagate import Proposer
+from .oracle import ClassOracle, Oracle  # noqa: F401 (imported from here by notebooks, tests)
 from .rounds import train_model
 from .select import rank_frames, review_order, select_frames
+from .tasks import CLASS_TABLE_COLUMNS, TABLE_COLUMNS, TASKS, Task  # noqa: F401 (as above)
 from .temporal import predict_settings
-from .tracker_walk import WalkResult, make_tracker, tracker_available, tracker_walk
-
-TABLE_COLUMNS = [
-    "round", "frames_reviewed", "human_actions", "cumulative_actions", "labels", "recall",
-    "precision", "tight_rate", "mean_iou", "efficiency", "labels_per_action", "train_seconds",
-    "predict_seconds", "interp_recall", "interp_precision", "interp_tight_rate",
-    "interp_efficiency", "human_seconds", "interp_human_seconds", "by_hand_seconds", "tp", "fp",
-    "fn", "accepted", "tracker_actions", "tracker_efficiency", "tracker_human_seconds",
-    "interp_actions", "interp_labels",
-]
+from .tracker_walk import WalkResult
 
 
 def as_truth(truth, frames) -> LabelSet:
@@ -107,8 +83,9 @@ class SimulationReport:
     #: its labels and action log
     interp_labels: LabelSet | None = None
     interp_actions: ActionLog | None = None
-    #: frame -> the boxes the oracle was shown there (the proposals of its round)
-    shown: dict[int, list[Box]] = field(default_factory=dict)
+    #: frame -> what the oracle was shown there (the proposals of its round: boxes, or a
+    #: frame class and its score)
+    shown: dict[int, list[Box] | tuple] = field(default_factory=dict)
 
     @property
     def first_boxes(self) -> int:
@@ -137,9 +114,7 @@ class SimulationReport:
         text = (f"{int(last['labels'])} labels by hand: {format_seconds(last['by_hand_seconds'])}; "
                 f"with micro-models: {format_seconds(last['human_seconds'])}")
         if pd.notna(last["interp_human_seconds"]):
-            baseline = ("the nearest labelled frame's class" if self.truth is not None
-                        and self.truth.task == "classes" else "keyframe interpolation")
-            text += f"; with {baseline}: {format_seconds(last['interp_human_seconds'])}"
+            text += f"; with {self._task.baseline}: {format_seconds(last['interp_human_seconds'])}"
         if pd.notna(last.get("tracker_human_seconds", float("nan"))):
             text += f"; with the tracker walk: {format_seconds(last['tracker_human_seconds'])}"
         return text + (f" (seconds per event: {self.times!r})" if self.times is not None else "")
@@ -150,9 +125,11 @@ class SimulationReport:
         (:mod:`mm_widgets.plots`)."""
         from .plots import efficiency_figure
 
-        if self.truth is not None and self.truth.task == "classes":
-            return efficiency_figure(self.table, task="classes", baseline="nearest labelled frame")
-        return efficiency_figure(self.table)
+        return efficiency_figure(self.table, task=self._task.name, baseline=self._task.legend)
+
+    @property
+    def _task(self) -> type[Task]:
+        return TASKS[self.truth.task if self.truth is not None else "boxes"]
 
     def _repr_html_(self) -> str:
         return (f"<p>{html.escape(self.human_time)}</p>"
@@ -178,7 +155,7 @@ def simulate(frames, truth, *, first_labels: int | Sequence[int] = 5, rounds: in
         it does not mention are empty. Or frame classes: a LabelSet with
         ``task="classes"`` or a DataFrame ``frame,label``, one class for every frame; the
         loop then trains a frame classifier and the oracle accepts a right class (free)
-        or sets the true one (one class action), see :func:`_simulate_class_rounds`.
+        or sets the true one (one class action), see :class:`mm_widgets.tasks.ClassTask`.
     first_labels
         How many frames the person labels by hand first (picked by ``first_strategy``), or
         the frame indices themselves.
@@ -254,9 +231,8 @@ def simulate(frames, truth, *, first_labels: int | Sequence[int] = 5, rounds: in
             review_budget=review_budget, match_iou=match_iou, tight_iou=tight_iou, kind=kind,
             first_strategy=first_strategy, seed=seed, progress=progress, temporal=temporal,
             action_times=action_times, proposals=proposals, baselines=baselines, **fit_settings)
-    run = _simulate_class_rounds if truth_task(truth) == "classes" else _simulate_rounds
     with long_call(progress, rounds, "round") as call:
-        return run(
+        return _simulate_rounds(
             call, frames, truth, first_labels=first_labels, rounds=rounds, strategy=strategy,
             review_budget=review_budget, match_iou=match_iou, tight_iou=tight_iou, kind=kind,
             first_strategy=first_strategy, seed=seed, progress=progress, temporal=temporal,
@@ -265,134 +241,75 @@ def simulate(frames, truth, *, first_labels: int | Sequence[int] = 5, rounds: in
 
 
 def _simulate_rounds(call, frames, truth, *, first_labels, rounds, strategy, review_budget,
-                     match_iou, tight_iou, kind, first_strategy, seed, progress, temporal,
-                     times, proposals, baselines, **fit_settings) -> SimulationReport:
-    """:func:`simulate` on one domain; its rounds are reported to ``call`` (a LongCall)."""
+                     kind, first_strategy, seed, progress, times, match_iou, tight_iou, temporal,
+                     proposals, baselines, **fit_settings) -> SimulationReport:
+    """:func:`simulate` on one domain, for every task (:mod:`mm_widgets.tasks`); its rounds
+    are reported to ``call`` (a LongCall)."""
     truth = as_truth(truth, frames)
+    task = TASKS[truth.task](frames, truth, times, match_iou=match_iou, tight_iou=tight_iou,
+                             temporal=temporal, proposals=proposals, baselines=baselines)
     n = len(frames)
-    labels = LabelSet(truth.classes, "boxes", size=frames.size, n_frames=n)
+    labels = LabelSet(truth.classes, truth.task, size=frames.size, n_frames=n)
     log = ActionLog()
-    oracle = Oracle(truth, match_iou, tight_iou)
     first = _first_frames(frames, labels, first_labels, first_strategy, seed)
     for f in first:
-        oracle.review(f, [], labels, log, round=0)
-    # Keyframe interpolation as a loop of its own: a person with a video tool's
-    # interpolation alone, from the same first boxes, confirming as many frames a round,
-    # keyframes halving the longest gaps first (its own best order), every frame confirmed
-    # moving the interpolated boxes around it at once.
-    keyframes = labels.copy()
-    keyframe_log = ActionLog(log.events)
-    keyframe_model = interpolate(frames, keyframes)
-    walk = _tracker_walk(frames, truth, baselines, match_iou, tight_iou, call)
-    rows = [_row(0, len(first), log, labels, None, None, 0.0, 0.0, None, times, None, walk)]
-    per_class = []
-    fitted = None
-    shown_to_oracle: dict[int, list[Box]] = {}
+        task.oracle.review(f, task.nothing, labels, log, round=0)
+    task.begin(labels, log, call)
+    rows = [_row(task, 0, len(first), log, labels)]
+    per_class, shown, fitted = [], {}, None
     for r in range(1, rounds + 1):
         remaining = [f for f in range(n) if f not in labels]
         if not remaining:
             break
         call.step(r - 1, "training")
         start = time.perf_counter()
-        fitted = (None if proposals == "carried" else
-                  train_model(frames, labels, kind, fitted, seed=seed, progress=progress,
-                              **fit_settings))
+        fitted = (train_model(frames, labels, kind, fitted, seed=seed, progress=progress,
+                              **fit_settings) if task.learns else None)
         train_seconds = time.perf_counter() - start
         call.step(r - 1, f"predicting {len(remaining)} frames")
         start = time.perf_counter()
-        if fitted is None:
-            predictions = pd.DataFrame(columns=BOX_COLUMNS)
-        else:
-            # fused proposals start from the raw per-frame boxes (propagation makes them
-            # consistent in time); the model alone keeps its own temporal consistency
-            predictions = fitted.predict(frames, indices=remaining, **predict_settings(
-                fitted, False if proposals == "fused" else temporal))
+        predictions = (pd.DataFrame(columns=BOX_COLUMNS) if fitted is None else fitted.predict(
+            frames, indices=remaining, **predict_settings(fitted, task.temporal)))
         predict_seconds = time.perf_counter() - start
-        detected = boxes_by_frame(labels.fresh_tracks(predictions))
-        quality = evaluate(detected, truth, remaining, match_iou=match_iou, tight_iou=tight_iou)
-        interp = boxes_by_frame(interpolate(frames, labels).predict(frames, indices=remaining))
+        proposed = task.by_frame(labels.fresh_tracks(predictions))
+        baseline = task.by_frame(interpolate(frames, labels).predict(frames, indices=remaining))
+        quality, baseline_quality = task.evaluate(proposed, remaining), task.evaluate(baseline, remaining)
         budget = _budget(review_budget, len(remaining), rounds - r + 1)
-        order = rank_frames(frames, strategy, seed=seed + r, predictions=predictions,
-                            labels=labels, count=budget)
-        reviewed = order[:budget]
-        interp_quality = evaluate(interp, truth, remaining, match_iou=match_iou, tight_iou=tight_iou)
-        proposer = (None if proposals == "detections" else
-                    Proposer(frames, labels, None if proposals == "carried" else detected))
+        reviewed = rank_frames(frames, strategy, seed=seed + r, predictions=predictions,
+                               labels=labels, count=budget)[:budget]
+        before = len(log), times.of(log)
+        task.start_round(labels, proposed)
         for f in reviewed:
-            # proposals from every frame confirmed so far, this round's included
-            shown = shown_to_oracle[f] = (detected.get(f, []) if proposer is None
-                                          else proposer.propose(f))
-            oracle.review(f, shown, labels, log, round=r)
-            if proposer is not None:
-                proposer.confirmed(f, shown, labels.boxes(f))
-        for f in rank_frames(frames, "bisect", labels=keyframes, count=len(reviewed))[:len(reviewed)]:
-            oracle.review(f, keyframe_model.boxes_at(f), keyframes, keyframe_log, round=r)
-            keyframe_model.add_keyframe(f, keyframes.boxes(f))
-        interp_eff = efficiency(len(keyframe_log), len(keyframes))
-        interp_seconds = times.of(keyframe_log)
+            shown[f] = task.propose(f, proposed)
+            task.oracle.review(f, shown[f], labels, log, round=r)
+            task.confirmed(f, shown[f], labels)
         if len(truth.classes) > 1:
-            mine = evaluate_by_class(detected, truth, remaining, match_iou=match_iou,
-                                     tight_iou=tight_iou)
-            theirs = evaluate_by_class(interp, truth, remaining, match_iou=match_iou,
-                                       tight_iou=tight_iou)
-            for c in truth.classes:
-                per_class.append({
-                    "round": r, "label": c, "truth": int(mine.at[c, "truth"]),
-                    "recall": mine.at[c, "recall"], "precision": mine.at[c, "precision"],
-                    "tight_rate": mine.at[c, "tight_rate"],
-                    "interp_recall": theirs.at[c, "recall"],
-                    "interp_precision": theirs.at[c, "precision"],
-                    "interp_tight_rate": theirs.at[c, "tight_rate"]})
-        rows.append(_row(r, len(reviewed), log, labels, quality, interp_quality, train_seconds,
-                         predict_seconds, interp_eff, times, interp_seconds, walk,
-                         (len(keyframe_log), len(keyframes))))
-    table = pd.DataFrame(rows, columns=TABLE_COLUMNS)
-    return SimulationReport(table, labels, log, fitted, first,
+            mine, theirs = (task.evaluate(p, remaining, by_class=True) for p in (proposed, baseline))
+            per_class += [{"round": r, "label": c, "truth": int(mine.at[c, "truth"]),
+                           **{k: mine.at[c, k] for k in task.class_figures},
+                           **{f"interp_{k}": theirs.at[c, k] for k in task.class_figures}}
+                          for c in truth.classes]
+        rows.append(_row(task, r, len(reviewed), log, labels, train_seconds, predict_seconds,
+                         quality, baseline_quality,
+                         task.baseline_round(r, reviewed, baseline, labels, log, before)))
+    return SimulationReport(pd.DataFrame(rows, columns=task.columns), labels, log, fitted, first,
                             per_class=pd.DataFrame(per_class) if per_class else None, truth=truth,
-                            times=times, walk=walk, interp_labels=keyframes,
-                            interp_actions=keyframe_log, shown=shown_to_oracle)
+                            times=times, shown=shown, **task.report_extras())
 
 
-def _tracker_walk(frames, truth, baselines, match_iou, tight_iou, call):
-    """The tracker walk over the whole clip, when asked for and this OpenCV has CSRT."""
-    if "tracker" not in baselines:
-        return None
-    if not tracker_available():
-        warn("the tracker walk baseline needs OpenCV's CSRT tracker (contrib modules), which "
-             "this cv2 lacks: tracker_* columns left empty. " + make_tracker.__doc__.split(",")[0])
-        return None
-    call.step(0, "tracker walk")
-    return tracker_walk(frames, truth, match_iou=match_iou, tight_iou=tight_iou)
-
-
-def _row(r, reviewed, log, labels, quality, interp, train_s, predict_s, interp_eff, times,
-         interp_seconds, walk=None, interp_counts=None) -> dict:
-    actions = log.count(round=r)
+def _row(task: Task, r, reviewed, log, labels, train_s=0.0, predict_s=0.0, quality=None,
+         baseline_quality=None, baseline_columns=()) -> dict:
+    """One round's row: the columns every task has, then the task's (NaN where it has none)."""
     total = len(log)
-    nan = float("nan")
-    q = quality or {}
-    i = interp or {}
     return {
-        "round": r, "frames_reviewed": reviewed, "human_actions": actions,
+        **dict.fromkeys(task.columns, float("nan")),
+        "round": r, "frames_reviewed": reviewed, "human_actions": log.count(round=r),
         "cumulative_actions": total, "labels": len(labels),
-        "recall": q.get("recall", nan), "precision": q.get("precision", nan),
-        "tight_rate": q.get("tight_rate", nan), "mean_iou": q.get("mean_iou", nan),
         "efficiency": efficiency(total, len(labels)),
         "labels_per_action": labels_per_action(len(labels), total),
         "train_seconds": train_s, "predict_seconds": predict_s,
-        "interp_recall": i.get("recall", nan), "interp_precision": i.get("precision", nan),
-        "interp_tight_rate": i.get("tight_rate", nan),
-        "interp_efficiency": nan if interp_eff is None else interp_eff,
-        "human_seconds": times.of(log),
-        "interp_human_seconds": nan if interp_seconds is None else interp_seconds,
-        "by_hand_seconds": times.by_hand(labels),
-        "tp": q.get("tp", 0), "fp": q.get("fp", 0), "fn": q.get("fn", 0),
-        "accepted": q.get("accepted", 0),
-        "tracker_actions": nan if walk is None or not r else walk.actions,
-        "tracker_efficiency": nan if walk is None or not r else walk.efficiency,
-        "tracker_human_seconds": nan if walk is None or not r else times.of(walk.log),
-        "interp_actions": nan if interp_counts is None else interp_counts[0],
-        "interp_labels": nan if interp_counts is None else interp_counts[1],
+        "human_seconds": task.times.of(log), "by_hand_seconds": task.times.by_hand(labels),
+        **task.figures(quality, baseline_quality), **dict(baseline_columns),
     }
 
 
@@ -400,7 +317,8 @@ def simulate_domains(frames, truth, domains, *, first_labels=5, **kw) -> Simulat
     """One simulation per domain (frames ``range``), then the totals over domains per round.
 
     Recall and precision of the totals are pooled over every domain's boxes (from the
-    ``tp``/``fp``/``fn`` counts), efficiency from the summed actions and labels.
+    ``tp``/``fp``/``fn`` counts), accuracy over every domain's frames, efficiency from the
+    summed actions and labels.
     """
     from .assembly import split_shots
 
@@ -408,93 +326,58 @@ def simulate_domains(frames, truth, domains, *, first_labels=5, **kw) -> Simulat
     ranges = split_shots(frames) if domains == "shots" else [range(d.start, d.stop) for d in domains]
     if not isinstance(first_labels, int):
         raise MMError("with domains=, first_labels is a number of frames per domain")
-    times = None
-    walks: dict[int, int] = {}  # domain -> labels of its tracker walk
-    parts, labels, log = [], LabelSet(truth.classes, truth.task, size=frames.size,
-                                      n_frames=len(frames)), ActionLog()
+    parts, reports = [], []
+    labels, log = LabelSet(truth.classes, truth.task, size=frames.size, n_frames=len(frames)), ActionLog()
     with long_call(kw.get("progress", True), len(ranges), "shot") as call:
         for k, rng in enumerate(ranges):
             call.step(k, f"frames {rng.start}-{rng.stop - 1}")
-            sub_truth = truth.subset(rng)
             shifted = LabelSet(truth.classes, truth.task, size=frames.size, n_frames=len(rng))
-            for f in rng:
-                if truth.task == "classes":
-                    shifted.set_class(f - rng.start, sub_truth.frame_class(f))
-                else:
-                    shifted.set_boxes(f - rng.start, sub_truth.boxes(f) if f in sub_truth._boxes else [])
+            for f in rng:  # a frame's labels, scores, sources and rounds
+                shifted.apply_frame_state({**truth.frame_state(f), "frame": f - rng.start})
             report = simulate(frames[rng.start:rng.stop], shifted,
                               first_labels=min(first_labels, len(rng)), **kw)
-            if report.walk is not None:
-                walks[k] = len(report.walk.labels)
-            table = report.table.assign(domain=f"frames {rng.start}-{rng.stop - 1}", domain_index=k)
-            parts.append(table)
+            reports.append(report)
+            parts.append(report.table.assign(domain=f"frames {rng.start}-{rng.stop - 1}",
+                                              domain_index=k))
             for f in report.labels.looked_at:
-                if truth.task == "classes":
-                    _copy_class(report.labels, f, labels, f + rng.start)
-                else:
-                    labels.set_boxes(f + rng.start, report.labels.boxes(f))
+                labels.apply_frame_state({**report.labels.frame_state(f), "frame": f + rng.start})
             log.extend(type(a)(a.kind, a.frame + rng.start, a.round, a.label, a.time)
                        for a in report.actions.events)
-            times = report.times
     per_domain = pd.concat(parts, ignore_index=True)
-    if truth.task == "classes":
-        return SimulationReport(_pool_class_rounds(per_domain), labels, log, domains=per_domain,
-                                truth=truth, times=times)
-    rounds = sorted(per_domain["round"].unique())
+    return SimulationReport(_pool(TASKS[truth.task], per_domain, reports), labels, log,
+                            domains=per_domain, truth=truth, times=reports[-1].times)
+
+
+def _pool(task: type[Task], per_domain: pd.DataFrame, reports) -> pd.DataFrame:
+    """The totals over domains per round: the columns every task has here, the task's own
+    from :meth:`~mm_widgets.tasks.Task.pool`."""
     rows = []
-    for r in rounds:
+    nan = float("nan")
+    for r in sorted(per_domain["round"].unique()):
         # a domain that finished early keeps its last figures in later rounds
         last = per_domain[per_domain["round"] <= r].groupby("domain_index").tail(1)
         now = per_domain[per_domain["round"] == r]
-        tp, fp, fn, tight = (int(now[c].sum()) for c in ("tp", "fp", "fn", "accepted"))
         cum, n_labels = int(last["cumulative_actions"].sum()), int(last["labels"].sum())
-        # interpolation's own loop in every domain, pooled: its actions over its labels
-        interp_actions = last["interp_actions"].sum(min_count=1)
-        interp_labels = last["interp_labels"].sum(min_count=1)
-        walk_labels = sum(walks.values())
+        interp_actions, interp_labels = task.pooled_baseline(last, n_labels)
         rows.append({
+            **dict.fromkeys(task.columns, nan),
             "round": int(r), "frames_reviewed": int(now["frames_reviewed"].sum()),
             "human_actions": int(now["human_actions"].sum()), "cumulative_actions": cum,
-            "labels": n_labels,
-            "recall": tp / (tp + fn) if r and tp + fn else (1.0 if r else float("nan")),
-            "precision": tp / (tp + fp) if r and tp + fp else (1.0 if r else float("nan")),
-            "tight_rate": tight / tp if tp else float("nan"), "mean_iou": float("nan"),
-            "efficiency": efficiency(cum, n_labels),
+            "labels": n_labels, "efficiency": efficiency(cum, n_labels),
             "labels_per_action": labels_per_action(n_labels, cum),
             "train_seconds": float(now["train_seconds"].sum()),
             "predict_seconds": float(now["predict_seconds"].sum()),
-            "interp_recall": float("nan"), "interp_precision": float("nan"),
-            "interp_tight_rate": float("nan"),
             "interp_efficiency": (1 - float(interp_actions) / float(interp_labels)
-                                  if r and pd.notna(interp_labels) and interp_labels
-                                  else float("nan")),
+                                  if r and pd.notna(interp_labels) and interp_labels else nan),
             "human_seconds": float(last["human_seconds"].sum()),
             "interp_human_seconds": (float(last["interp_human_seconds"].sum(min_count=1))
-                                     if r else float("nan")),
+                                     if r else nan),
             "by_hand_seconds": float(last["by_hand_seconds"].sum()),
-            "tp": tp, "fp": fp, "fn": fn, "accepted": tight,
-            # the walk of every domain, pooled: its actions over its labels
-            "tracker_actions": float(last["tracker_actions"].sum(min_count=1)) if r else float("nan"),
-            "tracker_efficiency": (1 - float(last["tracker_actions"].sum()) / walk_labels
-                                   if r and walk_labels and last["tracker_actions"].notna().all()
-                                   else float("nan")),
-            "tracker_human_seconds": (float(last["tracker_human_seconds"].sum(min_count=1))
-                                      if r else float("nan")),
-            "interp_actions": interp_actions if r else float("nan"),
-            "interp_labels": interp_labels if r else float("nan"),
+            "interp_actions": interp_actions if r else nan,
+            "interp_labels": interp_labels if r else nan,
+            **task.pool(now, last, r, reports),
         })
-    return SimulationReport(pd.DataFrame(rows, columns=TABLE_COLUMNS), labels, log,
-                            domains=per_domain, truth=truth, times=times)
-
-
-# -- frame classes: the same loop for a frame classifier ------------------------------------
-#: The columns of a simulation table on class truth (one row per round).
-CLASS_TABLE_COLUMNS = [
-    "round", "frames_reviewed", "human_actions", "cumulative_actions", "labels", "accuracy",
-    "efficiency", "labels_per_action", "train_seconds", "predict_seconds", "interp_accuracy",
-    "interp_efficiency", "human_seconds", "interp_human_seconds", "by_hand_seconds", "correct",
-    "wrong",
-]
+    return pd.DataFrame(rows, columns=task.columns)
 
 
 def truth_task(truth) -> str:
@@ -515,51 +398,9 @@ def check_kind(kind, task: str) -> None:
         return
     learns = getattr(model_class(kind), "task", task)
     if learns != task:
-        holds = {"classes": "frame classes (one class per frame)", "boxes": "boxes"}[task]
-        does = {"classes": "classifies whole frames", "boxes": "detects boxes"}[learns]
-        raise MMError(f"the truth holds {holds}, but model kind {kind!r} {does}: pass "
+        raise MMError(f"the truth holds {TASKS[task].holds}, but model kind {kind!r} "
+                      f"{TASKS[learns].does}: pass "
                       f"kind='auto' (or a kind that learns {task}), or truth of {learns}")
-
-
-class ClassOracle:
-    """Plays the human with frame-class truth: one frame at a time, through the same
-    counting as a person (:func:`~mm_widgets.actions.diff_class`)."""
-
-    def __init__(self, truth: LabelSet):
-        truth.require("classes")
-        self.truth = truth
-
-    def review(self, frame: int, proposed: tuple[str, float | None] | None, labels: LabelSet,
-               log: ActionLog, round: int) -> int:
-        """Leave the true class on ``frame`` (``proposed`` is the model's ``(class, score)``
-        or None); record and return the actions (0: accepted as proposed)."""
-        shown, score = proposed if proposed is not None else (None, None)
-        true = self.truth.frame_class(frame)
-        edits = diff_class(shown, true)
-        if not edits:
-            labels.set_class(frame, true, score=score, source="model", round=round)
-            log.record("accept", frame, round)  # free, but a person's time (ActionTimes)
-        else:
-            labels.set_class(frame, true, source="human" if shown is None else "corrected",
-                             round=round)
-        for kind, label in edits:
-            log.record(kind, frame, round, label)
-        return len(edits)
-
-    def answer(self, widget, n: int | None = None) -> int:
-        """Play the person at a class review widget, through the widget's own edit path:
-        for the next ``n`` frames of ``widget.queue`` (all by default) accept the class shown
-        when it is right, otherwise pick the true one (the widget counts). Returns the
-        number of frames answered."""
-        done = 0
-        for f in list(widget.queue)[:n]:
-            true = self.truth.frame_class(f)
-            if widget.shown_class(f) == true:
-                widget.accept(f)
-            else:
-                widget.set_class(f, true)
-            done += 1
-        return done
 
 
 def _budget(review_budget: int | None, remaining: int, rounds_left: int) -> int:
@@ -575,131 +416,3 @@ def _first_frames(frames, labels: LabelSet, first_labels, first_strategy, seed) 
             raise MMError("first_labels must be at least 1")
         return list(select_frames(frames, min(first_labels, n), strategy=first_strategy, seed=seed))
     return [labels.check_frame(f) for f in first_labels]
-
-
-def _simulate_class_rounds(call, frames, truth, *, first_labels, rounds, strategy, review_budget,
-                           match_iou, tight_iou, kind, first_strategy, seed, progress, temporal,
-                           times, proposals, baselines, **fit_settings) -> SimulationReport:
-    """:func:`simulate` on frame-class truth.
-
-    The same loop as for boxes: the first frames get their class by hand (one class action
-    each), then every round trains a classifier on every class accepted so far (warm
-    started), predicts the frames nobody has looked at, and the oracle reviews a share of
-    them, least sure first: a right class is accepted (free), a wrong one set (one
-    class action). ``accuracy`` is the round's model on the frames it had not seen;
-    ``interp_accuracy`` / ``interp_efficiency`` are the same for the nearest labelled
-    frame's class (:meth:`~mm_widgets.interpolate.InterpolationModel.class_at`), the
-    no-model baseline, from the same looked-at frames.
-    """
-    truth = as_truth(truth, frames)
-    n = len(frames)
-    labels = LabelSet(truth.classes, "classes", size=frames.size, n_frames=n)
-    log = ActionLog()
-    oracle = ClassOracle(truth)
-    first = _first_frames(frames, labels, first_labels, first_strategy, seed)
-    for f in first:
-        oracle.review(f, None, labels, log, round=0)
-    rows = [_class_row(0, len(first), log, labels, None, None, 0.0, 0.0, None, times, None)]
-    per_class = []
-    fitted = None
-    for r in range(1, rounds + 1):
-        remaining = [f for f in range(n) if f not in labels]
-        if not remaining:
-            break
-        call.step(r - 1, "training")
-        start = time.perf_counter()
-        fitted = train_model(frames, labels, kind, fitted, seed=seed, progress=progress,
-                             **fit_settings)
-        train_seconds = time.perf_counter() - start
-        call.step(r - 1, f"predicting {len(remaining)} frames")
-        start = time.perf_counter()
-        predictions = fitted.predict(frames, indices=remaining, **predict_settings(fitted, temporal))
-        predict_seconds = time.perf_counter() - start
-        proposed = classes_by_frame(predictions)
-        quality = evaluate_classes(proposed, truth, remaining)
-        nearest = classes_by_frame(interpolate(frames, labels).predict(frames, indices=remaining))
-        budget = _budget(review_budget, len(remaining), rounds - r + 1)
-        order = rank_frames(frames, strategy, seed=seed + r, predictions=predictions, labels=labels)
-        reviewed = order[:budget]
-        interp_quality = evaluate_classes(nearest, truth, remaining)
-        interp_actions = evaluate_classes(nearest, truth, reviewed)["actions"]
-        before, before_seconds = len(log), times.of(log)
-        for f in reviewed:
-            oracle.review(f, proposed.get(f), labels, log, round=r)
-        interp_eff = efficiency(before + interp_actions, len(labels))
-        interp_seconds = (before_seconds + interp_actions * times["class"]
-                          + (len(reviewed) - interp_actions) * times["accept"])
-        mine = evaluate_classes_by_class(proposed, truth, remaining)
-        theirs = evaluate_classes_by_class(nearest, truth, remaining)
-        for c in truth.classes:
-            per_class.append({
-                "round": r, "label": c, "truth": int(mine.at[c, "truth"]),
-                "recall": mine.at[c, "recall"], "precision": mine.at[c, "precision"],
-                "interp_recall": theirs.at[c, "recall"], "interp_precision": theirs.at[c, "precision"]})
-        rows.append(_class_row(r, len(reviewed), log, labels, quality, interp_quality,
-                               train_seconds, predict_seconds, interp_eff, times, interp_seconds))
-    table = pd.DataFrame(rows, columns=CLASS_TABLE_COLUMNS)
-    return SimulationReport(table, labels, log, fitted, first,
-                            per_class=pd.DataFrame(per_class) if per_class else None, truth=truth,
-                            times=times)
-
-
-def _class_row(r, reviewed, log, labels, quality, interp, train_s, predict_s, interp_eff, times,
-               interp_seconds) -> dict:
-    total = len(log)
-    nan = float("nan")
-    q, i = quality or {}, interp or {}
-    return {
-        "round": r, "frames_reviewed": reviewed, "human_actions": log.count(round=r),
-        "cumulative_actions": total, "labels": len(labels),
-        "accuracy": q.get("accuracy", nan), "efficiency": efficiency(total, len(labels)),
-        "labels_per_action": labels_per_action(len(labels), total),
-        "train_seconds": train_s, "predict_seconds": predict_s,
-        "interp_accuracy": i.get("accuracy", nan),
-        "interp_efficiency": nan if interp_eff is None else interp_eff,
-        "human_seconds": times.of(log),
-        "interp_human_seconds": nan if interp_seconds is None else interp_seconds,
-        "by_hand_seconds": times.by_hand(labels),
-        "correct": q.get("correct", 0), "wrong": q.get("wrong", 0),
-    }
-
-
-def _copy_class(src: LabelSet, frame: int, dst: LabelSet, to: int) -> None:
-    """Frame ``frame``'s class in ``src`` (score, source, round and all) as frame ``to`` of ``dst``."""
-    label, score, source, round_ = src._frame_class[frame]
-    dst.set_class(to, label, score=score, source=source, round=round_)
-
-
-def _pool_class_rounds(per_domain: pd.DataFrame) -> pd.DataFrame:
-    """The totals over domains per round of class tables: accuracy pooled over every
-    domain's frames (``correct``/``wrong``), efficiency from the summed actions and labels."""
-    rows = []
-    nan = float("nan")
-    for r in sorted(per_domain["round"].unique()):
-        # a domain that finished early keeps its last figures in later rounds
-        last = per_domain[per_domain["round"] <= r].groupby("domain_index").tail(1)
-        now = per_domain[per_domain["round"] == r]
-        correct, wrong = int(now["correct"].sum()), int(now["wrong"].sum())
-        cum, n_labels = int(last["cumulative_actions"].sum()), int(last["labels"].sum())
-        interp_actions = ((1 - last["interp_efficiency"]) * last["labels"]).sum(min_count=1)
-        interp_correct = (now["interp_accuracy"] * (now["correct"] + now["wrong"])).sum(min_count=1)
-        rows.append({
-            "round": int(r), "frames_reviewed": int(now["frames_reviewed"].sum()),
-            "human_actions": int(now["human_actions"].sum()), "cumulative_actions": cum,
-            "labels": n_labels,
-            "accuracy": correct / (correct + wrong) if correct + wrong else nan,
-            "efficiency": efficiency(cum, n_labels),
-            "labels_per_action": labels_per_action(n_labels, cum),
-            "train_seconds": float(now["train_seconds"].sum()),
-            "predict_seconds": float(now["predict_seconds"].sum()),
-            "interp_accuracy": (float(interp_correct) / (correct + wrong)
-                                if correct + wrong and pd.notna(interp_correct) else nan),
-            "interp_efficiency": (1 - float(interp_actions) / n_labels
-                                  if r and n_labels and pd.notna(interp_actions) else nan),
-            "human_seconds": float(last["human_seconds"].sum()),
-            "interp_human_seconds": (float(last["interp_human_seconds"].sum(min_count=1))
-                                     if r else nan),
-            "by_hand_seconds": float(last["by_hand_seconds"].sum()),
-            "correct": correct, "wrong": wrong,
-        })
-    return pd.DataFrame(rows, columns=CLASS_TABLE_COLUMNS)
