@@ -181,7 +181,8 @@ def run_at(rev: str, clips, seeds) -> list[dict]:
         finally:
             subprocess.run(["git", "-C", str(root), "worktree", "remove", "--force", str(tree)],
                            check=False, capture_output=True)
-    return json.loads(done.stdout)
+    # the last line: a once-a-session notice (training from scratch) is printed before it
+    return json.loads(done.stdout.strip().splitlines()[-1])
 
 
 def main() -> None:
