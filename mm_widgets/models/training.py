@@ -72,8 +72,11 @@ class Settled:
     predictions and returns ``(changed, total)``: how many predictions differ, of how many.
     Training stops once ``patience`` checks in a row changed at most ``tolerance``
     predictions while predicting something (``total > 0``: a model that finds nothing yet
-    has not settled); never before ``min_epochs``. The loss may still be falling then, but
-    the boxes a person would review no longer move.
+    has not settled) and, when ``taught`` is given, while ``taught(module)`` holds (asked
+    only at such a calm check: the model does what it was taught, e.g. finds its own
+    labelled boxes; a model stuck finding a few of them steadily has not learned);
+    never before ``min_epochs``. The loss may still be falling then, but the boxes a
+    person would review no longer move.
     """
 
     look: Callable
@@ -83,6 +86,9 @@ class Settled:
     patience: int = 2
     tolerance: int = 0
     min_epochs: int = 1
+    taught: Callable | None = None
+    #: What ``taught`` holding means, said in the stop reason ("it finds every labelled box").
+    taught_text: str = ""
     #: ``(epoch, changed, total)`` per check after the first, and the seconds the checks took.
     log: list = field(default_factory=list, init=False, repr=False)
     seconds: float = field(default=0.0, init=False, repr=False)
@@ -102,12 +108,15 @@ class Settled:
         try:
             with torch.no_grad():
                 now = self.look(module)
+                if self._last is not None:
+                    changed, total = self.changes(self._last, now)
+                    self.log.append((epoch, int(changed), int(total)))
+                    calm = total > 0 and changed <= self.tolerance
+                    if calm and self.taught is not None:
+                        calm = bool(self.taught(module))
+                    self._calm = self._calm + 1 if calm else 0
         finally:
             module.train(was_training)
-        if self._last is not None:
-            changed, total = self.changes(self._last, now)
-            self.log.append((epoch, int(changed), int(total)))
-            self._calm = self._calm + 1 if total > 0 and changed <= self.tolerance else 0
         self._last = now
         self.seconds += time.perf_counter() - started
         return epoch >= self.min_epochs and self._calm >= self.patience
@@ -118,11 +127,12 @@ class Settled:
         epochs = [calm[0][0] - self.every] + [e for e, _, _ in calm]
         when = ", ".join(map(str, epochs[:-1])) + f" and {epochs[-1]}"
         most = max(c for _, c, _ in calm)
+        also = f"; {self.taught_text}" if self.taught is not None and self.taught_text else ""
         if most == 0:
             return (f"predictions on {self.what} stopped changing after {epochs[-1]} epochs "
-                    f"(the same at epochs {when})")
+                    f"(the same at epochs {when}{also})")
         return (f"predictions on {self.what} settled after {epochs[-1]} epochs (at most "
-                f"{most} of {max(t for _, _, t in calm)} changed between epochs {when})")
+                f"{most} of {max(t for _, _, t in calm)} changed between epochs {when}{also})")
 
 
 @dataclass
