@@ -1,8 +1,12 @@
-"""Boxes and label sets: one box type, converted to widget/YOLO/COCO form only at the edges.
+"""Boxes, masks and label sets: one type per shape, converted to widget/YOLO/COCO form only
+at the edges.
 
-A :class:`LabelSet` holds either boxes (``task="boxes"``) or one class per frame
-(``task="classes"``), plus the set of frames a person *looked at*. A looked-at frame with
-no boxes is a negative ("nothing here"), not a gap.
+A :class:`LabelSet` holds boxes (``task="boxes"``), one class per frame
+(``task="classes"``) or instance masks (``task="masks"``), plus the set of frames a person
+*looked at*. A looked-at frame with no boxes (or masks) is a negative ("nothing here"),
+not a gap. A :class:`Mask` is one object's polygons (why polygons: :mod:`.polygons`) with
+the fields of a box; its box is derived from them, so a table of masks is a table of
+boxes with a ``polygons`` column beside.
 """
 
 from __future__ import annotations
@@ -18,6 +22,16 @@ import pandas as pd
 
 from .data import frame_number
 from .errors import FrameIndexError, LabelError, UnknownClassError
+from .polygons import (
+    Ring,
+    as_rings,
+    bounds,
+    mask_iou,
+    merge_rings,
+    point_outside,
+    rasterise,
+    rasterise_window,
+)
 
 BOX_COLUMNS = ["frame", "x1", "y1", "x2", "y2", "label", "score", "source", "round"]
 #: The optional column after :data:`BOX_COLUMNS`: the id of the track a box belongs to
@@ -26,6 +40,12 @@ TRACK = "track"
 CLASS_COLUMNS = ["frame", "label", "score", "source", "round"]
 SOURCES = ("human", "model", "corrected", "carried")
 TASKS = ("boxes", "classes")
+#: What a LabelSet holds: the tasks the loop runs (:data:`TASKS`: ``label()``, ``overfit()``,
+#: ``review()``, projects), and instance masks, so far labels, samples and exports only.
+LABEL_TASKS = (*TASKS, "masks")
+#: The column of a masks table after the box columns and ``track``: each row's rings, a
+#: list of flat ``[x1, y1, x2, y2, ...]`` lists in full-frame pixels.
+POLYGONS = "polygons"
 #: Unicode categories a name may not hold: control characters (a newline splits a name in
 #: two in a one-name-a-line file; XML cannot hold a NUL), lone surrogate halves, line and
 #: paragraph separators; and the two characters XML and YAML refuse, U+FFFE and U+FFFF.
@@ -80,22 +100,9 @@ class Box:
                 f"box ({self.x1:g}, {self.y1:g}, {self.x2:g}, {self.y2:g}) has no area: "
                 "need x1 < x2 and y1 < y2"
             )
-        if not isinstance(self.label, str) or not self.label:
-            raise LabelError(f"box label must be a non-empty string, got {self.label!r}")
-        if self.source not in SOURCES:
-            raise LabelError(f"box source must be one of {SOURCES}, got {self.source!r}")
-        if self.score is not None and not (isinstance(self.score, (int, float, np.number))
-                                           and math.isfinite(self.score)):
-            raise LabelError(f"box score must be a finite number or None, got {self.score!r}")
+        _check_fields(self, "box")
         for name in ("x1", "y1", "x2", "y2"):
             object.__setattr__(self, name, float(getattr(self, name)))
-        if self.score is not None:
-            object.__setattr__(self, "score", float(self.score))
-        if self.track is not None:
-            if isinstance(self.track, bool) or not isinstance(self.track, (int, np.integer)) \
-                    or self.track < 0:
-                raise LabelError(f"box track must be a non-negative integer or None, got {self.track!r}")
-            object.__setattr__(self, "track", int(self.track))
 
     @classmethod
     def _trusted(cls, x1: float, y1: float, x2: float, y2: float, label: str,
@@ -240,6 +247,140 @@ class Box:
         return d
 
 
+def _check_fields(shape, what: str) -> None:
+    """Check and normalise the fields a box and a mask share: label, source, score, track."""
+    if not isinstance(shape.label, str) or not shape.label:
+        raise LabelError(f"{what} label must be a non-empty string, got {shape.label!r}")
+    if shape.source not in SOURCES:
+        raise LabelError(f"{what} source must be one of {SOURCES}, got {shape.source!r}")
+    if shape.score is not None and not (isinstance(shape.score, (int, float, np.number))
+                                        and math.isfinite(shape.score)):
+        raise LabelError(f"{what} score must be a finite number or None, got {shape.score!r}")
+    if shape.score is not None:
+        object.__setattr__(shape, "score", float(shape.score))
+    if shape.track is not None:
+        if isinstance(shape.track, bool) or not isinstance(shape.track, (int, np.integer)) \
+                or shape.track < 0:
+            raise LabelError(f"{what} track must be a non-negative integer or None, got {shape.track!r}")
+        object.__setattr__(shape, "track", int(shape.track))
+
+
+@dataclass(frozen=True)
+class Mask:
+    """One object's instance mask: one or more polygons (rings) in full-frame pixels, with
+    the fields of a :class:`Box`. It covers the union of its rings (rules in
+    :mod:`mm_widgets.polygons`); its box is the box around its points.
+
+    ``polygons`` is a list of rings, each flat ``[x1, y1, x2, y2, ...]`` (COCO's layout) or
+    a list of ``(x, y)`` points; it is kept as a tuple of flat tuples of floats.
+    """
+
+    polygons: tuple[Ring, ...]
+    label: str
+    score: float | None = None
+    source: str = "human"
+    #: Which object this is across frames (None: not linked).
+    track: int | None = None
+
+    def __post_init__(self):
+        object.__setattr__(self, "polygons", as_rings(self.polygons))
+        _check_fields(self, "mask")
+
+    # -- geometry -------------------------------------------------------------------------
+    @property
+    def xyxy(self) -> tuple[float, float, float, float]:
+        """The box around every point, ``(x1, y1, x2, y2)``."""
+        return bounds(self.polygons)
+
+    @property
+    def box(self) -> Box:
+        """The mask's box, with its label, score, source and track."""
+        return Box(*self.xyxy, self.label, self.score, self.source, self.track)
+
+    @property
+    def area(self) -> int:
+        """Pixels the mask covers (pixel centres inside it)."""
+        return int(rasterise_window(self.polygons)[0].sum())
+
+    def pixels(self, size: tuple[int, int]) -> np.ndarray:
+        """The ``height x width`` boolean mask in a ``(width, height)`` frame."""
+        return rasterise(self.polygons, size)
+
+    def iou(self, other: Mask) -> float:
+        """Mask IoU: pixels both cover over pixels either covers."""
+        return float(mask_iou([self.polygons], [other.polygons])[0, 0])
+
+    def check_inside(self, size: tuple[int, int], tolerance: float = 0.5) -> Mask:
+        """Raise :class:`LabelError` unless every point lies inside a ``(width, height)`` frame."""
+        point = point_outside(self.polygons, size, tolerance)
+        if point is not None:
+            raise LabelError(f"mask point ({point[0]:g}, {point[1]:g}) lies outside the "
+                             f"{size[0]}x{size[1]} frame")
+        return self
+
+    # -- YOLO edge (ultralytics' segmentation lines) -----------------------------------------
+    @classmethod
+    def from_yolo(cls, line: str, classes: Sequence[str], size: tuple[int, int],
+                  source: str = "human") -> Mask:
+        """From one YOLO segmentation line ``cls x1 y1 x2 y2 ...`` (normalised to the frame)."""
+        parts = line.split()
+        if len(parts) < 7 or len(parts) % 2 == 0:
+            raise LabelError(f"a YOLO polygon line is a class and 3 or more x y points: {line!r:.80}")
+        try:
+            k = int(parts[0])
+            values = [float(v) for v in parts[1:]]
+        except ValueError as e:
+            raise LabelError(f"bad YOLO line {line!r:.80}: {e}") from e
+        if not 0 <= k < len(classes):
+            raise UnknownClassError(f"YOLO class id {k} is not in classes {list(classes)}")
+        w, h = size
+        ring = [v * (w if i % 2 == 0 else h) for i, v in enumerate(values)]
+        return cls([ring], classes[k], None, source)
+
+    def to_yolo(self, classes: Sequence[str], size: tuple[int, int]) -> str:
+        """One YOLO segmentation line: the rings joined into one (YOLO has one an object)."""
+        if self.label not in classes:
+            raise UnknownClassError(f"class {self.label!r} is not in classes {list(classes)}")
+        w, h = size
+        ring = merge_rings(self.polygons)
+        return " ".join([str(list(classes).index(self.label))]
+                        + [repr(v / (w if i % 2 == 0 else h)) for i, v in enumerate(ring)])
+
+    # -- COCO edge ----------------------------------------------------------------------------
+    @classmethod
+    def from_coco(cls, ann: dict, categories: dict[int, str], polygons=None) -> Mask:
+        """From a COCO annotation with polygon ``segmentation`` (or the rings given as
+        ``polygons``, e.g. traced from its RLE)."""
+        if not isinstance(ann, dict):
+            raise LabelError(f"a COCO annotation must be an object, got {ann!r:.60}")
+        name = f"COCO annotation {ann.get('id', '?')!r:.40}"
+        try:
+            label = categories[ann.get("category_id")]
+        except (KeyError, TypeError):
+            raise UnknownClassError(f"{name}: unknown category_id {ann.get('category_id')!r:.40}") from None
+        if polygons is None:
+            polygons = ann.get("segmentation")
+        try:
+            return cls(polygons, label, ann.get("score"), ann.get("source", "human"),
+                       ann.get("track_id"))
+        except LabelError as e:
+            raise type(e)(f"{name}: {e}") from None
+
+    def to_coco(self, categories: dict[str, int]) -> dict:
+        """A COCO annotation: polygon ``segmentation``, its ``bbox`` and pixel ``area``."""
+        if self.label not in categories:
+            raise UnknownClassError(f"class {self.label!r} is not in categories {list(categories)}")
+        x1, y1, x2, y2 = self.xyxy
+        d = {"segmentation": [list(r) for r in self.polygons], "bbox": [x1, y1, x2 - x1, y2 - y1],
+             "area": self.area, "category_id": categories[self.label], "iscrowd": 0,
+             "source": self.source}
+        if self.score is not None:
+            d["score"] = self.score
+        if self.track is not None:
+            d["track_id"] = self.track
+        return d
+
+
 def box_iou(a, b) -> np.ndarray:
     """Pairwise IoU of two lists of ``(x1, y1, x2, y2)`` boxes: an ``len(a) x len(b)`` array."""
     a = np.asarray(a, dtype=float).reshape(-1, 4)
@@ -316,6 +457,18 @@ def _nan_to_none(v):
     return None if v is None or (isinstance(v, float) and math.isnan(v)) else v
 
 
+def _rings_from_cell(v):
+    """The rings in one ``polygons`` cell: a list, or JSON text (a CSV's way of keeping it)."""
+    if isinstance(v, str):
+        import json
+
+        try:
+            return json.loads(v)
+        except (json.JSONDecodeError, RecursionError):
+            raise LabelError(f"a polygons cell must be a list of rings, got {v!r:.60}") from None
+    return v
+
+
 def _track_or_none(v) -> int | None:
     """A track id read from a table cell: NaN, ``pd.NA`` and None are "no track"."""
     if v is None or v is pd.NA or (isinstance(v, float) and math.isnan(v)):
@@ -333,9 +486,10 @@ class LabelSet:
     classes
         The class names, in order (order gives YOLO class ids).
     task
-        ``"boxes"`` or ``"classes"``.
+        ``"boxes"``, ``"classes"`` or ``"masks"`` (one of :data:`LABEL_TASKS`).
     size
-        ``(width, height)`` of the frames; when given, boxes outside the frame are refused.
+        ``(width, height)`` of the frames; when given, boxes (and mask points) outside the
+        frame are refused.
     n_frames
         Number of frames in the clip; when given, frame indices outside it are refused.
     """
@@ -352,13 +506,13 @@ class LabelSet:
             check_name(c, "class name")
         if len(set(classes)) != len(classes):
             raise LabelError(f"class names repeat: {classes}")
-        if task not in TASKS:
-            raise LabelError(f"task must be one of {TASKS}, got {task!r}")
+        if task not in LABEL_TASKS:
+            raise LabelError(f"task must be one of {LABEL_TASKS}, got {task!r}")
         self.classes = classes
         self.task = task
         self.size = tuple(size) if size is not None else None
         self.n_frames = n_frames
-        self._boxes: dict[int, list[tuple[Box, int]]] = {}  # frame -> [(box, round)]
+        self._boxes: dict[int, list[tuple[Box, int]]] = {}  # frame -> [(box or mask, round)]
         self._frame_class: dict[int, tuple[str, float | None, str, int]] = {}
         self._looked_at: set[int] = set()
         self._listeners: list[Callable[[int], None]] = []
@@ -389,7 +543,7 @@ class LabelSet:
             raise UnknownClassError(f"unknown class {label!r}; known classes: {self.classes}")
         return label
 
-    def _check_box(self, box: Box, frame: int) -> Box:
+    def _check_box(self, box: Box | Mask, frame: int) -> Box | Mask:
         self.check_class(box.label)
         if self.size is not None:
             try:
@@ -399,7 +553,7 @@ class LabelSet:
         return box
 
     def require(self, task: str) -> None:
-        """Raise :class:`LabelError` unless this set holds ``task`` (boxes or classes)."""
+        """Raise :class:`LabelError` unless this set holds ``task`` (boxes, classes or masks)."""
         if self.task != task:
             raise LabelError(f"this LabelSet holds {self.task}, not {task}")
 
@@ -425,20 +579,59 @@ class LabelSet:
 
     def remove_box(self, frame: int, index: int) -> Box:
         self.require("boxes")
+        return self._remove(frame, index, "box", "boxes")
+
+    def _remove(self, frame: int, index: int, what: str, plural: str):
         frame = self.check_frame(frame)
         current = self._boxes.get(frame, [])
         if not 0 <= index < len(current):
-            raise LabelError(f"frame {frame} has no box number {index} ({len(current)} boxes)")
+            raise LabelError(f"frame {frame} has no {what} number {index} ({len(current)} {plural})")
         removed = current[index][0]
         self._boxes[frame] = current[:index] + current[index + 1:]
         self._changed(frame)
         return removed
 
     def boxes(self, frame: int) -> list[Box]:
-        return [b for b, _ in self._boxes.get(self.check_frame(frame), [])]
+        """The boxes of ``frame`` (of a masks set: each mask's box)."""
+        return [b.box if isinstance(b, Mask) else b
+                for b, _ in self._boxes.get(self.check_frame(frame), [])]
 
     def boxes_with_rounds(self, frame: int) -> list[tuple[Box, int]]:
         """The boxes of ``frame``, each with the round it was labelled in."""
+        return [(b.box if isinstance(b, Mask) else b, r)
+                for b, r in self._boxes.get(self.check_frame(frame), [])]
+
+    # -- masks ---------------------------------------------------------------------------
+    def set_masks(self, frame: int, masks: Iterable[Mask], *, round: int = 0) -> None:
+        """Replace all masks of ``frame`` (an empty list marks it a looked-at negative)."""
+        self.require("masks")
+        frame = self.check_frame(frame)
+        masks = [self._check_box(m if isinstance(m, Mask) else Mask(**m), frame) for m in masks]
+        self._boxes[frame] = [(m, int(round)) for m in masks]
+        self._looked_at.add(frame)
+        self._changed(frame)
+
+    def add_mask(self, frame: int, mask: Mask, *, round: int = 0, looked_at: bool = True) -> None:
+        """Add one mask to ``frame`` (which becomes looked at unless ``looked_at=False``)."""
+        self.require("masks")
+        frame = self.check_frame(frame)
+        self._check_box(mask, frame)
+        self._boxes[frame] = [*self._boxes.get(frame, []), (mask, int(round))]
+        if looked_at:
+            self._looked_at.add(frame)
+        self._changed(frame)
+
+    def remove_mask(self, frame: int, index: int) -> Mask:
+        self.require("masks")
+        return self._remove(frame, index, "mask", "masks")
+
+    def masks(self, frame: int) -> list[Mask]:
+        self.require("masks")
+        return [m for m, _ in self._boxes.get(self.check_frame(frame), [])]
+
+    def masks_with_rounds(self, frame: int) -> list[tuple[Mask, int]]:
+        """The masks of ``frame``, each with the round it was labelled in."""
+        self.require("masks")
         return list(self._boxes.get(self.check_frame(frame), []))
 
     # -- frame classes ------------------------------------------------------------------
@@ -480,13 +673,13 @@ class LabelSet:
     @property
     def frames(self) -> list[int]:
         """Frames that hold at least one label."""
-        if self.task == "boxes":
+        if self.task != "classes":
             return sorted(f for f, bs in self._boxes.items() if bs)
         return sorted(self._frame_class)
 
     def __len__(self) -> int:
-        """Number of labels: boxes, or frame classes."""
-        if self.task == "boxes":
+        """Number of labels: boxes, masks, or frame classes."""
+        if self.task != "classes":
             return sum(len(v) for v in self._boxes.values())
         return len(self._frame_class)
 
@@ -500,8 +693,16 @@ class LabelSet:
     @property
     def df(self) -> pd.DataFrame:
         """The labels as a new DataFrame (columns as in DESIGN.md; boxes also have ``track``,
-        a nullable integer)."""
-        if self.task == "boxes":
+        a nullable integer; masks are boxes with a ``polygons`` column: lists of rings)."""
+        if self.task == "masks":
+            rows = [(f, *m.xyxy, m.label, m.score, m.source, r, m.track,
+                     [list(ring) for ring in m.polygons])
+                    for f in sorted(self._boxes) for m, r in self._boxes[f]]
+            df = pd.DataFrame(rows, columns=[*BOX_COLUMNS, TRACK, POLYGONS])
+            for c in ("x1", "y1", "x2", "y2", "score"):
+                df[c] = df[c].astype(float)
+            df[TRACK] = df[TRACK].astype("Int64")
+        elif self.task == "boxes":
             rows = [(f, b.x1, b.y1, b.x2, b.y2, b.label, b.score, b.source, r, b.track)
                     for f in sorted(self._boxes) for b, r in self._boxes[f]]
             df = pd.DataFrame(rows, columns=[*BOX_COLUMNS, TRACK])
@@ -520,7 +721,10 @@ class LabelSet:
         """Everything known about one frame, as plain JSON-able data (used by the journal)."""
         frame = int(frame)
         state: dict = {"frame": frame, "looked_at": frame in self._looked_at}
-        if self.task == "boxes":
+        if self.task == "masks":
+            state["masks"] = [[[list(ring) for ring in m.polygons], m.label, m.score, m.source, r,
+                               m.track] for m, r in self._boxes.get(frame, [])]
+        elif self.task == "boxes":
             state["boxes"] = [[b.x1, b.y1, b.x2, b.y2, b.label, b.score, b.source, r, b.track]
                               for b, r in self._boxes.get(frame, [])]
         else:
@@ -531,7 +735,14 @@ class LabelSet:
     def apply_frame_state(self, state: dict, notify: bool = True) -> None:
         """Set one frame from :meth:`frame_state` output (replaces what was there)."""
         frame = int(state["frame"])
-        if self.task == "boxes":
+        if self.task == "masks":
+            masks = [(Mask(polygons, label, score, source, track), int(r))
+                     for polygons, label, score, source, r, track in state.get("masks", [])]
+            if masks:
+                self._boxes[frame] = masks
+            else:
+                self._boxes.pop(frame, None)
+        elif self.task == "boxes":
             # journal lines written before tracks have 8 fields
             boxes = [(Box(x1, y1, x2, y2, label, score, source, *track), int(r))
                      for x1, y1, x2, y2, label, score, source, r, *track in state.get("boxes", [])]
@@ -588,8 +799,10 @@ class LabelSet:
     def tracked(self, link_iou: float = 0.3, max_gap: int = 1) -> LabelSet:
         """A copy in which every box has a track id: boxes that have one keep it; the others
         are linked across frames among themselves (:func:`link_tracks`) and numbered from
-        :attr:`next_track`. Exports that need tracks (CVAT video, MOT) write this."""
-        self.require("boxes")
+        :attr:`next_track`. Exports that need tracks (CVAT video, MOT) write this. Masks
+        link by their boxes."""
+        if self.task == "classes":
+            self.require("boxes")
         new = self.copy()
         rows = [(f, k, b) for f in sorted(new._boxes) for k, (b, _) in enumerate(new._boxes[f])
                 if b.track is None]
@@ -613,6 +826,10 @@ class LabelSet:
         An optional ``track`` column (integers; empty cells for "none") gives boxes their
         track ids; tables without it load with no tracks.
 
+        A ``polygons`` column makes masks (each cell a list of rings, or that list as JSON
+        text, as a CSV keeps it); their boxes are derived, so box columns are not needed
+        and are not read.
+
         Missing ``label`` means a single class (the first of ``classes``, default
         ``"object"``). ``looked_at`` defaults to the frames that appear in the table.
         """
@@ -620,22 +837,34 @@ class LabelSet:
             raise LabelError(f"expected a pandas DataFrame, got {type(df).__name__}")
         if "frame" not in df.columns:
             raise LabelError(f"label table needs a 'frame' column; it has {list(df.columns)}")
-        is_boxes = all(c in df.columns for c in ("x1", "y1", "x2", "y2"))
-        if not is_boxes and "label" not in df.columns:
-            raise LabelError("label table needs x1, y1, x2, y2 columns (boxes) or a label column (classes)")
+        is_masks = POLYGONS in df.columns
+        is_boxes = all(c in df.columns for c in ("x1", "y1", "x2", "y2")) and not is_masks
+        if not is_boxes and not is_masks and "label" not in df.columns:
+            raise LabelError("label table needs x1, y1, x2, y2 columns (boxes), a polygons column "
+                             "(masks) or a label column (classes)")
         df = df.copy()
         if "label" not in df.columns:
             df["label"] = (list(classes) if classes else ["object"])[0]
         df["label"] = df["label"].astype(str)
         if classes is None:
             classes = list(dict.fromkeys(df["label"].tolist())) or ["object"]
-        labels = cls(classes, "boxes" if is_boxes else "classes", size=size, n_frames=n_frames)
+        task = "masks" if is_masks else "boxes" if is_boxes else "classes"
+        labels = cls(classes, task, size=size, n_frames=n_frames)
         for c in ("score", "source", "round"):
             if c not in df.columns:
                 df[c] = {"score": None, "source": source, "round": 0}[c]
         for frame, group in df.groupby("frame", sort=True):
             frame = labels.check_frame(frame)
-            if is_boxes:
+            if is_masks:
+                tracks = (group[TRACK].tolist() if TRACK in group.columns
+                          else [None] * len(group))
+                labels._boxes[frame] = [
+                    (labels._check_box(Mask(_rings_from_cell(p), r.label, _nan_to_none(r.score),
+                                            r.source, _track_or_none(t)), frame), int(r.round))
+                    for r, p, t in zip(group.itertuples(index=False), group[POLYGONS], tracks,
+                                       strict=True)
+                ]
+            elif is_boxes:
                 tracks = (group[TRACK].tolist() if TRACK in group.columns
                           else [None] * len(group))
                 boxes = [
