@@ -1,8 +1,9 @@
 """What a label file may make a reader allocate: a few hundred bytes must not ask for gigabytes.
 
 A file describes a clip; every reader holds what it builds to that clip (the length the
-caller gives, else the one the file declares, never more than :data:`MAX_FRAMES`) and to
-:data:`MAX_BOXES` boxes in all, and refuses the rest with a
+caller gives, else the one the file declares, never more than :data:`MAX_FRAMES`), to
+:data:`MAX_BOXES` boxes (or masks) in all, to :data:`MAX_POINTS` polygon points, and an
+RLE mask to :data:`MAX_PIXELS`, and refuses the rest with a
 :class:`~mm_widgets.errors.LabelError` naming the file and the element. Nesting and YAML
 aliases, which make small files into large objects, are refused the same way.
 """
@@ -20,6 +21,10 @@ MAX_FRAMES = 1_000_000
 #: The most boxes one file may expand to (tracks interpolated over their frames included);
 #: about 0.75 GB in memory.
 MAX_BOXES = 1_000_000
+#: The most polygon points one file may hold or expand to (RLE masks traced included).
+MAX_POINTS = 10_000_000
+#: The most pixels one run-length-encoded mask may decode to (an 8K frame is 33 million).
+MAX_PIXELS = 100_000_000
 #: The deepest nesting of a JSON file (COCO and others are four levels deep).
 MAX_DEPTH = 64
 
@@ -33,11 +38,12 @@ def clip_length(n, where: str) -> int:
 
 
 class BoxBudget:
-    """Counts the boxes a reader makes and checks their frames, for one file."""
+    """Counts the boxes (and masks, and their points) a reader makes and checks their
+    frames, for one file."""
 
     def __init__(self, labels: LabelSet, where: str):
         self.limit = labels.n_frames if labels.n_frames is not None else MAX_FRAMES
-        self.labels, self.where, self.boxes = labels, where, 0
+        self.labels, self.where, self.boxes, self.polygon_points = labels, where, 0, 0
 
     def frame(self, f, element: str) -> int:
         """Frame ``f`` (checked to lie in the clip), named ``element`` in the error."""
@@ -55,6 +61,13 @@ class BoxBudget:
         if self.boxes > MAX_BOXES:
             raise LabelError(f"{self.where}: {element} takes the file past {MAX_BOXES:,} boxes "
                              "(mm_widgets.formats.bounds.MAX_BOXES)")
+
+    def points(self, n: int, element: str) -> None:
+        """Account for ``n`` more polygon points made from ``element``."""
+        self.polygon_points += n
+        if self.polygon_points > MAX_POINTS:
+            raise LabelError(f"{self.where}: {element} takes the file past {MAX_POINTS:,} polygon "
+                             "points (mm_widgets.formats.bounds.MAX_POINTS)")
 
 
 def frame_ranges(text: str, where: str, limit: int) -> list[int]:

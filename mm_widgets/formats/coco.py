@@ -1,8 +1,13 @@
-"""COCO detection JSON, with the video fields of video-COCO (TAO, YouTube-VIS) as extras.
+"""COCO detection and instance segmentation JSON, with the video fields of video-COCO (TAO,
+YouTube-VIS) as extras.
 
-A round trip keeps boxes, classes, scores, sources, rounds, tracks and the looked-at
-frames (a negative is an image without annotations). ``pycocotools`` reads the file as is:
-``videos``, ``video_id``, ``frame_id``, ``track_id`` and our own fields are extras it ignores.
+A round trip keeps boxes (or masks), classes, scores, sources, rounds, tracks and the
+looked-at frames (a negative is an image without annotations). ``pycocotools`` reads the
+file as is: ``videos``, ``video_id``, ``frame_id``, ``track_id`` and our own fields are
+extras it ignores. Masks are written as polygons, or as run-length encoding
+(``segmentation="rle"``: COCO's uncompressed ``{"size": [h, w], "counts": [...]}``, runs
+down the columns starting with background); both are read back, compressed RLE too, an
+RLE mask traced into polygons along pixel edges (the same pixels).
 """
 
 from __future__ import annotations
@@ -11,30 +16,43 @@ import json
 from collections.abc import Sequence
 from pathlib import Path
 
+import numpy as np
+
 from ..errors import LabelError
-from ..labels import Box, LabelSet
+from ..labels import Box, LabelSet, Mask
+from ..polygons import edge_count, polygons_from_mask
 from ..storage import write_atomic
-from .bounds import BoxBudget, clip_length, load_json
+from .bounds import MAX_PIXELS, BoxBudget, clip_length, load_json
 from .images import exported_frames, image_name, write_images
 
 
 def to_coco(labels: LabelSet, path: str | Path | None = None, *,
-            file_names: Sequence[str] | None = None, frames=None, video: str = "clip") -> dict:
-    """COCO detection JSON (written to ``path`` when given). Looked-at frames without
-    boxes are images without annotations.
+            file_names: Sequence[str] | None = None, frames=None, video: str = "clip",
+            segmentation: str = "polygons") -> dict:
+    """COCO detection JSON, or instance segmentation for masks (written to ``path`` when
+    given). Looked-at frames without labels are images without annotations.
+
+    Masks are written as ``segmentation="polygons"`` or ``"rle"`` (uncompressed counts,
+    which need the frame size).
 
     With ``frames`` (the :class:`~mm_widgets.data.Frames` labelled), the images are written
     too, as ``images/NNNNNN.jpg`` beside ``path``, and ``file_name`` points there. The clip
     is one entry of ``videos`` named ``video``; images carry ``video_id`` and ``frame_id``,
     annotations ``track_id`` where a box has a track.
     """
-    labels.require("boxes")
+    if labels.task == "classes":
+        labels.require("boxes")
+    if segmentation not in ("polygons", "rle"):
+        raise LabelError(f"segmentation must be 'polygons' or 'rle', got {segmentation!r}")
     categories = {c: i + 1 for i, c in enumerate(labels.classes)}
     w, h = labels.size if labels.size is not None else (None, None)
     if frames is not None:
         w, h = frames.size
         if path is None:
             raise LabelError("to write the images, to_coco needs the path of the JSON file")
+    rle = labels.task == "masks" and segmentation == "rle"
+    if rle and w is None:
+        raise LabelError("COCO RLE needs the frame size: build the LabelSet with size=(w, h)")
     looked = set(labels.looked_at)
     written = exported_frames(labels)
     images = []
@@ -48,10 +66,16 @@ def to_coco(labels: LabelSet, path: str | Path | None = None, *,
             img.update(width=w, height=h)
         images.append(img)
     annotations = []
+    shapes = labels.masks_with_rounds if labels.task == "masks" else labels.boxes_with_rounds
     for f in written:
-        for b, r in labels.boxes_with_rounds(f):
-            annotations.append({"id": len(annotations) + 1, "image_id": f, "round": r,
-                                "video_id": 1, **b.to_coco(categories)})
+        for b, r in shapes(f):
+            ann = {"id": len(annotations) + 1, "image_id": f, "round": r, "video_id": 1,
+                   **b.to_coco(categories)}
+            if rle:
+                pixels = b.pixels((w, h))
+                ann.update(segmentation={"size": [h, w], "counts": rle_counts(pixels)},
+                           area=int(pixels.sum()))
+            annotations.append(ann)
     clip = {"id": 1, "name": video}
     if w is not None:
         clip.update(width=w, height=h)
@@ -68,8 +92,84 @@ def to_coco(labels: LabelSet, path: str | Path | None = None, *,
     return coco
 
 
+def rle_counts(pixels: np.ndarray) -> list[int]:
+    """COCO's uncompressed RLE counts of a ``height x width`` boolean mask: the lengths of
+    alternating runs of 0s and 1s down the columns (column-major), starting with 0s."""
+    flat = np.asarray(pixels, dtype=bool).ravel(order="F")
+    change = np.flatnonzero(flat[1:] != flat[:-1]) + 1
+    edges = np.concatenate([[0], change, [flat.size]])
+    counts = np.diff(edges).tolist()
+    return [0, *counts] if flat.size and flat[0] else counts
+
+
+def rle_pixels(rle, where: str) -> np.ndarray:
+    """The ``height x width`` boolean mask of a COCO RLE (counts a list, or COCO's
+    compressed string), or a :class:`LabelError` naming ``where``."""
+    size = rle.get("size")
+    if not (isinstance(size, list) and len(size) == 2
+            and all(type(v) is int and v > 0 for v in size)):
+        raise LabelError(f"{where}: an RLE size is [height, width], got {size!r:.60}")
+    h, w = size
+    if h * w > MAX_PIXELS:
+        raise LabelError(f"{where}: an RLE of {h}x{w} pixels is past "
+                         f"{MAX_PIXELS:,} (mm_widgets.formats.bounds.MAX_PIXELS)")
+    counts = rle.get("counts")
+    if isinstance(counts, str):
+        counts = _uncompress(counts, where)
+    if not (isinstance(counts, list) and all(type(c) is int and c >= 0 for c in counts)):
+        raise LabelError(f"{where}: RLE counts must be non-negative integers or COCO's string")
+    if sum(counts) != h * w:
+        raise LabelError(f"{where}: RLE counts add up to {sum(counts)}, not the {h}x{w} pixels")
+    values = np.arange(len(counts)) % 2 == 1
+    return np.repeat(values, counts).reshape((h, w), order="F")
+
+
+def _uncompress(text: str, where: str) -> list[int]:
+    """COCO's compressed RLE string (pycocotools' rleFrString) as a list of counts."""
+    counts: list[int] = []
+    p = 0
+    while p < len(text):
+        x, k, more = 0, 0, True
+        while more:
+            if p >= len(text) or k > 12:
+                raise LabelError(f"{where}: malformed compressed RLE counts")
+            c = ord(text[p]) - 48
+            if not 0 <= c < 64:
+                raise LabelError(f"{where}: malformed compressed RLE counts")
+            x |= (c & 0x1F) << (5 * k)
+            more = bool(c & 0x20)
+            p, k = p + 1, k + 1
+            if not more and c & 0x10:
+                x |= -1 << (5 * k)
+        if len(counts) > 2:
+            x += counts[-2]
+        counts.append(x)
+    return counts
+
+
+def _segmentation(ann, labels: LabelSet, budget: BoxBudget, element: str):
+    """The rings of an annotation's ``segmentation``: its polygons, or its RLE traced."""
+    seg = ann.get("segmentation")
+    if isinstance(seg, dict):
+        pixels = rle_pixels(seg, f"{budget.where}: {element}")
+        if labels.size is not None and pixels.shape != (labels.size[1], labels.size[0]):
+            raise LabelError(f"{budget.where}: {element}: its RLE is {pixels.shape[1]}x"
+                             f"{pixels.shape[0]}, the image {labels.size[0]}x{labels.size[1]}")
+        budget.points(edge_count(pixels), element)
+        rings = polygons_from_mask(pixels)
+        if not rings:
+            raise LabelError(f"{budget.where}: {element}: its RLE covers no pixel")
+        return rings
+    if isinstance(seg, list):
+        budget.points(sum(len(r) // 2 if isinstance(r, list) else 1 for r in seg), element)
+        return seg
+    raise LabelError(f"{budget.where}: {element}: segmentation must be polygons or RLE, "
+                     f"got {seg!r:.60}")
+
+
 def from_coco(source: str | Path | dict, *, n_frames: int | None = None) -> LabelSet:
-    """A :class:`LabelSet` from COCO detection JSON (a file or the parsed dict)."""
+    """A :class:`LabelSet` from COCO JSON (a file or the parsed dict): masks when the
+    annotations have a ``segmentation`` (polygons or RLE), else boxes."""
     if isinstance(source, dict):
         coco, where = source, "COCO data"
     else:
@@ -100,7 +200,8 @@ def from_coco(source: str | Path | dict, *, n_frames: int | None = None) -> Labe
     if n_frames is None and isinstance(videos, list) and len(videos) == 1 \
             and isinstance(videos[0], dict) and isinstance(videos[0].get("length"), int):
         n_frames = clip_length(videos[0]["length"], f"{where}: videos[0].length")
-    labels = LabelSet(ordered, "boxes", size=size, n_frames=n_frames)
+    masks = any(isinstance(a, dict) and a.get("segmentation") for a in anns)
+    labels = LabelSet(ordered, "masks" if masks else "boxes", size=size, n_frames=n_frames)
     budget = BoxBudget(labels, where)
     looked = []
     frame_of = {}  # image id -> frame: video-COCO's frame_id where given, else the image id
@@ -119,13 +220,22 @@ def from_coco(source: str | Path | dict, *, n_frames: int | None = None) -> Labe
             f = frame_of[image_id]
         except (KeyError, TypeError):
             f = budget.frame(image_id, f"annotation {str(ann.get('id'))[:20]}")
-        budget.spend(1, f"annotation {str(ann.get('id'))[:20]}")
-        box = Box.from_coco(ann, cats)
+        element = f"annotation {str(ann.get('id'))[:20]}"
+        budget.spend(1, element)
         try:
             r = int(ann.get("round", 0))
         except (TypeError, ValueError):
             raise LabelError(f"COCO annotation round must be an integer: {ann!r:.80}") from None
-        labels.add_box(f, box, round=r, looked_at=f in looked)
+        if masks:
+            if not ann.get("segmentation"):
+                raise LabelError(f"{where}: {element} has no segmentation, in a file of masks")
+            mask = Mask.from_coco(ann, cats, _segmentation(ann, labels, budget, element))
+            try:
+                labels.add_mask(f, mask, round=r, looked_at=f in looked)
+            except LabelError as e:
+                raise type(e)(f"{where}: {element}: {e}") from None
+        else:
+            labels.add_box(f, Box.from_coco(ann, cats), round=r, looked_at=f in looked)
     for f in looked:
         labels.mark_looked_at(f)
     return labels

@@ -18,11 +18,11 @@ ON_LINE = 1e-6
 
 def tracks_of(labels: LabelSet) -> dict[int, list[tuple[int, Box]]]:
     """``{track id: [(frame, box), ...]}`` in frame order, every box in one track
-    (:meth:`LabelSet.tracked` links the boxes that have none)."""
+    (:meth:`LabelSet.tracked` links the boxes that have none); masks for a set of masks."""
     tracked = labels.tracked()
     out: dict[int, list[tuple[int, Box]]] = {}
     for f in tracked.frames:
-        for b in tracked.boxes(f):
+        for b in tracked.masks(f) if tracked.task == "masks" else tracked.boxes(f):
             out.setdefault(b.track, []).append((f, b))
     for t, boxes in out.items():
         frames = [f for f, _ in boxes]
@@ -63,11 +63,13 @@ def interpolate_box(a: Box, b: Box, t: float) -> Box:
 
 
 def fill(labels: LabelSet, boxes: dict[int, list[Box]], looked: set[int]) -> LabelSet:
-    """Put the boxes read from a file (``{frame: [Box]}``) into ``labels``, frame by frame,
-    and mark the frames ``looked`` at (frames with boxes and empty frames a person checked)."""
+    """Put the boxes (or masks) read from a file (``{frame: [Box]}``) into ``labels``, frame
+    by frame, and mark the frames ``looked`` at (frames with boxes and empty frames a
+    person checked)."""
+    add = labels.add_mask if labels.task == "masks" else labels.add_box
     for f in sorted(boxes):
         for b in boxes[f]:
-            labels.add_box(f, b, looked_at=f in looked)
+            add(f, b, looked_at=f in looked)
     for f in sorted(looked):
         labels.mark_looked_at(f)
     return labels

@@ -8,8 +8,11 @@ A label folder holds one ``NNNNNN.txt`` per looked-at frame (empty for a negativ
     labels/train/NNNNNN.txt
     classes.txt
 
-so ``YOLO("yolo11n.yaml").train(data="folder/data.yaml")`` runs on it. Boxes, classes and
-the looked-at frames round-trip; YOLO files have no place for tracks, scores of people's
+so ``YOLO("yolo11n.yaml").train(data="folder/data.yaml")`` runs on it. Masks are written
+as ultralytics' segmentation lines, ``class x1 y1 x2 y2 ...`` normalised to the frame (one
+polygon an object: several rings are joined by zero-width cuts, the same pixels), so
+``YOLO("yolo11n-seg.yaml")`` trains on the same layout. Boxes or masks, classes and the
+looked-at frames round-trip; YOLO files have no place for tracks, scores of people's
 boxes or rounds (COCO keeps them all).
 """
 
@@ -20,7 +23,7 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from ..errors import LabelError
-from ..labels import Box, LabelSet
+from ..labels import Box, LabelSet, Mask
 from ..storage import write_atomic
 from .bounds import load_yaml
 from .images import exported_frames, read_text, write_images
@@ -31,8 +34,12 @@ SPLITS = ("train", "val", "test")
 def to_yolo(labels: LabelSet, folder: str | Path, *, with_score: bool = False,
             frames=None) -> Path:
     """Write ``labels`` as a YOLO label folder, or with ``frames`` as a YOLO dataset (the
-    frames written as images, ``data.yaml`` beside them). Returns the folder."""
-    labels.require("boxes")
+    frames written as images, ``data.yaml`` beside them). Returns the folder. Masks are
+    written as polygon lines (which have no place for a score)."""
+    if labels.task == "classes":
+        labels.require("boxes")
+    if labels.task == "masks" and with_score:
+        raise LabelError("YOLO polygon lines have no place for a score: with_score=False")
     size = frames.size if frames is not None else labels.size
     if size is None:
         raise LabelError("YOLO export needs the frame size: build the LabelSet with size=(w, h)")
@@ -42,7 +49,10 @@ def to_yolo(labels: LabelSet, folder: str | Path, *, with_score: bool = False,
     write_atomic(folder / "classes.txt", ("\n".join(labels.classes) + "\n").encode())
     written = exported_frames(labels)
     for f in written:
-        lines = [b.to_yolo(labels.classes, size, with_score) for b in labels.boxes(f)]
+        if labels.task == "masks":
+            lines = [m.to_yolo(labels.classes, size) for m in labels.masks(f)]
+        else:
+            lines = [b.to_yolo(labels.classes, size, with_score) for b in labels.boxes(f)]
         write_atomic(label_dir / f"{f:06d}.txt", "".join(line + "\n" for line in lines).encode())
     if frames is not None:
         write_images(frames, written, folder / "images" / "train")
@@ -61,7 +71,8 @@ def from_yolo(folder: str | Path, size: tuple[int, int] | None = None,
               classes: Sequence[str] | None = None, *, n_frames: int | None = None) -> LabelSet:
     """A :class:`LabelSet` from a folder written by :func:`to_yolo`: a label folder (pass the
     frame ``size``) or a dataset with ``data.yaml`` (the size is read from its images when
-    not given). Label files must be named by frame number."""
+    not given). Label files must be named by frame number. Polygon lines (a class and 3 or
+    more points) make masks; a folder holds boxes or polygons, not both (as ultralytics)."""
     folder = Path(folder)
     if not folder.is_dir():
         raise LabelError(f"YOLO label folder not found: {folder}")
@@ -77,23 +88,36 @@ def from_yolo(folder: str | Path, size: tuple[int, int] | None = None,
             raise LabelError(f"{folder} has no data.yaml; pass the frame size=(width, height)")
     if classes is None:
         classes = [c for c in read_text(folder / "classes.txt", "YOLO classes.txt").splitlines() if c]
-    labels = LabelSet(classes, "boxes", size=size, n_frames=n_frames)
+    files = []
     for label_dir in label_dirs:
         for txt in sorted(label_dir.glob("*.txt")):
             if txt.name == "classes.txt":
                 continue
             try:
-                f = labels.check_frame(int(txt.stem))
+                f = int(txt.stem)
             except ValueError:
                 raise LabelError(f"YOLO label file name must be a frame number: {txt.name}") from None
-            boxes = []
-            for n, line in enumerate(read_text(txt, "YOLO label file").splitlines(), 1):
-                if line.strip():
-                    try:
-                        boxes.append(Box.from_yolo(line, labels.classes, size))
-                    except LabelError as e:
-                        raise type(e)(f"{txt.name} line {n}: {e}") from None
-            labels.set_boxes(f, boxes)
+            lines = [(n, line) for n, line in
+                     enumerate(read_text(txt, "YOLO label file").splitlines(), 1) if line.strip()]
+            files.append((f, txt, lines))
+    masks = any(len(line.split()) > 6 for _, _, lines in files for _, line in lines)
+    labels = LabelSet(classes, "masks" if masks else "boxes", size=size, n_frames=n_frames)
+    for f, txt, lines in files:
+        f = labels.check_frame(f)
+        shapes = []
+        for n, line in lines:
+            try:
+                if masks:
+                    shapes.append(Mask.from_yolo(line, labels.classes, size))
+                else:
+                    shapes.append(Box.from_yolo(line, labels.classes, size))
+            except LabelError as e:
+                mixed = " (the folder mixes box and polygon lines)" if masks and len(line.split()) <= 6 else ""
+                raise type(e)(f"{txt.name} line {n}: {e}{mixed}") from None
+        try:
+            labels.set_masks(f, shapes) if masks else labels.set_boxes(f, shapes)
+        except LabelError as e:
+            raise type(e)(f"{txt.name}: {e}") from None
     return labels
 
 
