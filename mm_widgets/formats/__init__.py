@@ -10,8 +10,11 @@ name               writer / reader                       read by
 ``"label-studio"`` :func:`to_label_studio`               Label Studio
 =================  ====================================  ===========================
 
-Boxes convert themselves (:meth:`Box.to_coco`, :meth:`Box.from_yolo`, ...); these modules
-lay out the files. ``Project.export(name, path)`` writes any of them in one line. Nothing
+Instance masks (``LabelSet(..., "masks")``) go to COCO (polygons or RLE), YOLO
+(segmentation lines) and CVAT (polygon tracks), and come back from each as the same pixels.
+
+Boxes and masks convert themselves (:meth:`Box.to_coco`, :meth:`Mask.from_yolo`, ...); these
+modules lay out the files. ``Project.export(name, path)`` writes any of them in one line. Nothing
 here imports a third-party reader: those are only the tests' judges.
 """
 
