@@ -12,8 +12,9 @@ The rules, in full-frame pixel coordinates (those of boxes):
 - A *ring* is a flat ``(x1, y1, x2, y2, ...)`` of at least three points; a mask instance
   is one or more rings and covers the union of what its rings cover (COCO's rule).
 - Pixel ``(column c, row r)`` is the square ``[c, c + 1) x [r, r + 1)``; a ring covers it
-  when the pixel's centre ``(c + 0.5, r + 0.5)`` is inside the ring (pycocotools
-  rasterises COCO polygons the same way: a square from 2 to 6 covers pixels 2 to 5).
+  when the pixel's centre ``(c + 0.5, r + 0.5)`` is inside the ring. pycocotools fills
+  COCO polygons on the same grid (a square from 2 to 6 covers pixels 2 to 5), and fills
+  traced polygons pixel for pixel as :func:`rasterise` does (tested).
 - Inside a ring is non-zero winding. A ring may therefore walk into a hole and back along
   a zero-width cut (a "keyhole"): the cut covers nothing and the hole stays empty. That is
   how formats without holes (COCO polygons, YOLO, CVAT) keep the visible part of an object
