@@ -218,6 +218,8 @@ def simulate(frames, truth, *, first_labels: int | Sequence[int] = 5, rounds: in
         class.
     """
     task = truth_task(truth)
+    if task not in TASKS:
+        raise MMError(f"simulate() runs on truth of {' or '.join(TASKS)}, not of {task}")
     check_kind(kind, task)
     if proposals not in PROPOSALS:
         raise MMError(f"proposals must be one of {PROPOSALS}, got {proposals!r}")
@@ -398,9 +400,9 @@ def check_kind(kind, task: str) -> None:
         return
     learns = getattr(model_class(kind), "task", task)
     if learns != task:
-        raise MMError(f"the truth holds {TASKS[task].holds}, but model kind {kind!r} "
-                      f"{TASKS[learns].does}: pass "
-                      f"kind='auto' (or a kind that learns {task}), or truth of {learns}")
+        does = TASKS[learns].does if learns in TASKS else f"learns {learns}"
+        raise MMError(f"the truth holds {TASKS[task].holds}, but model kind {kind!r} {does}: "
+                      f"pass kind='auto' (or a kind that learns {task}), or truth of {learns}")
 
 
 def _budget(review_budget: int | None, remaining: int, rounds_left: int) -> int:
