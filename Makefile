@@ -33,15 +33,18 @@ $(VENV)/.browser: | $(VENV)/.installed-dev
 	touch $@
 
 # MM_FAST=1: the kill test kills 12 times and the review property test runs 40 examples.
+# Two workers (pytest-xdist), one torch thread each: the two cores both busy, and every
+# result the same whatever the machine's core count. The browser tests share one worker.
+PYTEST_JOBS ?= 2
 test: $(VENV)/.installed-dev $(VENV)/.browser
 	$(VENV)/bin/lint-imports
-	MM_FAST=1 scripts/offline $(PY) -m pytest
+	MM_FAST=1 OMP_NUM_THREADS=1 scripts/offline $(PY) -m pytest -n $(PYTEST_JOBS) --dist loadgroup
 
 # Before a release: the same suite with the long settings (50 kills, 150 examples); the
 # notebooks run with tiny settings either way (their kernels get MM_FAST=1).
 test-long: $(VENV)/.installed-dev $(VENV)/.browser
 	$(VENV)/bin/lint-imports
-	env -u MM_FAST scripts/offline $(PY) -m pytest
+	env -u MM_FAST OMP_NUM_THREADS=1 scripts/offline $(PY) -m pytest -n $(PYTEST_JOBS) --dist loadgroup
 
 # The README's pictures: the browser tests, with their screenshots copied to docs/img.
 screenshots: $(VENV)/.installed-dev $(VENV)/.browser

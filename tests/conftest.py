@@ -8,6 +8,15 @@ import pytest
 import mm_widgets as mm
 
 
+def pytest_collection_modifyitems(config, items):
+    """Under ``pytest -n 2`` (make test): the real-browser tests share one worker, so one
+    JupyterLab server and one Chromium serve them all; every other test goes to whichever
+    worker is free."""
+    for item in items:
+        if item.get_closest_marker("browser"):
+            item.add_marker(pytest.mark.xdist_group("browser"))
+
+
 @pytest.fixture(scope="session")
 def bunny():
     return mm.load_sample("bunny")

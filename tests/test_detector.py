@@ -310,7 +310,12 @@ def test_batch_size_auto_and_given():
 
 def test_learns_the_square_on_frames_it_never_saw():
     """Held-out recall and precision, not just "some boxes came out": four labelled frames
-    of the moving square, the rest of the clip judged against its exact truth (~12 s)."""
+    of the moving square, the rest of the clip judged against its exact truth (~13 s).
+
+    Input 96 px, where the 16-px square keeps 16 px: at 64 px (11 px, under the smallest
+    stride's comfort) the same run found every square with two torch threads and none with
+    one, a coin toss on rounding; at 96 it finds them all with one or two threads and seeds
+    0-1."""
     from mm_widgets.metrics import evaluate
 
     arrays, boxes = moving_square_frames(n=24)
@@ -320,7 +325,7 @@ def test_learns_the_square_on_frames_it_never_saw():
         truth.set_boxes(i, [Box(x1, y1, x2, y2, "square")])
     seen = [0, 8, 16, 23]
     rest = [f for f in range(len(frames)) if f not in seen]
-    model = YoloMicroModel(epochs=45, imgsz=64, batch_size=8, steps_per_epoch=4, weights=None,
+    model = YoloMicroModel(epochs=30, imgsz=96, batch_size=8, steps_per_epoch=4, weights=None,
                            progress=False, seed=0).fit(frames, truth.subset(seen))
     q = evaluate(model.predict(frames, indices=rest), truth, rest)
     assert q["truth"] == len(rest)
