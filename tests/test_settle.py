@@ -169,3 +169,10 @@ def test_settle_off_and_fixed_epochs_run_their_course(square):
     assert fixed.stop_reason_ == "reached the epoch maximum"
     off = YoloMicroModel(settle=0)._settle_rule(frames, [0], (64, 32), ["square"], "cpu", None, [])
     assert off is None
+    # "auto": a first model checks 8 unlabelled frames; a warm-started round is not checked
+    rule = YoloMicroModel()._settle_rule(frames, [0], (64, 64), ["square"], "cpu",
+                                         torch.zeros(1, 3, 64, 64), [np.zeros((1, 5))])
+    assert rule.what == "8 unlabelled frames" and rule.taught_text == "it finds the labelled box"
+    warm = YoloMicroModel(warm_start=fixed)._settle_rule(frames, [0], (64, 64), ["square"], "cpu",
+                                                         torch.zeros(1, 3, 64, 64), [])
+    assert warm is None
