@@ -45,18 +45,6 @@ def held_out(model, clip, truth, seen):
 
 
 @pytest.mark.slow
-def test_five_labelled_frames_find_both_classes_on_unseen_frames(crowd):
-    clip, truth = crowd
-    picks = mm.select_frames(clip, 5)
-    model = mm.overfit(clip, truth.subset(picks), epochs=30, **TRAIN)
-    q = held_out(model, clip, truth, picks)
-    assert (q["truth"] >= 30).all()  # both classes really are there to be found
-    assert (q["recall"] >= 0.85).all(), q
-    assert (q["precision"] >= 0.85).all(), q
-    assert (q["tight_rate"] >= 0.6).all(), q
-
-
-@pytest.mark.slow
 def test_a_class_added_in_round_two_keeps_the_old_one(crowd):
     clip, truth = crowd
     picks = mm.select_frames(clip, 5)
@@ -75,8 +63,11 @@ def test_a_class_added_in_round_two_keeps_the_old_one(crowd):
 
 @pytest.mark.slow
 def test_small_objects_are_learned_from_windows_around_them():
-    """Objects a tenth of the frame tall: training cuts windows around them (a third of
-    the frame's pixels per image) and still finds both classes on frames it never saw."""
+    """Five labelled frames of a crowd, objects a tenth of the frame tall: training cuts
+    windows around them (a third of the frame's pixels per image) and finds both classes,
+    with tight boxes, on frames it never saw. (The same claim on whole 192x144 frames was a
+    test of its own, 33 s; whole frames are trained in test_detector, test_propagate and
+    test_simulate_figures.)"""
     clip, truth = synthetic_crowd(30, (512, 384), objects=10, sizes=(24, 56), seed=5)
     picks = mm.select_frames(clip, 5)
     model = mm.overfit(clip, truth.subset(picks), imgsz=512, epochs=30, weights=None,
@@ -87,3 +78,4 @@ def test_small_objects_are_learned_from_windows_around_them():
     assert (q["truth"] >= 30).all()
     assert (q["recall"] >= 0.9).all(), q
     assert (q["precision"] >= 0.9).all(), q
+    assert (q["tight_rate"] >= 0.6).all(), q

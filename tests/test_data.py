@@ -170,7 +170,8 @@ def rss_bytes() -> int:
 
 @pytest.mark.slow
 def test_memory_stays_bounded_on_long_video(tmp_path):
-    """3,000 frames of 640x360; every 7th frame read in random order."""
+    """1,200 frames of 640x360; every 2nd frame read in random order: 415 MB decoded, more
+    than twice what the test allows, so a cache that kept every frame read would fail."""
     import av
 
     path = tmp_path / "long.mp4"
@@ -180,7 +181,7 @@ def test_memory_stays_bounded_on_long_video(tmp_path):
         s = out.add_stream("libx264", rate=25, options={"preset": "ultrafast"})
         s.width, s.height, s.pix_fmt = 640, 360, "yuv420p"
         s.codec_context.gop_size = 25
-        for i in range(3000):
+        for i in range(1200):
             frame = np.roll(base, i * 3, axis=1)
             for p in s.encode(av.VideoFrame.from_ndarray(frame, format="rgb24")):
                 out.mux(p)
@@ -188,14 +189,14 @@ def test_memory_stays_bounded_on_long_video(tmp_path):
             out.mux(p)
     before = rss_bytes()
     f = Frames.from_video(path)
-    assert len(f) == 3000
-    order = rng.permutation(np.arange(0, 3000, 7))
+    assert len(f) == 1200
+    order = rng.permutation(np.arange(0, 1200, 2))
     total = 0
     for i in order:
         total += int(f[int(i)][0, 0, 0])
     grown = (rss_bytes() - before) / 2**20
     print(f"RSS grew by {grown:.0f} MB reading {len(order)} frames in random order")
-    assert grown < 300
+    assert grown < 200
 
 
 def test_sample_truth_follows_stride():

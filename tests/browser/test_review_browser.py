@@ -109,7 +109,8 @@ def test_viewer_plays_and_efficiency_chart(open_notebook, tmp_path):
         f"model = mm.interpolate(frames, truth.subset({KEYFRAMES}))",
         "v = mm.show(frames, model)\nv.go_to(30)\nv",
         "from mm_widgets.plots import efficiency_figure\n"
-        "report = mm.simulate(frames, truth, kind='interpolate', first_labels=5, rounds=3)\n"
+        "report = mm.simulate(frames, truth, kind='interpolate', first_labels=5, rounds=3,\n"
+        "                     baselines=('interpolate',))  # no tracker walk: 21 of this cell's 24 s\n"
         "# The model is the interpolation itself: its interp_* twins would only hide under it.\n"
         "table = report.table[[c for c in report.table if not c.startswith('interp_')]]\n"
         "chart = figure_widget(efficiency_figure(\n"
