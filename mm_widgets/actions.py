@@ -35,8 +35,10 @@ P1 on nothing, P2 on nothing -> nothing                        2 deletes
 nothing -> T1, T2                                              2 draws
 =============================================================  =========================
 
-A frame's class is one object in the same way (:func:`diff_class`): setting or changing
-it is one ``class`` action, leaving it as shown is free. ``accept`` events (a frame
+Masks are counted by the same code (:func:`diff_masks`): a mask left as shown is free, the
+others are paired by mask IoU instead of box IoU. A frame's class is one object in the
+same way (:func:`diff_class`): setting or changing it is one ``class`` action, leaving it
+as shown is free. ``accept`` events (a frame
 accepted with no action) are logged with their time but never counted: they are what the
 human-time model prices as a verification (:class:`ActionTimes`).
 
@@ -59,7 +61,8 @@ import numpy as np
 import pandas as pd
 
 from .errors import MMError
-from .labels import Box, box_iou
+from .labels import Box, Mask, box_iou
+from .polygons import mask_iou
 
 #: Counted human actions.
 ACTION_KINDS = ("draw", "adjust", "delete", "class")
@@ -383,6 +386,14 @@ def same_boxes(a: Sequence[Box], b: Sequence[Box]) -> bool:
     return len(a) == len(b) and all(same_box(p, q) for p, q in zip(a, b, strict=True))
 
 
+def same_mask(a: Mask, b: Mask) -> bool:
+    """The same mask: the same class and the same rings, point for point (within
+    :data:`SAME_COORD`)."""
+    return (a.label == b.label and len(a.polygons) == len(b.polygons)
+            and all(len(p) == len(q) and all(abs(u - v) < SAME_COORD for u, v in zip(p, q, strict=True))
+                    for p, q in zip(a.polygons, b.polygons, strict=True)))
+
+
 def diff_boxes(old: Sequence[Box], new: Sequence[Box]) -> tuple[list[Box], list[tuple[str, str]]]:
     """THE counting rule: what a person did to turn the boxes ``old`` into ``new`` on one frame.
 
@@ -396,18 +407,32 @@ def diff_boxes(old: Sequence[Box], new: Sequence[Box]) -> tuple[list[Box], list[
     changed)``: the fewest box actions that make the edit. An adjusted model box becomes
     ``"corrected"``; a drawn one ``"human"``. See the module docstring for worked examples.
     """
+    return _diff(old, new, same_box, lambda a, b: box_iou([o.xyxy for o in a], [n.xyxy for n in b]))
+
+
+def diff_masks(old: Sequence[Mask], new: Sequence[Mask]) -> tuple[list[Mask], list[tuple[str, str]]]:
+    """The counting rule of :func:`diff_boxes` for masks, the same code: a mask left as shown
+    (every point) is free; the others are paired by mask IoU (then in list order), each pair
+    one ``adjust`` (vertices dragged, class changed), the rest ``delete`` or ``draw``."""
+    return _diff(old, new, same_mask, lambda a, b: mask_iou([o.polygons for o in a],
+                                                            [n.polygons for n in b]))
+
+
+def _diff(old, new, same, overlap):
+    """:func:`diff_boxes` for any shape: ``same(a, b)`` says a shape is untouched,
+    ``overlap(olds, news)`` gives the matrix of their IoUs."""
     old, new = list(old), list(new)
     result: list[Box | None] = [None] * len(new)
     free_old = list(range(len(old)))
     for j, b in enumerate(new):
-        i = next((i for i in free_old if same_box(old[i], b)), None)
+        i = next((i for i in free_old if same(old[i], b)), None)
         if i is not None:
             free_old.remove(i)
             result[j] = old[i]
     free_new = [j for j in range(len(new)) if result[j] is None]
     pairs: list[tuple[int, int]] = []
     if free_old and free_new:
-        iou = box_iou([old[i].xyxy for i in free_old], [new[j].xyxy for j in free_new])
+        iou = overlap([old[i] for i in free_old], [new[j] for j in free_new])
         for flat in np.argsort(-iou, axis=None, kind="stable"):
             a, b = np.unravel_index(flat, iou.shape)
             if iou[a, b] <= 0:
@@ -423,7 +448,7 @@ def diff_boxes(old: Sequence[Box], new: Sequence[Box]) -> tuple[list[Box], list[
     actions: list[tuple[str, str]] = []
     for i, j in sorted(pairs, key=lambda p: p[1]):
         source = "corrected" if old[i].source in ("model", "carried") else old[i].source
-        result[j] = replace(new[j], score=None, source=source, track=kept_track(old, new, i, j, pairs))
+        result[j] = replace(new[j], score=None, source=source, track=kept_track(old, new, i, j, pairs, same))
         actions.append(("adjust", new[j].label))
     paired_old = {i for i, _ in pairs}
     actions += [("delete", old[i].label) for i in free_old if i not in paired_old]
@@ -442,7 +467,7 @@ def diff_class(old: str | None, new: str) -> list[tuple[str, str]]:
 
 
 def kept_track(old: Sequence[Box], new: Sequence[Box], i: int, j: int,
-               pairs: Sequence[tuple[int, int]]) -> int | None:
+               pairs: Sequence[tuple[int, int]], same=same_box) -> int | None:
     """The track id that ``new[j]``, a person's adjustment of ``old[i]`` in
     :func:`diff_boxes`, keeps: ``old[i]``'s, unless the edit split or merged objects, which
     makes a new object (no id until linked). A drawn box has no id either.
@@ -455,19 +480,20 @@ def kept_track(old: Sequence[Box], new: Sequence[Box], i: int, j: int,
         return None
     paired_old, paired_new = {p for p, _ in pairs}, {q for _, q in pairs}
     drawn = [n for k, n in enumerate(new) if k not in paired_new
-             and not any(same_box(n, o) for o in old)]
+             and not any(same(n, o) for o in old)]
     deleted = [o for k, o in enumerate(old) if k not in paired_old
-               and not any(same_box(o, n) for n in new)]
+               and not any(same(o, n) for n in new)]
     if any(_inside(n, old[i]) for n in drawn) or any(_inside(o, new[j]) for o in deleted):
         return None
     return old[i].track
 
 
-def _inside(a: Box, b: Box) -> bool:
-    """Half of ``a``'s area or more lies inside ``b``."""
-    w = min(a.x2, b.x2) - max(a.x1, b.x1)
-    h = min(a.y2, b.y2) - max(a.y1, b.y1)
-    return w > 0 and h > 0 and w * h >= 0.5 * a.area
+def _inside(a: Box | Mask, b: Box | Mask) -> bool:
+    """Half of ``a``'s box area or more lies inside ``b``'s box."""
+    (ax1, ay1, ax2, ay2), (bx1, by1, bx2, by2) = a.xyxy, b.xyxy
+    w = min(ax2, bx2) - max(ax1, bx1)
+    h = min(ay2, by2) - max(ay1, by1)
+    return w > 0 and h > 0 and w * h >= 0.5 * (ax2 - ax1) * (ay2 - ay1)
 
 
 # -- human time ------------------------------------------------------------------------------

@@ -43,8 +43,9 @@ import numpy as np
 import pandas as pd
 
 from .actions import Action, ActionLog, ActionTimes, efficiency, format_seconds
-from .errors import MMError, ProjectError
-from .labels import SOURCES, TASKS, TRACK, Box, LabelSet, name_problem
+from .errors import LabelError, MMError, ProjectError
+from .labels import LABEL_TASKS, POLYGONS, SOURCES, TRACK, Box, LabelSet, Mask, name_problem
+from .polygons import as_rings
 from .storage import Journal, WriteLock, keep_previous, previous_version, write_atomic
 
 SCHEMA = 1
@@ -494,7 +495,10 @@ def write_snapshot(path: Path, labels: LabelSet, keep: bool = False) -> None:
     }
     if labels.task == "boxes":
         arrays["xyxy"] = df[["x1", "y1", "x2", "y2"]].to_numpy(np.float64).reshape(-1, 4)
+    if labels.task != "classes":
         arrays["track"] = df[TRACK].fillna(-1).to_numpy(np.int64)  # -1: no track
+    if labels.task == "masks":  # each mask's rings as JSON text (a unicode array: no pickles)
+        arrays["polygons"] = np.array([json.dumps([list(r) for r in p]) for p in df[POLYGONS]], dtype=str)
     buffer = io.BytesIO()
     np.savez(buffer, **arrays)
     write_atomic(path, buffer.getvalue(), keep=keep)
@@ -556,11 +560,17 @@ def snapshot_problem(data: dict, labels: LabelSet) -> str | None:
     needed = ["frame", "label", "score", "source", "round", "looked_at"]
     if labels.task == "boxes":
         needed += ["xyxy", "track"]
+    if labels.task == "masks":
+        needed += ["polygons", "track"]
     missing = [k for k in needed if k not in data]
     if missing:
         return f"the {', '.join(missing)} array{'s are' if len(missing) > 1 else ' is'} missing"
     for k in needed:
         a = data[k]
+        if k == "polygons":
+            if a.dtype.kind != "U" or a.ndim != 1:
+                return f"the polygons array holds {a.dtype} in {a.ndim} dimensions, not text"
+            continue
         numeric = np.integer if k in _INTEGER else np.number
         if not np.issubdtype(a.dtype, numeric) or a.ndim != (2 if k == "xyxy" else 1):
             return f"the {k} array holds {a.dtype} in {a.ndim} dimensions"
@@ -585,8 +595,14 @@ def snapshot_problem(data: dict, labels: LabelSet) -> str | None:
         if xyxy.shape != (n, 4) or not np.isfinite(xyxy).all() or not (
                 (xyxy[:, 2] > xyxy[:, 0]) & (xyxy[:, 3] > xyxy[:, 1])).all():
             return "the xyxy array holds boxes that cannot be (not finite, or x2 <= x1)"
-        if data["track"].min() < -1:
-            return "the track array holds negative track ids"
+    if labels.task != "classes" and data["track"].min() < -1:
+        return "the track array holds negative track ids"
+    if labels.task == "masks":
+        for k, text in enumerate(data["polygons"].tolist()):
+            try:
+                as_rings(json.loads(text))
+            except (ValueError, RecursionError, LabelError) as e:
+                return f"the polygons array's row {k} is no mask ({e})"
     return None
 
 
@@ -595,8 +611,8 @@ def meta_problem(meta: dict) -> str | None:
     classes, task = meta.get("classes"), meta.get("task")
     if not isinstance(classes, list) or not all(isinstance(c, str) for c in classes):
         return f"classes should be a list of names, not {str(classes)[:80]}"
-    if task not in TASKS:
-        return f"task should be one of {TASKS}, not {str(task)[:80]}"
+    if task not in LABEL_TASKS:
+        return f"task should be one of {LABEL_TASKS}, not {str(task)[:80]}"
     try:
         LabelSet(classes, task)
     except MMError as e:
@@ -770,6 +786,11 @@ def _fill_from_arrays(labels, task, frames, data, names, scores, srcs) -> None:
                 store[f].append(entry)
             else:
                 store[f] = [entry]
+    elif task == "masks":
+        tracks = [None if t < 0 else t for t in data["track"].tolist()]
+        for f, text, name, s, src, r, t in zip(frames.tolist(), data["polygons"].tolist(), names, scores,
+                                               srcs, data["round"].tolist(), tracks, strict=True):
+            labels._boxes.setdefault(f, []).append((Mask(json.loads(text), name, s, src, t), r))
     else:
         for f, name, s, src, r in zip(frames.tolist(), names, scores, srcs,
                                       data["round"].tolist(), strict=True):

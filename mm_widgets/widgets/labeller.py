@@ -130,6 +130,13 @@ def key_legend(task: str, n_classes: int, extra: Sequence[tuple[str, str]] = (),
                   ("W A S D", "move it (Shift: x10)"), ("Q E R F", "resize it"),
                   ("C", "give it the chosen class"), (digits, "choose class"),
                   ("wheel + -", "zoom"), ("0", "fit"), ("Shift+arrows", "pan")]
+    elif task == "masks":
+        items += [("click", "add a point (on the first point: close)"), ("Enter", "close the polygon"),
+                  ("Backspace", "drop the last point"), ("Esc", "cancel the polygon"),
+                  ("drag", "a box, made a 4-point polygon"), ("drag point", "move it"),
+                  ("click mask", "select it (again: draw inside it)"), ("Delete", "remove selected"),
+                  ("C", "give it the chosen class"), (digits, "choose class"),
+                  ("wheel + -", "zoom"), ("0", "fit"), ("Shift+arrows", "pan")]
     else:
         items += [(digits, "label the frame")]
     items += [*extra, ("Ctrl+Z", "undo"), ("Ctrl+Shift+Z", "redo")]
@@ -211,13 +218,15 @@ class Labeller(widgets.VBox):
     drawn_source = "human"
     #: A frame strip whose clicks go to a frame (review has one; the label widget does not).
     _timeline = None
+    #: The tasks this widget labels (the mask labeller, a subclass, labels masks).
+    tasks = TASKS
 
     def __init__(self, frames: Frames, classes: Sequence[str] | None = None, *,
                  project: Project | str | Path | None = None,
                  first_labels: int | Iterable[int] = 5, task: str = "boxes", width: int = 800,
                  height: int = 540):
-        if task not in TASKS:
-            raise LabelError(f"task must be one of {TASKS}, got {task!r}")
+        if task not in self.tasks:
+            raise LabelError(f"task must be one of {self.tasks}, got {task!r}")
         if not isinstance(frames, Frames):
             frames = Frames.from_arrays(frames) if frames is not None else None
         project = as_project_argument(project)
@@ -280,25 +289,7 @@ class Labeller(widgets.VBox):
         self._status = widgets.HTML()
         self._message = widgets.HTML()
         shown_w, shown_h = self.scale.shown
-        if self.task == "boxes":
-            self._bbox = BBoxWidget(classes=self.classes, hide_buttons=True,
-                                    layout=widgets.Layout(width=f"{shown_w + 12}px"))
-            self._bbox.observe(self._on_widget_boxes, names="bboxes")
-            self._view = self._bbox
-            self._class_buttons = []
-        else:
-            self._bbox = None
-            self._image = widgets.Image(format="jpeg", width=shown_w, height=shown_h)
-            self._view = self._image
-            self._class_buttons = []
-            for k, c in enumerate(self.classes):
-                # Button descriptions are rendered as text nodes: names need no escaping.
-                button = widgets.Button(description=f"{k + 1}  {c}" if k < 9 else c,
-                                        tooltip=f"label this frame {c!r} and go on" +
-                                        (f" (key {k + 1})" if k < 9 else ""),
-                                        layout=widgets.Layout(width="auto", min_width="120px"))
-                button.on_click(lambda _, c=c: self.pick_class(c))
-                self._class_buttons.append(button)
+        self._build_view(shown_w, shown_h)
         self._prev = widgets.Button(description="Prev", icon="chevron-left", tooltip="previous frame (←)",
                                     layout=widgets.Layout(width="80px"))
         self._next = widgets.Button(description="Next", icon="chevron-right", tooltip="next frame (→)",
@@ -337,16 +328,16 @@ class Labeller(widgets.VBox):
         self._strip = widgets.HBox(cells, layout=widgets.Layout(overflow="auto"))
         keys = ["ArrowLeft", "ArrowRight", "n", *UNDO_KEYS, *REDO_KEYS]
         keys += [str(k + 1) for k in range(min(9, len(self.classes)))]
-        if self.task == "boxes":
+        if self.draws:
             keys += ["+", "=", "-", "0", *PAN_KEYS]
         self._keys = KeyShortcuts(shortcuts=keys, wheel=self.task == "boxes")
         self._keys.on_msg(self._on_key)
         self._key_legend = widgets.HTML(key_legend(self.task, len(self.classes)),
                                         layout=widgets.Layout(width=f"{max(shown_w + 12, 400)}px"))
 
-        nav = [self._prev, self._next, self._next_sugg] + ([self._confirm] if self.task == "boxes" else [])
+        nav = [self._prev, self._next, self._next_sugg] + ([self._confirm] if self.draws else [])
         nav += [self._undo_button, self._redo_button]
-        if self.task == "boxes":
+        if self.draws:
             self._zoom_label = widgets.HTML(layout=widgets.Layout(margin="0 0 0 8px"))
             zoom_out = widgets.Button(icon="search-minus", tooltip="zoom out (-, wheel)",
                                       layout=widgets.Layout(width="36px"))
@@ -368,6 +359,29 @@ class Labeller(widgets.VBox):
                  self._slider, self._status, self._message, self._key_legend, self._keys]
         self._children = rows
 
+    def _build_view(self, shown_w: int, shown_h: int) -> None:
+        """The frame's view (``self._view``: the bbox widget, or an image) and the class
+        buttons under it; the mask labeller shows its own widget here."""
+        if self.task == "boxes":
+            self._bbox = BBoxWidget(classes=self.classes, hide_buttons=True,
+                                    layout=widgets.Layout(width=f"{shown_w + 12}px"))
+            self._bbox.observe(self._on_widget_boxes, names="bboxes")
+            self._view = self._bbox
+            self._class_buttons = []
+        else:
+            self._bbox = None
+            self._image = widgets.Image(format="jpeg", width=shown_w, height=shown_h)
+            self._view = self._image
+            self._class_buttons = []
+            for k, c in enumerate(self.classes):
+                # Button descriptions are rendered as text nodes: names need no escaping.
+                button = widgets.Button(description=f"{k + 1}  {c}" if k < 9 else c,
+                                        tooltip=f"label this frame {c!r} and go on" +
+                                        (f" (key {k + 1})" if k < 9 else ""),
+                                        layout=widgets.Layout(width="auto", min_width="120px"))
+                button.on_click(lambda _, c=c: self.pick_class(c))
+                self._class_buttons.append(button)
+
     def _resume_frame(self) -> int:
         """Where a person left off: the first suggested frame not labelled yet."""
         looked = set(self.labels.looked_at)
@@ -377,6 +391,12 @@ class Labeller(widgets.VBox):
         if looked:
             return min(max(looked), len(self.frames) - 1)
         return self.suggested[0] if self.suggested else 0
+
+    @property
+    def draws(self) -> bool:
+        """Whether shapes are drawn on the frame (boxes, masks: zoom, pan, "Nothing here"),
+        rather than one class picked per frame."""
+        return self.task != "classes"
 
     # -- what is shown ---------------------------------------------------------------------
     def shown_boxes(self, i: int) -> list[Box]:
@@ -437,9 +457,10 @@ class Labeller(widgets.VBox):
         parts = [f"frame <b>{i}</b> of {n}"]
         if i in self.suggested:
             parts.append("suggested")
-        if self.task == "boxes":
-            k = len(self.labels.boxes(i))
-            parts.append(f"{k} box{'es' if k != 1 else ''}" + (" (looked at)" if i in looked else ""))
+        if self.draws:
+            k = len(self.labels.boxes(i))  # (of masks: their boxes)
+            noun = ("mask" if k == 1 else "masks") if self.task == "masks" else ("box" if k == 1 else "boxes")
+            parts.append(f"{k} {noun}" + (" (looked at)" if i in looked else ""))
         else:
             c = self.labels.frame_class(i)
             parts.append(f"class <b>{html.escape(c)}</b>" if c else "no class yet")
@@ -455,9 +476,8 @@ class Labeller(widgets.VBox):
         self._next.disabled = i == n - 1
         self._undo_button.disabled = not self._undo
         self._redo_button.disabled = not self._redo
-        if self.task == "boxes":
+        if self.draws:
             self._zoom_label.value = f"zoom <b>{self.zoom:.2g}&times;</b>"
-        if self.task == "boxes":
             self._confirm.disabled = bool(self.labels.boxes(i))
         else:
             current = self.labels.frame_class(i)
@@ -522,14 +542,14 @@ class Labeller(widgets.VBox):
         ``at`` is a full-frame point kept at the fraction ``where`` of the image (what the
         wheel does under the mouse); default: the centre of what is shown now.
         """
-        if self.task != "boxes":
+        if not self.draws:
             raise LabelError("zoom is for drawing boxes; this labeller labels frame classes")
         zoom = min(max(float(zoom), 1.0), MAX_ZOOM)
         self._set_scale(self.scale.zoomed(zoom, at, where))
 
     def pan(self, dx: float, dy: float) -> None:
         """Move the region shown by ``dx, dy`` full-frame pixels (it stays inside the frame)."""
-        if self.task != "boxes":
+        if not self.draws:
             raise LabelError("pan is for drawing boxes; this labeller labels frame classes")
         self._set_scale(self.scale.panned(dx, dy))
 
@@ -781,15 +801,15 @@ class Labeller(widgets.VBox):
             self.undo()
         elif key in REDO_KEYS:
             self.redo()
-        elif key in PAN_KEYS and self.task == "boxes":
+        elif key in PAN_KEYS and self.draws:
             x1, y1, x2, y2 = self.scale.region
             dx, dy = PAN_KEYS[key]
             self.pan(dx * PAN_STEP * (x2 - x1), dy * PAN_STEP * (y2 - y1))
-        elif key in ("+", "=") and self.task == "boxes":
+        elif key in ("+", "=") and self.draws:
             self.set_zoom(self.zoom * ZOOM_STEP)
-        elif key == "-" and self.task == "boxes":
+        elif key == "-" and self.draws:
             self.set_zoom(self.zoom / ZOOM_STEP)
-        elif key == "0" and self.task == "boxes":
+        elif key == "0" and self.draws:
             self.set_zoom(1.0)
         elif key == "ArrowRight":
             self.next()
@@ -831,7 +851,8 @@ def label(frames: Frames | None, classes: Sequence[str] | None = None, *,
         frame indices.
     task
         ``"boxes"``: draw boxes with the mouse. ``"classes"``: one button per class (keys
-        1-9); one click labels the frame and moves on.
+        1-9); one click labels the frame and moves on. ``"masks"``: draw polygons by clicks
+        (:class:`~mm_widgets.widgets.masks.MaskLabeller`).
     width, height
         The box, in pixels, the whole frame is fitted into (enlarged when it is smaller, so
         a 176x144 clip is not tiny); the wheel, ``+``/``-`` and :meth:`Labeller.set_zoom`
@@ -849,5 +870,10 @@ def label(frames: Frames | None, classes: Sequence[str] | None = None, *,
     >>> w = mm.label(frames, ["bunny"], project="bunny_project")         # doctest: +SKIP
     >>> w                                                                # doctest: +SKIP
     """
+    if task == "masks":
+        from .masks import MaskLabeller
+
+        return MaskLabeller(frames, classes, project=project, first_labels=first_labels,
+                            width=width, height=height)
     return Labeller(frames, classes, project=project, first_labels=first_labels, task=task,
                     width=width, height=height)
