@@ -51,10 +51,11 @@ def test_a_class_added_in_round_two_keeps_the_old_one(crowd):
     people = mm.LabelSet(["person"], size=clip.size, n_frames=len(clip))
     for f in picks:
         people.set_boxes(f, [b for b in truth.boxes(f) if b.label == "person"])
-    first = mm.overfit(clip, people, epochs=30, **TRAIN)
+    first = mm.overfit(clip, people, epochs=20, **TRAIN)  # person recall 1.00 held out
     before = held_out(first, clip, truth, picks).loc["person"]
     both = truth.subset(picks)
-    second = mm.overfit(clip, both, warm_start=first, epochs=16, **TRAIN)
+    # 12 epochs: person recall 0.99, car 0.62 (at 30 + 16 epochs: 0.99 and 0.67)
+    second = mm.overfit(clip, both, warm_start=first, epochs=12, **TRAIN)
     assert second.classes_ == ["person", "car"]
     after = held_out(second, clip, truth, picks)
     assert after.loc["person", "recall"] >= before["recall"] - 0.1, (before, after)
