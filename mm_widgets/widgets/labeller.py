@@ -614,12 +614,15 @@ class Labeller(widgets.VBox):
             self._refresh_text()
         self._notify(edit.frame)
 
+    #: Whether two objects this labeller draws are the same object, as drawn.
+    _same = staticmethod(same_box)
+
     def _edit_of(self, i: int, box: Box) -> Edit | None:
         """The edit of this visit of frame ``i`` that drew or moved ``box`` (as it is now), if any."""
         for edit in reversed(self._undo):
             if edit.visit != self._visit or edit.frame != i:
                 return None
-            if any(same_box(box, b) for b in edit.boxes):
+            if any(self._same(box, b) for b in edit.boxes):
                 return edit
         return None
 
@@ -652,28 +655,8 @@ class Labeller(widgets.VBox):
         (default: what the frame shows) as human actions; ``displayed`` is what the browser
         already shows (None: nothing yet). Returns the recorded actions."""
         before = self.shown_boxes(i) if before is None else before
-        boxes, edits = diff_boxes(before, new)
-        state = self.labels.frame_state(i)
-        r = self.round
-        touched = [b for b in boxes if not any(b is o for o in before)]  # drawn or moved
-        gone = [o for o in before if not any(o is b for b in boxes)]
-        owner = (self._edit_of(i, gone[0])
-                 if [k for k, _ in edits] == ["adjust"] and len(gone) == 1 else None)
-        if owner is not None:
-            # One more nudge or resize of a box drawn or moved in this visit: no new action
-            # (a run of nudges on one box is one adjust, or part of its draw).
-            self.labels.set_boxes(i, boxes, round=r)
-            owner.boxes = [b for b in owner.boxes if not same_box(b, gone[0])] + touched
-            recorded = []
-            if owner is self._undo[-1]:  # the same edit
-                owner.after = self.labels.frame_state(i)
-                self._redo.clear()
-            else:  # other edits since (draw A, draw B, nudge A): Ctrl+Z undoes the nudge, not B
-                self._remember(i, state, recorded, touched)
-        else:
-            self.labels.set_boxes(i, boxes, round=r)  # journaled before any action is counted
-            recorded = [self.actions.record(kind, i, r, label) for kind, label in edits]
-            self._remember(i, state, recorded, touched)
+        boxes, edits, recorded = self._count_edit(i, before, new, diff_boxes,
+                                                  self.labels.set_boxes)
         if i == self.frame:
             # Resent after a real edit (so every box carries its frame tag, and boxes cut to
             # the frame show as saved), never after a no-op such as the 0 x 0 box of a
@@ -685,6 +668,36 @@ class Labeller(widgets.VBox):
         self._refresh_text()
         self._notify(i)
         return recorded
+
+    def _count_edit(self, i: int, before: Sequence, new: Sequence, diff: Callable,
+                    store: Callable) -> tuple[list, list, list[Action]]:
+        """The one step every box or mask edit takes: ``diff(before, new)`` names the
+        actions, ``store(i, objects, round=)`` journals the frame's objects, then the
+        actions are counted and the edit is remembered for undo. Returns the stored
+        objects, the edits and the recorded actions.
+
+        One more nudge of an object drawn or moved in this visit counts nothing more (a run
+        of nudges on one object is one adjust, or part of its draw)."""
+        objects, edits = diff(before, new)
+        state = self.labels.frame_state(i)
+        r = self.round
+        touched = [b for b in objects if not any(b is o for o in before)]  # drawn or moved
+        gone = [o for o in before if not any(o is b for b in objects)]
+        owner = (self._edit_of(i, gone[0])
+                 if [k for k, _ in edits] == ["adjust"] and len(gone) == 1 else None)
+        store(i, objects, round=r)  # journaled before any action is counted
+        if owner is not None:
+            owner.boxes = [b for b in owner.boxes if not self._same(b, gone[0])] + touched
+            recorded: list[Action] = []
+            if owner is self._undo[-1]:  # the same edit
+                owner.after = self.labels.frame_state(i)
+                self._redo.clear()
+            else:  # other edits since (draw A, draw B, nudge A): Ctrl+Z undoes the nudge, not B
+                self._remember(i, state, recorded, touched)
+        else:
+            recorded = [self.actions.record(kind, i, r, label) for kind, label in edits]
+            self._remember(i, state, recorded, touched)
+        return objects, edits, recorded
 
     def _commit_class(self, i: int, label: str) -> list:
         self.labels.check_class(label)

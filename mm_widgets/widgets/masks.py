@@ -155,14 +155,7 @@ class MaskLabeller(Labeller):
     def set_boxes(self, i, boxes):
         raise LabelError("this labeller labels masks; use set_masks()")
 
-    def _edit_of(self, i: int, mask) -> Edit | None:
-        """The edit of this visit of frame ``i`` that drew or moved ``mask``, if any."""
-        for edit in reversed(self._undo):
-            if edit.visit != self._visit or edit.frame != i:
-                return None
-            if any(same_mask(mask, m) for m in edit.boxes):
-                return edit
-        return None
+    _same = staticmethod(same_mask)
 
     def _commit_masks(self, i: int, new: Sequence[Mask], before: Sequence[Mask] | None = None
                       ) -> list[Action]:
@@ -170,25 +163,8 @@ class MaskLabeller(Labeller):
         (default: what the frame shows), as :meth:`Labeller._commit_boxes` does for boxes:
         further drags of a mask drawn or moved in this visit count nothing more."""
         before = self.shown_masks(i) if before is None else list(before)
-        masks, edits = diff_masks(before, new)
-        state = self.labels.frame_state(i)
-        r = self.round
-        touched = [m for m in masks if not any(m is o for o in before)]  # drawn or moved
-        gone = [o for o in before if not any(o is m for m in masks)]
-        owner = (self._edit_of(i, gone[0])
-                 if [k for k, _ in edits] == ["adjust"] and len(gone) == 1 else None)
-        self.labels.set_masks(i, masks, round=r)  # journaled before any action is counted
-        if owner is not None:
-            owner.boxes = [m for m in owner.boxes if not same_mask(m, gone[0])] + touched
-            recorded: list[Action] = []
-            if owner is self._undo[-1]:
-                owner.after = self.labels.frame_state(i)
-                self._redo.clear()
-            else:
-                self._remember(i, state, recorded, touched)
-        else:
-            recorded = [self.actions.record(kind, i, r, label) for kind, label in edits]
-            self._remember(i, state, recorded, touched)
+        masks, _edits, recorded = self._count_edit(i, before, new, diff_masks,
+                                                   self.labels.set_masks)
         if i == self.frame:
             self._show_masks(masks)
         self._refresh_text()
