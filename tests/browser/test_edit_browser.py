@@ -45,9 +45,11 @@ def test_edge_drag_undo_redo_and_zoom(open_notebook, tmp_path):
     # 1. Start inside, release 60 px past the bottom-right corner: saved, cut at the edge.
     start = to_page(rect, full, None, (120, 90))
     drag(page, start, (rect["x"] + rect["width"] + 60, rect["y"] + rect["height"] + 60), steps=12)
-    got = nb.wait_kernel(f"[b.xyxy for b in w.labels.boxes({frame})]", lambda v: len(v) == 1)
+    # Boxes and actions read together once both are there (see test_label_browser).
+    got, kinds = nb.wait_kernel(f"([b.xyxy for b in w.labels.boxes({frame})], "
+                                "[a.kind for a in w.actions])", lambda v: len(v[0]) == 1 and v[1])
     assert got[0] == pytest.approx((120, 90, width, height), abs=1.0)
-    assert nb.kernel_eval("[a.kind for a in w.actions]") == ["draw"]
+    assert kinds == ["draw"]
     page.wait_for_function("(root) => root.innerText.includes('1 box')", arg=root.element_handle(),
                            timeout=10000)
     # The box no longer follows the mouse, and no page text was selected on the way.
