@@ -561,25 +561,34 @@ class LabelSet:
     def set_boxes(self, frame: int, boxes: Iterable[Box], *, round: int = 0) -> None:
         """Replace all boxes of ``frame`` (an empty list marks it a looked-at negative)."""
         self.require("boxes")
-        frame = self.check_frame(frame)
-        boxes = [self._check_box(b if isinstance(b, Box) else Box(**b), frame) for b in boxes]
-        self._boxes[frame] = [(b, int(round)) for b in boxes]
-        self._looked_at.add(frame)
-        self._changed(frame)
+        self._set(frame, boxes, round, Box)
 
     def add_box(self, frame: int, box: Box, *, round: int = 0, looked_at: bool = True) -> None:
         """Add one box to ``frame`` (which becomes looked at unless ``looked_at=False``)."""
         self.require("boxes")
-        frame = self.check_frame(frame)
-        self._check_box(box, frame)
-        self._boxes[frame] = [*self._boxes.get(frame, []), (box, int(round))]
-        if looked_at:
-            self._looked_at.add(frame)
-        self._changed(frame)
+        self._add(frame, box, round, looked_at)
 
     def remove_box(self, frame: int, index: int) -> Box:
         self.require("boxes")
         return self._remove(frame, index, "box", "boxes")
+
+    def _set(self, frame: int, objects: Iterable, round: int, kind: type) -> None:
+        """Replace every box or mask of ``frame`` (``kind``: Box or Mask; dicts are made
+        into one) and mark it looked at: what set_boxes and set_masks share."""
+        frame = self.check_frame(frame)
+        objects = [self._check_box(o if isinstance(o, kind) else kind(**o), frame) for o in objects]
+        self._boxes[frame] = [(o, int(round)) for o in objects]
+        self._looked_at.add(frame)
+        self._changed(frame)
+
+    def _add(self, frame: int, obj, round: int, looked_at: bool) -> None:
+        """Add one box or mask to ``frame``: what add_box and add_mask share."""
+        frame = self.check_frame(frame)
+        self._check_box(obj, frame)
+        self._boxes[frame] = [*self._boxes.get(frame, []), (obj, int(round))]
+        if looked_at:
+            self._looked_at.add(frame)
+        self._changed(frame)
 
     def _remove(self, frame: int, index: int, what: str, plural: str):
         frame = self.check_frame(frame)
@@ -605,21 +614,12 @@ class LabelSet:
     def set_masks(self, frame: int, masks: Iterable[Mask], *, round: int = 0) -> None:
         """Replace all masks of ``frame`` (an empty list marks it a looked-at negative)."""
         self.require("masks")
-        frame = self.check_frame(frame)
-        masks = [self._check_box(m if isinstance(m, Mask) else Mask(**m), frame) for m in masks]
-        self._boxes[frame] = [(m, int(round)) for m in masks]
-        self._looked_at.add(frame)
-        self._changed(frame)
+        self._set(frame, masks, round, Mask)
 
     def add_mask(self, frame: int, mask: Mask, *, round: int = 0, looked_at: bool = True) -> None:
         """Add one mask to ``frame`` (which becomes looked at unless ``looked_at=False``)."""
         self.require("masks")
-        frame = self.check_frame(frame)
-        self._check_box(mask, frame)
-        self._boxes[frame] = [*self._boxes.get(frame, []), (mask, int(round))]
-        if looked_at:
-            self._looked_at.add(frame)
-        self._changed(frame)
+        self._add(frame, mask, round, looked_at)
 
     def remove_mask(self, frame: int, index: int) -> Mask:
         self.require("masks")
