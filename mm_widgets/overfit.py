@@ -1,7 +1,8 @@
 """overfit(): one line from a few labels to a trained micro-model.
 
-The labels decide the kind of model: boxes -> a YOLO detector, frame classes -> a timm
-classifier (both registered in :data:`mm_widgets.models.base.MODEL_KINDS`).
+The labels decide the kind of model: boxes -> a YOLO detector, masks -> a YOLO
+segmentation model, frame classes -> a timm classifier (all registered in
+:data:`mm_widgets.models.base.MODEL_KINDS`).
 """
 
 from __future__ import annotations
@@ -13,12 +14,14 @@ from pathlib import Path
 import pandas as pd
 
 from .errors import MMError, NoLabelsError, UnknownClassError
-from .labels import TASKS, LabelSet
+from .labels import LABEL_TASKS, LabelSet
 from .models.base import MicroModel, make_model, model_class
 from .project import Project
 
 #: Which registered model kind learns which task when ``kind="auto"``.
-DEFAULT_KIND = {"boxes": "yolo", "classes": "timm"}
+DEFAULT_KIND = {"boxes": "yolo", "classes": "timm", "masks": "yolo-seg"}
+#: What a task's labels are called when there are none to learn from.
+LABEL_WORDS = {"boxes": "boxes", "classes": "frame classes", "masks": "masks"}
 
 
 def _as_labelset(labels, frames) -> LabelSet:
@@ -44,9 +47,9 @@ def overfit(frames, labels, *, task="auto", kind="auto", epochs="auto", imgsz="a
         looked-at frames are the training set; looked-at frames without boxes are
         negatives, which keep the model from firing on look-alikes.
     task
-        ``"boxes"`` or ``"classes"``; ``"auto"`` takes it from the labels.
+        ``"boxes"``, ``"masks"`` or ``"classes"``; ``"auto"`` takes it from the labels.
     kind
-        A registered model kind (``"yolo"``, ``"timm"``, see
+        A registered model kind (``"yolo"``, ``"yolo-seg"``, ``"timm"``, see
         :data:`mm_widgets.models.MODEL_KINDS`); ``"auto"`` picks by task (or the kind of
         ``warm_start``).
     epochs, imgsz, device, weights, seed
@@ -90,13 +93,12 @@ def overfit(frames, labels, *, task="auto", kind="auto", epochs="auto", imgsz="a
     labels = _as_labelset(labels, frames)
     if task == "auto":
         task = labels.task
-    if task not in TASKS:
-        raise MMError(f"task must be one of {TASKS} or 'auto', got {task!r}")
+    if task not in LABEL_TASKS:
+        raise MMError(f"task must be one of {LABEL_TASKS} or 'auto', got {task!r}")
     if task != labels.task:
         raise MMError(f"task={task!r} but the labels hold {labels.task}")
     if len(labels) == 0:
-        what = "boxes" if task == "boxes" else "frame classes"
-        raise NoLabelsError(f"no {what} to learn from: label a few frames first")
+        raise NoLabelsError(f"no {LABEL_WORDS[task]} to learn from: label a few frames first")
     table = labels.df
     unknown = sorted(set(table["label"]) - set(labels.classes))
     if unknown:

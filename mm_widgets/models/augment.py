@@ -1,6 +1,7 @@
 """Box-aware augmentation for a handful of frames: random batches of scaled, shifted,
 flipped and recoloured copies (of whole frames, or of crops around the objects), made on
-the tensors in one ``grid_sample`` call."""
+the tensors in one ``grid_sample`` call; instance masks, when given, go through the same
+transform."""
 
 from __future__ import annotations
 
@@ -24,13 +25,26 @@ class Augmenter:
     shift and flip then apply to the window as they would to a whole image. A fully
     convolutional detector learns the same thing from the windows at a fraction of the
     pixels, and predicts on whole images at the same scale.
+
+    ``masks[i]``, when given, is a ``(k, H, W)`` tensor of image ``i``'s instance masks (1
+    inside), one per row of ``boxes[i]`` in the same order. Each batch then also holds
+    ``"masks"``: ``(instances, h / mask_ratio, w / mask_ratio)`` floats, 0 or 1, one per
+    box of the batch in its order, sampled through the image's own transform (bilinear,
+    then > 0.5) at the resolution the segmentation loss compares them at (ultralytics'
+    prototypes are 1/4 of the input).
     """
 
     def __init__(self, images, boxes: list[np.ndarray], generator, *, scale=(0.6, 1.5),
                  translate=0.25, flip=0.5, colour=0.25, min_visible=0.3, weights=None,
-                 crop: tuple[int, int] | None = None, object_share=0.8):
+                 crop: tuple[int, int] | None = None, object_share=0.8, masks=None,
+                 mask_ratio: int = 4):
         self.images = images
         self.boxes = boxes
+        if masks is not None and (len(masks) != len(boxes)
+                                  or any(len(m) != len(b) for m, b in zip(masks, boxes))):
+            raise ValueError("masks must hold one (k, H, W) stack per image, one mask per box")
+        self.masks = masks
+        self.mask_ratio = int(mask_ratio)
         height, width = images.shape[-2:]
         if crop is not None and (crop[0] > width or crop[1] > height):
             raise ValueError(f"crop {crop} is larger than the {width}x{height} images")
@@ -84,7 +98,7 @@ class Augmenter:
                             align_corners=False) + GRAY
         img = self._recolour(img)
 
-        idx, cls, xywh = [], [], []
+        idx, cls, xywh, kept = [], [], [], []
         for j in range(size):
             b = self.boxes[int(pick[j])]
             if not len(b):
@@ -106,12 +120,35 @@ class Augmenter:
                 cls.append(b[k, 0])
                 xywh.append(((cx1[k] + cx2[k]) / 2, (cy1[k] + cy2[k]) / 2,
                              cx2[k] - cx1[k], cy2[k] - cy1[k]))
-        return {
+            kept.append((j, np.flatnonzero(keep)))
+        out = {
             "img": img,
             "batch_idx": torch.tensor(idx, dtype=torch.float32),
             "cls": torch.tensor(cls, dtype=torch.float32).view(-1, 1),
             "bboxes": torch.tensor(np.array(xywh, dtype=np.float32).reshape(-1, 4)),
         }
+        if self.masks is not None:
+            out["masks"] = self._sample_masks(pick, theta, out_shape[1:], kept)
+        return out
+
+    def _sample_masks(self, pick, theta, shape, kept):
+        """The kept instances' masks through their image's transform ``theta``, at
+        1/``mask_ratio`` of the output ``shape`` ``(h, w)``, in batch order."""
+        import torch
+        import torch.nn.functional as F
+
+        h, w = shape[0] // self.mask_ratio, shape[1] // self.mask_ratio
+        parts = [torch.zeros(0, h, w)]
+        for j, rows in kept:
+            if not len(rows):
+                continue
+            src = self.masks[int(pick[j])][torch.from_numpy(rows)].float()[:, None]
+            grid = F.affine_grid(theta[j:j + 1].float().expand(len(rows), 2, 3),
+                                 [len(rows), 1, h, w], align_corners=False)
+            sampled = F.grid_sample(src, grid, mode="bilinear", padding_mode="zeros",
+                                    align_corners=False)
+            parts.append((sampled[:, 0] > 0.5).float())
+        return torch.cat(parts)
 
     def _windows(self, pick):
         """Window centres ``cx, cy`` (arrays) and half sizes ``ax, ay`` for the picked images,

@@ -20,6 +20,7 @@ from ..project import register_model_reader
 MODEL_KINDS: dict[str, str | type] = {
     "yolo": "mm_widgets.models.detector:YoloMicroModel",
     "timm": "mm_widgets.models.classifier:TimmMicroModel",
+    "yolo-seg": "mm_widgets.models.segmenter:YoloMaskMicroModel",
     "interpolate": "mm_widgets.interpolate:InterpolationModel",
 }
 

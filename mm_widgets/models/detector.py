@@ -201,23 +201,40 @@ def fuse_boxes(a, b, match_iou: float):
     weighted by score; the fused score is the mean. Boxes of ``a`` without a twin are kept
     as found; boxes of ``b`` without a twin are dropped (``b`` only refines ``a``)."""
     import torch
-    from torchvision.ops import box_iou
 
     if not len(a) or not len(b):
         return a
+    out = []
+    for i, j in mirror_twins(a, b, match_iou):
+        if j is None:
+            out.append(a[i])
+        else:
+            wa, wb = a[i, 4], b[j, 4]
+            box = (a[i, :4] * wa + b[j, :4] * wb) / (wa + wb)
+            out.append(torch.cat([box, ((wa + wb) / 2).view(1), a[i, 5:6]]))
+    return torch.stack(out)
+
+
+def mirror_twins(a, b, match_iou: float) -> list[tuple[int, int | None]]:
+    """The pairing :func:`fuse_boxes` averages: each row of ``a`` (x1, y1, x2, y2, score,
+    class, ...), highest score first, with its best same-class twin in ``b`` (IoU >=
+    ``match_iou``, each row of ``b`` used once) or None."""
+    import torch
+    from torchvision.ops import box_iou
+
+    if not len(b):
+        return [(i, None) for i in torch.argsort(a[:, 4], descending=True).tolist()]
     iou = box_iou(a[:, :4], b[:, :4])
     iou[a[:, 5:6] != b[:, 5:6].T] = 0
-    out, used = [], set()
+    pairs, used = [], set()
     for i in torch.argsort(a[:, 4], descending=True).tolist():
         j = int(iou[i].argmax())
         if iou[i, j] >= match_iou and j not in used:
             used.add(j)
-            wa, wb = a[i, 4], b[j, 4]
-            box = (a[i, :4] * wa + b[j, :4] * wb) / (wa + wb)
-            out.append(torch.cat([box, ((wa + wb) / 2).view(1), a[i, 5:6]]))
+            pairs.append((i, j))
         else:
-            out.append(a[i])
-    return torch.stack(out)
+            pairs.append((i, None))
+    return pairs
 
 
 #: The settle rule (:class:`~.training.Settled`): how many unlabelled frames each check
@@ -383,23 +400,25 @@ class YoloMicroModel(MicroModel):
 
     def __repr__(self) -> str:
         if not self.is_fitted:
-            return "YoloMicroModel(unfitted)"
+            return f"{type(self).__name__}(unfitted)"
         w, h = self.input_size_
         crops = "" if self.crop_ is None else f" ({self.crop_[0]}x{self.crop_[1]} training windows)"
-        return (f"YoloMicroModel(classes={self.classes_}, {w}x{h} input{crops}, {len(self.history_)} "
+        return (f"{type(self).__name__}(classes={self.classes_}, {w}x{h} input{crops}, {len(self.history_)} "
                 f"epochs in {self.train_seconds_:.1f} s, trained on frames {self.domain_})")
 
     # -- fitting ------------------------------------------------------------------------------
     def _training_set(self, frames, labels):
         """Looked-at frames and their boxes (frames without boxes are negatives)."""
-        if getattr(labels, "task", "boxes") != "boxes":
-            raise MMError("YoloMicroModel learns boxes; these labels hold frame classes")
+        held = getattr(labels, "task", "boxes")
+        if held != self.task:
+            raise MMError(f"{type(self).__name__} (kind {self.kind!r}) learns {self.task}; these "
+                          f"labels hold {'frame classes' if held == 'classes' else held}")
         looked = sorted(set(labels.looked_at) | set(labels.frames))
         table = labels.df
         if table.empty:
             raise NoLabelsError(
-                "no boxes to learn from: label at least one object (frames confirmed empty "
-                "help only as negatives)"
+                f"no {self.task} to learn from: label at least one object (frames confirmed "
+                "empty help only as negatives)"
             )
         classes = list(labels.classes)
         if self.warm_start is not None:
@@ -417,14 +436,14 @@ class YoloMicroModel(MicroModel):
     def _start_weights(self, nc: int):
         """(config, state dict or None, where it starts from) for a network with ``nc`` classes."""
         if self.warm_start is not None:
-            if not isinstance(self.warm_start, YoloMicroModel):
-                raise MMError(f"warm_start must be a fitted YoloMicroModel, got "
-                              f"{type(self.warm_start).__name__}")
+            if getattr(self.warm_start, "kind", None) != self.kind:
+                raise MMError(f"warm_start must be a fitted {type(self).__name__} (kind "
+                              f"{self.kind!r}), got {type(self.warm_start).__name__}")
             self.warm_start.check_fitted()
             cfg = copy.deepcopy(self.warm_start.cfg_)
             cfg["nc"] = nc
             return cfg, self.warm_start.net_.state_dict(), "warm_start"
-        scratch = architecture(nc, 0.125 if self.width == "auto" else self.width)
+        scratch = architecture(nc, 0.125 if self.width == "auto" else self.width, task=self.task)
         weights = weights_choice(self.weights)
         if weights == "scratch":
             return scratch, None, "scratch"
@@ -448,13 +467,14 @@ class YoloMicroModel(MicroModel):
         except MMError:
             payload = None
         if payload is not None:
-            if payload.get("kind") != "yolo":
-                raise MMError(f"{weights} is a {payload.get('kind')!r} model, not a YOLO one")
+            if payload.get("kind") != self.kind:
+                raise MMError(f"{weights} is a {payload.get('kind')!r} model, not a "
+                              f"{self.kind!r} one")
             cfg = copy.deepcopy(payload["cfg"])
             cfg["nc"] = nc
             return cfg, payload["state_dict"], "file"
         width = 0.25 if self.width == "auto" else self.width
-        return architecture(nc, width), pretrained_state(weights), "pretrained"
+        return architecture(nc, width, task=self.task), pretrained_state(weights), "pretrained"
 
     def fit(self, frames, labels) -> YoloMicroModel:
         """Train on the looked-at frames of ``labels`` (frames without boxes are negatives).
@@ -521,7 +541,7 @@ class YoloMicroModel(MicroModel):
             g = torch.Generator().manual_seed(self.seed)
             tensor = torch.from_numpy(images).permute(0, 3, 1, 2).float().div(255)
             aug = Augmenter(tensor, boxes, g, weights=self._frame_weights(looked, table),
-                            crop=crop)
+                            crop=crop, masks=self._instance_masks(looked, table, frame_size, size))
             settled = self._settle_rule(frames, looked, size, classes, device, tensor, boxes)
             result = self._train(net, aug, device, started_from, plan, self._batch_size(),
                                  settled)
@@ -541,6 +561,13 @@ class YoloMicroModel(MicroModel):
         self.stop_reason_ = result.stop_reason
         self.round_ = (self.warm_start.round_ + 1) if self.warm_start is not None else 0
         return self
+
+    def _instance_masks(self, looked: list[int], table: pd.DataFrame, frame_size: tuple[int, int],
+                        size: tuple[int, int]):
+        """Per looked-at frame, its objects' masks at the input ``size`` (frames are
+        ``frame_size``) for the Augmenter, one per box in the table's order; None for a
+        model of boxes."""
+        return None
 
     @staticmethod
     def _frame_weights(looked: list[int], table: pd.DataFrame) -> list[float] | None:
@@ -771,7 +798,9 @@ class YoloMicroModel(MicroModel):
         return out.float()
 
     def _nms(self, out, conf: float):
-        """Per image: ``(n, 6)`` tensors of x1, y1, x2, y2, score, class after NMS.
+        """Per image: ``(n, 6)`` tensors of x1, y1, x2, y2, score, class after NMS (and
+        after them whatever rows the head adds after the class scores: a segmentation
+        head's mask coefficients).
 
         torchvision's NMS rather than ultralytics': the latter stops early under a time
         limit, which would make predictions depend on how busy the machine is.
@@ -782,13 +811,14 @@ class YoloMicroModel(MicroModel):
         nc = len(self.classes_)
         results = []
         for p in out.transpose(1, 2):  # (anchors, 4 + nc)
-            xywh, scores = p[:, :4], p[:, 4:4 + nc]
+            xywh, scores, extra = p[:, :4], p[:, 4:4 + nc], p[:, 4 + nc:]
             score, k = scores.max(1)
             keep = score > conf
-            xywh, score, k = xywh[keep], score[keep], k[keep]
+            xywh, score, k, extra = xywh[keep], score[keep], k[keep], extra[keep]
             xyxy = torch.cat([xywh[:, :2] - xywh[:, 2:] / 2, xywh[:, :2] + xywh[:, 2:] / 2], 1)
             order = batched_nms(xyxy, score, k, self.iou)[: self.max_det]
-            results.append(torch.cat([xyxy[order], score[order, None], k[order, None].float()], 1))
+            results.append(torch.cat([xyxy[order], score[order, None], k[order, None].float(),
+                                      extra[order]], 1))
         return results
 
     # -- files --------------------------------------------------------------------------------

@@ -79,8 +79,13 @@ def import_ultralytics():
 
 # -- architecture --------------------------------------------------------------------------
 
-def architecture(nc: int, width: float = 0.25, depth: float = 0.5) -> dict:
-    """The YOLO11 detection config as plain data, scaled to ``width`` x ``depth``.
+#: Ultralytics' YOLO11 config file for each task a YOLO micro-model learns.
+CONFIGS = {"boxes": "yolo11.yaml", "masks": "yolo11-seg.yaml"}
+
+
+def architecture(nc: int, width: float = 0.25, depth: float = 0.5, task: str = "boxes") -> dict:
+    """The YOLO11 config for ``task`` (detection for boxes, segmentation for masks) as
+    plain data, scaled to ``width`` x ``depth``.
 
     Width 0.25 is YOLO11n; from scratch on a few frames 0.125 learns as well and trains
     about twice as fast on a CPU.
@@ -90,7 +95,9 @@ def architecture(nc: int, width: float = 0.25, depth: float = 0.5) -> dict:
     import_ultralytics()
     import ultralytics
 
-    path = Path(ultralytics.__file__).parent / "cfg" / "models" / "11" / "yolo11.yaml"
+    if task not in CONFIGS:
+        raise MMError(f"no YOLO network for task {task!r}; known: {sorted(CONFIGS)}")
+    path = Path(ultralytics.__file__).parent / "cfg" / "models" / "11" / CONFIGS[task]
     cfg = yaml.safe_load(path.read_text())
     cfg["scales"] = {"n": [float(depth), float(width), 1024]}
     cfg["scale"] = "n"
@@ -98,15 +105,24 @@ def architecture(nc: int, width: float = 0.25, depth: float = 0.5) -> dict:
     return cfg
 
 
+def is_segmentation(cfg: dict) -> bool:
+    """Whether a YOLO config's last layer is a ``Segment`` head (masks), not ``Detect``."""
+    return cfg["head"][-1][2] == "Segment"
+
+
 def build_network(cfg: dict):
-    """An ultralytics ``DetectionModel`` from a config dict, with loss gains attached."""
+    """An ultralytics ``DetectionModel`` from a config dict (a ``SegmentationModel`` when
+    its head is ``Segment``), with loss gains attached."""
     from types import SimpleNamespace
 
     tasks = import_ultralytics()
+    kind = tasks.SegmentationModel if is_segmentation(cfg) else tasks.DetectionModel
     with quiet_ultralytics():
-        net = tasks.DetectionModel(copy.deepcopy(cfg), nc=cfg["nc"], verbose=False)
-    # v8DetectionLoss reads its gains from model.args (the Trainer puts its settings there).
-    net.args = SimpleNamespace(**LOSS_GAINS)
+        net = kind(copy.deepcopy(cfg), nc=cfg["nc"], verbose=False)
+    # v8DetectionLoss reads its gains from model.args (the Trainer puts its settings there);
+    # v8SegmentationLoss also whether masks come one per instance (False: what we give it,
+    # (instances, h, w) in batch order) or as one index image per image.
+    net.args = SimpleNamespace(**LOSS_GAINS, overlap_mask=False)
     return net
 
 
