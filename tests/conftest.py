@@ -9,7 +9,7 @@ import mm_widgets as mm
 
 
 def pytest_collection_modifyitems(config, items):
-    """Under ``pytest -n 2`` (make test): the real-browser tests share one worker, so one
+    """Under ``pytest -n 3`` (make test): the real-browser tests share one worker, so one
     JupyterLab server and one Chromium serve them all; every other test goes to whichever
     worker is free."""
     for item in items:
