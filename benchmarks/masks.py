@@ -93,7 +93,9 @@ def load(name: str):
 def markdown(df: pd.DataFrame) -> str:
     """A pandas table as a markdown table, floats to 3 decimals."""
     def cell(v):
-        return f"{v:.3f}" if isinstance(v, float) else str(v)
+        if isinstance(v, float):
+            return "" if v != v else f"{v:.3f}"  # NaN: no figure (round 0 is the first labels)
+        return str(v)
     lines = ["| " + " | ".join(map(str, df.columns)) + " |",
              "|" + "---|" * len(df.columns)]
     lines += ["| " + " | ".join(cell(v) for v in row) + " |" for row in df.itertuples(index=False)]
