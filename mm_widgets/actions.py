@@ -61,7 +61,7 @@ import numpy as np
 import pandas as pd
 
 from .errors import MMError
-from .labels import Box, Mask, box_iou
+from .labels import LABEL_TASKS, Box, Mask, box_iou
 from .polygons import mask_iou
 
 #: Counted human actions.
@@ -284,8 +284,8 @@ class ActionLog:
 
 @dataclass
 class Corrections:
-    """How proposed boxes compare with the right ones on one frame, and the edit a person
-    makes to turn the first into the second (see :func:`corrections`)."""
+    """How proposed boxes (or masks) compare with the right ones on one frame, and the edit a
+    person makes to turn the first into the second (see :func:`corrections`)."""
 
     tight: list[tuple[int, int]]  # (proposed index, truth index), same class, IoU >= tight_iou
     loose: list[tuple[int, int]]  # same class, match_iou <= IoU < tight_iou
@@ -302,19 +302,31 @@ class Corrections:
         return len(self.actions)
 
 
+def overlaps(a: Sequence, b: Sequence) -> np.ndarray:
+    """Pairwise IoU, ``len(a) x len(b)``: mask IoU when both hold :class:`~mm_widgets.labels.Mask` s,
+    else box IoU of their ``xyxy`` (a mask against a box is refused: they are not compared)."""
+    masks = [isinstance(o, Mask) for o in (*a, *b)]
+    if any(masks) and not all(masks):
+        raise MMError("cannot compare masks with boxes: both sides must be masks, or boxes")
+    if masks and all(masks):
+        return mask_iou([o.polygons for o in a], [o.polygons for o in b])
+    return box_iou([o.xyxy for o in a], [o.xyxy for o in b])
+
+
 def match_boxes(proposed: Sequence, truth: Sequence, match_iou: float = 0.5,
                 by_label: bool = True) -> tuple[list[tuple[int, int, float]], list[int], list[int]]:
     """Greedy IoU matching: highest-IoU pairs first, each box used once.
 
     ``proposed`` and ``truth`` are sequences of :class:`~mm_widgets.labels.Box` (or of
-    objects with ``xyxy`` and ``label``). With ``by_label`` a pair must share a class.
+    objects with ``xyxy`` and ``label``), or of :class:`~mm_widgets.labels.Mask` s, matched
+    by mask IoU (:func:`overlaps`). With ``by_label`` a pair must share a class.
     Returns ``(pairs, unmatched_proposed, unmatched_truth)`` with ``pairs`` as
     ``(proposed_index, truth_index, iou)``.
     """
 
     if not len(proposed) or not len(truth):
         return [], list(range(len(proposed))), list(range(len(truth)))
-    iou = box_iou([p.xyxy for p in proposed], [t.xyxy for t in truth])
+    iou = overlaps(proposed, truth)
     if by_label:
         same = np.array([[p.label == t.label for t in truth] for p in proposed])
         iou = np.where(same, iou, 0.0)
@@ -333,8 +345,8 @@ def match_boxes(proposed: Sequence, truth: Sequence, match_iou: float = 0.5,
             [j for j in range(len(truth)) if j not in used_t])
 
 
-def corrections(proposed: Sequence[Box], truth: Sequence[Box], match_iou: float = 0.5,
-                tight_iou: float = 0.75) -> Corrections:
+def corrections(proposed: Sequence[Box] | Sequence[Mask], truth: Sequence[Box] | Sequence[Mask],
+                match_iou: float = 0.5, tight_iou: float = 0.75) -> Corrections:
     """The edit a person makes to turn ``proposed`` boxes into ``truth`` on one frame, counted.
 
     The matching (per class, greedy by IoU) says how good the proposals are: a pair with
@@ -347,6 +359,10 @@ def corrections(proposed: Sequence[Box], truth: Sequence[Box], match_iou: float 
     proposal that is not kept, or drawn when none is left; proposals still left over are
     deleted. :func:`diff_boxes` counts that edit, exactly as it counts a person's edit in
     the widget: ``max(proposals not kept, true boxes not covered)`` actions.
+
+    Masks (lists of :class:`~mm_widgets.labels.Mask`) take the same steps by mask IoU, and
+    :func:`diff_masks` counts the edit, as the mask widgets count a person's: a mask
+    corrected (vertices dragged, or drawn again over it) is one adjust.
     """
     if not 0 < match_iou <= tight_iou <= 1:
         raise MMError(f"need 0 < match_iou <= tight_iou <= 1, got {match_iou}, {tight_iou}")
@@ -368,7 +384,8 @@ def corrections(proposed: Sequence[Box], truth: Sequence[Box], match_iou: float 
         covered.add(free_t[b])
     # a box a person puts there is a new object to them: no track id (the truth's is unknown)
     edited += [replace(truth[j], track=None) for j in range(len(truth)) if j not in covered]
-    _, counted = diff_boxes(proposed, edited)
+    masks = any(isinstance(o, Mask) for o in (*proposed, *truth))
+    _, counted = (diff_masks if masks else diff_boxes)(proposed, edited)
     return Corrections(tight, loose, lone_p, lone_t, [v for _, _, v in pairs], edited,
                        [kind for kind, _ in counted])
 
@@ -499,6 +516,9 @@ def _inside(a: Box | Mask, b: Box | Mask) -> bool:
 # -- human time ------------------------------------------------------------------------------
 #: Seconds per event for :class:`ActionTimes`, from published annotation studies.
 DEFAULT_SECONDS = {"draw": 7.0, "adjust": 7.0, "delete": 1.6, "class": 1.6, "accept": 1.6}
+#: Seconds per event for masks (``ActionTimes(task="masks")``): a mask drawn or corrected
+#: costs a tight polygon's time; the rest as for boxes (see :class:`ActionTimes`).
+MASK_SECONDS = {**DEFAULT_SECONDS, "draw": 54.0, "adjust": 54.0}
 
 
 class ActionTimes:
@@ -521,6 +541,18 @@ class ActionTimes:
     - ``adjust`` 7.0 s: no study we know times dragging a box's corners; it is priced as
       drawing it again, which does not flatter the micro-models.
 
+    With ``task="masks"`` (:data:`MASK_SECONDS`) a mask is dearer:
+
+    - ``draw`` 54 s: a tight polygon around an object (Jain and Grauman, "Predicting
+      sufficient annotation strength for interactive foreground segmentation", ICCV 2013:
+      54 s a tight polygon, 20 s a sloppy contour, 7 s a box, measured on Mechanical
+      Turk). COCO's polygons took about 79 s an object (Lin et al., "Microsoft COCO: common
+      objects in context", ECCV 2014: 22 worker hours per 1,000 segmentations):
+      ``ActionTimes(task="masks", draw=79)``. The lower figure is the default, as for boxes.
+    - ``adjust`` 54 s: no study we know times dragging a polygon's vertices; priced as
+      drawing it again, as for boxes.
+    - ``delete``, ``class``, ``accept`` 1.6 s: the box figures (a yes/no look, a key).
+
     Parameters
     ----------
     seconds
@@ -528,12 +560,18 @@ class ActionTimes:
         anything with ``.actions``, such as a project or a widget): the person's own
         medians (:meth:`ActionLog.seconds`) wherever at least ``min_timed`` events of a
         kind were timed, the defaults elsewhere.
+    task
+        ``"boxes"`` (and frame classes): :data:`DEFAULT_SECONDS`; ``"masks"``:
+        :data:`MASK_SECONDS`. The defaults of kinds not measured or given.
     **overrides
         ``draw=25.5`` and the like, applied last.
     """
 
-    def __init__(self, seconds=None, *, min_timed: int = 3, **overrides: float):
-        chosen = dict(DEFAULT_SECONDS)
+    def __init__(self, seconds=None, *, task: str = "boxes", min_timed: int = 3,
+                 **overrides: float):
+        if task not in LABEL_TASKS:
+            raise MMError(f"task must be one of {LABEL_TASKS}, got {task!r}")
+        chosen = dict(MASK_SECONDS if task == "masks" else DEFAULT_SECONDS)
         self.measured: list[str] = []
         log = getattr(seconds, "actions", seconds)
         if isinstance(log, ActionLog):
@@ -560,10 +598,10 @@ class ActionTimes:
         return sum(self[a.kind] for a in log.events if round is None or a.round == round)
 
     def by_hand(self, labels) -> float:
-        """Seconds to make ``labels`` (a LabelSet) with no model: every box drawn (every frame
-        class set), and every looked-at frame left empty confirmed as one accept."""
+        """Seconds to make ``labels`` (a LabelSet) with no model: every box (mask) drawn (every
+        frame class set), and every looked-at frame left empty confirmed as one accept."""
         looked = labels.looked_at
-        if labels.task == "boxes":
+        if labels.task != "classes":
             empty = sum(1 for f in looked if not labels.boxes(f))
             return len(labels) * self["draw"] + empty * self["accept"]
         return len(labels) * self["class"] + (len(looked) - len(labels)) * self["accept"]

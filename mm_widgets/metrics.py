@@ -1,4 +1,6 @@
-"""Detection figures measured against truth: recall, precision, tight rate, mean IoU, actions.
+"""Detection figures measured against truth: recall, precision, tight rate, mean IoU, actions;
+for boxes (:func:`evaluate`, box IoU), masks (:func:`evaluate_masks`, mask IoU) and frame
+classes (:func:`evaluate_classes`).
 
 All of them come from :func:`mm_widgets.actions.corrections`: recall and precision from its
 greedy IoU matching, the action counts from the edit a person would make, counted by the
@@ -13,7 +15,8 @@ import numpy as np
 import pandas as pd
 
 from .actions import corrections, diff_class
-from .labels import TRACK, Box, LabelSet
+from .errors import LabelError
+from .labels import POLYGONS, TRACK, Box, LabelSet, Mask
 
 
 def boxes_by_frame(predictions: pd.DataFrame | LabelSet | None) -> dict[int, list[Box]]:
@@ -45,6 +48,28 @@ def truth_boxes(truth: LabelSet | pd.DataFrame, frame: int) -> list[Box]:
     return boxes_by_frame(truth[truth["frame"] == frame]).get(frame, [])
 
 
+def masks_by_frame(predictions: pd.DataFrame | LabelSet | None) -> dict[int, list[Mask]]:
+    """Group a masks table (:attr:`LabelSet.df` of masks: the box columns, ``track`` and
+    ``polygons``, each cell a list of rings or that list as JSON text) or a masks LabelSet
+    into ``{frame: [Mask]}``. The box columns are not read: a mask's box is its points'."""
+    if predictions is None:
+        return {}
+    if isinstance(predictions, LabelSet):
+        return {f: predictions.masks(f) for f in predictions.frames}
+    if len(predictions) == 0:
+        return {}
+    if POLYGONS not in predictions:
+        raise LabelError(f"a masks table needs a {POLYGONS!r} column; it has {list(predictions.columns)}")
+    masks = LabelSet.from_df(predictions, sorted(set(predictions["label"].astype(str))),
+                             source="model")
+    return {f: masks.masks(f) for f in masks.frames}
+
+
+def truth_masks(truth: LabelSet, frame: int) -> list[Mask]:
+    """True masks of one frame; a frame the truth does not mention has none."""
+    return truth.masks(frame) if frame in truth._boxes else []
+
+
 def evaluate(predictions, truth: LabelSet, frames: Iterable[int], *, match_iou: float = 0.5,
              tight_iou: float = 0.75, label: str | None = None) -> dict:
     """Match predictions to truth on ``frames`` and count what a reviewer would have to do.
@@ -59,10 +84,26 @@ def evaluate(predictions, truth: LabelSet, frames: Iterable[int], *, match_iou: 
     counted by the one rule), and ``frames_accepted`` (frames needing no action).
     """
     pred = predictions if isinstance(predictions, dict) else boxes_by_frame(predictions)
+    return _judge(pred, lambda f: truth_boxes(truth, f), frames, match_iou, tight_iou, label)
+
+
+def evaluate_masks(predictions, truth: LabelSet, frames: Iterable[int], *, match_iou: float = 0.5,
+                   tight_iou: float = 0.75, label: str | None = None) -> dict:
+    """:func:`evaluate` for masks: the same figures and keys, matched by mask IoU (a mask is
+    found at mask IoU >= ``match_iou`` and tight at >= ``tight_iou``), the actions counted
+    by :func:`~mm_widgets.actions.diff_masks`. ``predictions``: a masks table, a masks
+    LabelSet or ``{frame: [Mask]}``; ``truth``: a masks LabelSet."""
+    truth.require("masks")
+    pred = predictions if isinstance(predictions, dict) else masks_by_frame(predictions)
+    return _judge(pred, lambda f: truth_masks(truth, f), frames, match_iou, tight_iou, label)
+
+
+def _judge(pred: dict, true_of, frames, match_iou, tight_iou, label) -> dict:
+    """:func:`evaluate` over ``{frame: proposals}`` and ``true_of(frame)`` (boxes or masks)."""
     counts = dict(tp=0, fp=0, fn=0, accepted=0, adjust=0, delete=0, draw=0, frames_accepted=0)
     ious: list[float] = []
     for f in frames:
-        proposed, true = pred.get(int(f), []), truth_boxes(truth, int(f))
+        proposed, true = pred.get(int(f), []), true_of(int(f))
         if label is not None:
             proposed = [b for b in proposed if b.label == label]
             true = [b for b in true if b.label == label]
@@ -92,6 +133,15 @@ def evaluate_by_class(predictions, truth: LabelSet, frames: Iterable[int], **set
     pred = predictions if isinstance(predictions, dict) else boxes_by_frame(predictions)
     frames = list(frames)
     rows = {c: evaluate(pred, truth, frames, label=c, **settings) for c in truth.classes}
+    return pd.DataFrame.from_dict(rows, orient="index").rename_axis("label")
+
+
+def evaluate_masks_by_class(predictions, truth: LabelSet, frames: Iterable[int],
+                            **settings) -> pd.DataFrame:
+    """:func:`evaluate_masks` for each class of ``truth``: one row per class (index ``label``)."""
+    pred = predictions if isinstance(predictions, dict) else masks_by_frame(predictions)
+    frames = list(frames)
+    rows = {c: evaluate_masks(pred, truth, frames, label=c, **settings) for c in truth.classes}
     return pd.DataFrame.from_dict(rows, orient="index").rename_axis("label")
 
 
