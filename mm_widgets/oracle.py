@@ -2,17 +2,18 @@
 
 Used by :func:`mm_widgets.simulate` (the micro-model loop and its baselines) and by the
 tracker walk (:mod:`mm_widgets.tracker_walk`): one rule for every path, the review
-widget's (:func:`mm_widgets.actions.diff_boxes` for boxes, :func:`~mm_widgets.actions.diff_class`
-for frame classes).
+widget's (:func:`mm_widgets.actions.diff_boxes` for boxes, :func:`~mm_widgets.actions.diff_masks`
+for masks, :func:`~mm_widgets.actions.diff_class` for frame classes).
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import replace
 
-from .actions import ActionLog, corrections, diff_boxes, diff_class
-from .labels import Box, LabelSet
-from .metrics import truth_boxes
+from .actions import ActionLog, corrections, diff_boxes, diff_class, diff_masks
+from .labels import Box, LabelSet, Mask
+from .metrics import truth_boxes, truth_masks
 
 
 class Oracle:
@@ -29,13 +30,12 @@ class Oracle:
         counted and stored by :func:`~mm_widgets.actions.diff_boxes`, as the review widget
         does for a person; a frame left as proposed is logged as a free ``accept``.
         """
-        truth = truth_boxes(self.truth, frame)
-        c = corrections(proposed, truth, self.match_iou, self.tight_iou)
+        c = corrections(proposed, self.true(frame), self.match_iou, self.tight_iou)
         # what was shown is the model's (or carried from confirmed frames), whoever made it
-        shown = [Box(*b.xyxy, b.label, b.score, "carried" if b.source == "carried" else "model",
-                     b.track) for b in proposed]
-        boxes, edits = diff_boxes(shown, c.edited)
-        labels.set_boxes(frame, boxes, round=round)
+        shown = [replace(b, source="carried" if b.source == "carried" else "model")
+                 for b in proposed]
+        kept, edits = self.diff(shown, c.edited)
+        self.store(labels, frame, kept, round)
         for kind, label in edits:
             log.record(kind, frame, round, label)
         if not edits:
@@ -53,14 +53,59 @@ class Oracle:
         """
         done = 0
         for f in list(widget.queue)[:n]:
-            c = corrections(widget.shown_boxes(f), truth_boxes(self.truth, f), self.match_iou,
-                            self.tight_iou)
+            c = corrections(self.shown(widget, f), self.true(f), self.match_iou, self.tight_iou)
             if c.n_actions == 0:
                 widget.accept(f)
             else:
-                widget.set_boxes(f, c.edited)
+                self.leave(widget, f, c.edited)
             done += 1
         return done
+
+    # what differs between boxes and masks
+    def true(self, frame: int) -> list[Box]:
+        return truth_boxes(self.truth, frame)
+
+    diff = staticmethod(diff_boxes)
+
+    @staticmethod
+    def store(labels: LabelSet, frame: int, kept, round: int) -> None:
+        labels.set_boxes(frame, kept, round=round)
+
+    @staticmethod
+    def shown(widget, frame: int) -> list[Box]:
+        return widget.shown_boxes(frame)
+
+    @staticmethod
+    def leave(widget, frame: int, edited) -> None:
+        widget.set_boxes(frame, edited)
+
+
+class MaskOracle(Oracle):
+    """Plays the human with mask truth, as :class:`Oracle` does with boxes: a tight mask
+    (mask IoU >= ``tight_iou``) of the right class is left as shown (free, an ``accept``
+    when the whole frame is); a loose one, or one of the wrong class, is corrected (one
+    ``adjust``); a missed one drawn, an extra one deleted. The edit is
+    :func:`~mm_widgets.actions.corrections`' on masks, counted and stored by
+    :func:`~mm_widgets.actions.diff_masks`, the function the mask widgets count a person's
+    edits with; :meth:`answer` drives a mask review widget (``queue``, ``shown_masks``,
+    ``accept``, ``set_masks``)."""
+
+    def true(self, frame: int) -> list[Mask]:
+        return truth_masks(self.truth, frame)
+
+    diff = staticmethod(diff_masks)
+
+    @staticmethod
+    def store(labels: LabelSet, frame: int, kept, round: int) -> None:
+        labels.set_masks(frame, kept, round=round)
+
+    @staticmethod
+    def shown(widget, frame: int) -> list[Mask]:
+        return widget.shown_masks(frame)
+
+    @staticmethod
+    def leave(widget, frame: int, edited) -> None:
+        widget.set_masks(frame, edited)
 
 
 class ClassOracle:
