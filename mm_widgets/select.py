@@ -18,9 +18,9 @@ STRATEGIES: dict[str, Callable] = {}
 
 #: The review order by default, by task: for boxes, the frames in clip order, so that each
 #: is next to one just confirmed and gets its boxes carried from it
-#: (:mod:`mm_widgets.propagate`; measured best, see the README); for frame classes, the
-#: least sure first.
-DEFAULT_ORDER = {"boxes": "sequential", "classes": "uncertain"}
+#: (:mod:`mm_widgets.propagate`; measured best, see the README); for masks, clip order as
+#: for boxes (not measured against another order); for frame classes, the least sure first.
+DEFAULT_ORDER = {"boxes": "sequential", "classes": "uncertain", "masks": "sequential"}
 
 #: At most this many frames are compared by "diverse"; longer clips are sampled evenly,
 #: so choosing frames from a 10,000-frame video never decodes all of it.

@@ -7,6 +7,14 @@ the edit a person would make (:func:`mm_widgets.actions.corrections`) and it is 
 the one rule the review widget counts a person's edits with
 (:func:`mm_widgets.actions.diff_boxes`): the same edit gives the same count on both paths.
 
+One loop for every task (:mod:`mm_widgets.tasks`): boxes, frame classes and instance
+masks. With masks the oracle is shown the model's masks alone and leaves the true ones:
+a tight mask (mask IoU >= ``tight_iou``) of the right class as shown (free), a loose one
+or one of the wrong class corrected (one adjust), a missed one drawn, an extra one deleted,
+counted by :func:`mm_widgets.actions.diff_masks` as the mask widgets count a person; the
+figures are the box table's at mask IoU, beside keyframe interpolation of masks, and a
+mask drawn or corrected is priced as a polygon (``ActionTimes(task="masks")``).
+
 Human time: every round also says how long a person would have taken, from the events in
 the action log priced by an :class:`~mm_widgets.actions.ActionTimes` model (published
 defaults, or a person's own measured seconds), beside the time to label the same labels
@@ -29,13 +37,13 @@ import pandas as pd
 from .actions import ActionLog, ActionTimes, efficiency, format_seconds, labels_per_action
 from .errors import MMError
 from .interpolate import interpolate
-from .labels import BOX_COLUMNS, Box, LabelSet
+from .labels import BOX_COLUMNS, POLYGONS, Box, LabelSet
 from .metrics import efficiency_ceiling
 from .models.progress import long_call
-from .oracle import ClassOracle, Oracle  # noqa: F401 (imported from here by notebooks, tests)
+from .oracle import ClassOracle, MaskOracle, Oracle  # noqa: F401 (imported from here by notebooks, tests)
 from .rounds import train_model
 from .select import rank_frames, review_order, select_frames
-from .tasks import CLASS_TABLE_COLUMNS, TABLE_COLUMNS, TASKS, Task  # noqa: F401 (as above)
+from .tasks import CLASS_TABLE_COLUMNS, MASK_TABLE_COLUMNS, TABLE_COLUMNS, TASKS, Task  # noqa: F401 (as above)
 from .temporal import predict_settings
 from .tracker_walk import WalkResult
 
@@ -142,7 +150,7 @@ def simulate(frames, truth, *, first_labels: int | Sequence[int] = 5, rounds: in
              strategy="auto", review_budget: int | None = None, match_iou: float = 0.5,
              tight_iou: float = 0.75, kind="auto", first_strategy="diverse", seed: int = 0,
              progress: bool = True, domains=None, temporal="auto", action_times=None,
-             proposals: str = "fused", baselines: Sequence[str] = ("interpolate", "tracker"),
+             proposals: str | None = None, baselines: Sequence[str] = ("interpolate", "tracker"),
              **fit_settings) -> SimulationReport:
     """Run the micro-model loop with an oracle that corrects from ground truth.
 
@@ -156,6 +164,9 @@ def simulate(frames, truth, *, first_labels: int | Sequence[int] = 5, rounds: in
         ``task="classes"`` or a DataFrame ``frame,label``, one class for every frame; the
         loop then trains a frame classifier and the oracle accepts a right class (free)
         or sets the true one (one class action), see :class:`mm_widgets.tasks.ClassTask`.
+        Or instance masks: a LabelSet with ``task="masks"`` or a DataFrame with a
+        ``polygons`` column; the loop trains a mask model (``kind="auto"``) or interpolates
+        masks (``kind="interpolate"``), see :class:`mm_widgets.tasks.MaskTask`.
     first_labels
         How many frames the person labels by hand first (picked by ``first_strategy``), or
         the frame indices themselves.
@@ -170,13 +181,14 @@ def simulate(frames, truth, *, first_labels: int | Sequence[int] = 5, rounds: in
         evenly so the last round reviews what is left.
     kind
         ``"auto"`` (the micro-model overfit() picks), a registered kind, or ``"interpolate"``;
-        a kind that learns boxes with class truth (or classes with box truth) is refused.
+        a kind that learns another task than the truth holds is refused.
     proposals
         What the oracle is shown on a frame (boxes): ``"fused"`` (the model's raw boxes
         fused with boxes carried from every frame confirmed so far, this round's included:
         :class:`~mm_widgets.propagate.Proposer`, what ``review()`` shows a person),
         ``"detections"`` (the model alone, each frame on its own) or ``"carried"`` (carried
-        boxes alone: no model is trained).
+        boxes alone: no model is trained). None: ``"fused"`` for boxes; masks are always
+        shown as the model made them (``"detections"``).
     temporal
         Temporal consistency of the model's own predictions with ``proposals="detections"``
         (see :mod:`mm_widgets.temporal`): ``"auto"`` (on for video frames), True or False.
@@ -215,13 +227,16 @@ def simulate(frames, truth, *, first_labels: int | Sequence[int] = 5, rounds: in
         :attr:`SimulationReport.human_time` says it in a sentence.
         With class truth the columns are :data:`CLASS_TABLE_COLUMNS`: ``accuracy`` in
         place of recall and precision, and ``interp_*`` for the nearest labelled frame's
-        class.
+        class. With mask truth they are :data:`MASK_TABLE_COLUMNS`: the box columns but the
+        tracker walk's, recall, precision, tight rate and mean IoU at mask IoU, ``interp_*``
+        for keyframe interpolation of masks, seconds priced with ``ActionTimes(task="masks")``
+        unless ``action_times`` is an ActionTimes.
     """
     task = truth_task(truth)
     if task not in TASKS:
         raise MMError(f"simulate() runs on truth of {' or '.join(TASKS)}, not of {task}")
     check_kind(kind, task)
-    if proposals not in PROPOSALS:
+    if proposals is not None and proposals not in PROPOSALS:
         raise MMError(f"proposals must be one of {PROPOSALS}, got {proposals!r}")
     unknown = [b for b in baselines if b not in ("interpolate", "tracker")]
     if unknown:
@@ -238,7 +253,8 @@ def simulate(frames, truth, *, first_labels: int | Sequence[int] = 5, rounds: in
             call, frames, truth, first_labels=first_labels, rounds=rounds, strategy=strategy,
             review_budget=review_budget, match_iou=match_iou, tight_iou=tight_iou, kind=kind,
             first_strategy=first_strategy, seed=seed, progress=progress, temporal=temporal,
-            times=action_times if isinstance(action_times, ActionTimes) else ActionTimes(action_times),
+            times=(action_times if isinstance(action_times, ActionTimes)
+                   else ActionTimes(action_times, task=task)),
             proposals=proposals, baselines=baselines, **fit_settings)
 
 
@@ -249,7 +265,8 @@ def _simulate_rounds(call, frames, truth, *, first_labels, rounds, strategy, rev
     are reported to ``call`` (a LongCall)."""
     truth = as_truth(truth, frames)
     task = TASKS[truth.task](frames, truth, times, match_iou=match_iou, tight_iou=tight_iou,
-                             temporal=temporal, proposals=proposals, baselines=baselines)
+                             temporal=temporal, baselines=baselines,
+                             **({} if proposals is None else {"proposals": proposals}))
     n = len(frames)
     labels = LabelSet(truth.classes, truth.task, size=frames.size, n_frames=n)
     log = ActionLog()
@@ -384,9 +401,12 @@ def _pool(task: type[Task], per_domain: pd.DataFrame, reports) -> pd.DataFrame:
 
 def truth_task(truth) -> str:
     """``"classes"`` for frame-class truth (a class LabelSet, or a table with no box
-    columns), else ``"boxes"``."""
+    columns), ``"masks"`` for mask truth (a masks LabelSet, or a table with a ``polygons``
+    column), else ``"boxes"``."""
     if isinstance(truth, LabelSet):
         return truth.task
+    if isinstance(truth, pd.DataFrame) and POLYGONS in truth:
+        return "masks"
     if isinstance(truth, pd.DataFrame) and "label" in truth and not {"x1", "y1", "x2", "y2"} & set(truth):
         return "classes"
     return "boxes"

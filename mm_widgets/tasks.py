@@ -8,7 +8,7 @@ from __future__ import annotations
 import pandas as pd
 
 from .actions import ActionLog, efficiency
-from .errors import warn
+from .errors import MMError, warn
 from .interpolate import interpolate
 from .labels import LabelSet
 from .metrics import (
@@ -18,8 +18,11 @@ from .metrics import (
     evaluate_by_class,
     evaluate_classes,
     evaluate_classes_by_class,
+    evaluate_masks,
+    evaluate_masks_by_class,
+    masks_by_frame,
 )
-from .oracle import ClassOracle, Oracle
+from .oracle import ClassOracle, MaskOracle, Oracle
 from .propagate import Proposer
 from .select import rank_frames
 from .tracker_walk import make_tracker, tracker_available, tracker_walk
@@ -35,6 +38,8 @@ TABLE_COLUMNS = [
     "fn", "accepted", "tracker_actions", "tracker_efficiency", "tracker_human_seconds",
     "interp_actions", "interp_labels",
 ]
+#: The columns of a simulation table on mask truth: the box table's but the tracker walk's.
+MASK_TABLE_COLUMNS = [c for c in TABLE_COLUMNS if not c.startswith("tracker_")]
 #: The columns of a simulation table on class truth (one row per round).
 CLASS_TABLE_COLUMNS = [
     "round", "frames_reviewed", "human_actions", "cumulative_actions", "labels", "accuracy",
@@ -107,7 +112,64 @@ class Task:
         return {}
 
 
-class BoxTask(Task):
+class ObjectTask(Task):
+    """What boxes and masks share: objects on a frame, each found at IoU >= ``match_iou``
+    (box IoU, mask IoU) and tight at ``tight_iou``, judged by recall, precision and tight
+    rate; the baseline is keyframe interpolation as a loop of its own. A subclass names its
+    oracle, its grouping and judge (``by_frame``, ``evaluate``), and :meth:`carried` and
+    :meth:`kept`: the interpolation's objects on a frame and the labels' own."""
+
+    baseline, legend = "keyframe interpolation", "interpolation"
+    quality = ("recall", "precision", "tight_rate", "mean_iou")
+    baseline_quality = ("recall", "precision", "tight_rate")
+    counts = ("tp", "fp", "fn", "accepted")
+    class_figures = ("recall", "precision", "tight_rate")
+    nothing: list = []
+
+    def __init__(self, frames, truth, times, *, match_iou=0.5, tight_iou=0.75, temporal="auto",
+                 **settings):
+        super().__init__(frames, truth, times, temporal=temporal)
+        self.match_iou, self.tight_iou = match_iou, tight_iou
+
+    def begin(self, labels, log, call) -> None:
+        # Keyframe interpolation as a loop of its own: a person with a video tool's
+        # interpolation alone, from the same first labels, confirming as many frames a round,
+        # keyframes halving the longest gaps first (its own best order), every frame confirmed
+        # moving the interpolated objects around it at once.
+        self.keyframes = labels.copy()
+        self.keyframe_log = ActionLog(log.events)
+        self.keyframe_model = interpolate(self.frames, self.keyframes)
+
+    def baseline_round(self, r, reviewed, baseline, labels, log, before) -> dict:
+        n = len(reviewed)
+        for f in rank_frames(self.frames, "bisect", labels=self.keyframes, count=n)[:n]:
+            self.oracle.review(f, self.carried(f), self.keyframes, self.keyframe_log, round=r)
+            self.keyframe_model.add_keyframe(f, self.kept(self.keyframes, f))
+        return {"interp_efficiency": efficiency(len(self.keyframe_log), len(self.keyframes)),
+                "interp_human_seconds": self.times.of(self.keyframe_log),
+                "interp_actions": len(self.keyframe_log), "interp_labels": len(self.keyframes)}
+
+    @staticmethod
+    def pooled_baseline(last, n_labels):
+        # interpolation's own loop in every domain, pooled: its actions over its labels
+        return last["interp_actions"].sum(min_count=1), last["interp_labels"].sum(min_count=1)
+
+    @classmethod
+    def pool(cls, now, last, r, reports) -> dict:
+        """Recall and precision pooled over every domain's objects (from ``tp``/``fp``/``fn``)."""
+        tp, fp, fn, tight = (int(now[c].sum()) for c in cls.counts)
+        return {
+            "recall": tp / (tp + fn) if r and tp + fn else (1.0 if r else NAN),
+            "precision": tp / (tp + fp) if r and tp + fp else (1.0 if r else NAN),
+            "tight_rate": tight / tp if tp else NAN,
+            "tp": tp, "fp": fp, "fn": fn, "accepted": tight,
+        }
+
+    def report_extras(self) -> dict:
+        return {"interp_labels": self.keyframes, "interp_actions": self.keyframe_log}
+
+
+class BoxTask(ObjectTask):
     """Boxes. A proposal is a frame's list of boxes: the model's raw boxes fused with boxes
     carried from every frame confirmed so far (``proposals="fused"``,
     :class:`~mm_widgets.propagate.Proposer`, what ``review()`` shows a person), the model's
@@ -117,20 +179,14 @@ class BoxTask(Task):
     the tracker walk over the whole clip (``baselines``)."""
 
     name, holds, does = "boxes", "boxes", "detects boxes"
-    baseline, legend = "keyframe interpolation", "interpolation"
     columns = TABLE_COLUMNS
-    quality = ("recall", "precision", "tight_rate", "mean_iou")
-    baseline_quality = ("recall", "precision", "tight_rate")
-    counts = ("tp", "fp", "fn", "accepted")
-    class_figures = ("recall", "precision", "tight_rate")
-    nothing: list = []
 
     def __init__(self, frames, truth, times, *, match_iou=0.5, tight_iou=0.75, temporal="auto",
                  proposals="fused", baselines=("interpolate", "tracker"), **settings):
         # fused proposals start from the raw per-frame boxes (propagation makes them
         # consistent in time); the model alone keeps its own temporal consistency
-        super().__init__(frames, truth, times, temporal=False if proposals == "fused" else temporal)
-        self.match_iou, self.tight_iou = match_iou, tight_iou
+        super().__init__(frames, truth, times, match_iou=match_iou, tight_iou=tight_iou,
+                         temporal=False if proposals == "fused" else temporal)
         self.proposals, self.baselines = proposals, baselines
         self.oracle = Oracle(truth, match_iou, tight_iou)
         self.learns = proposals != "carried"
@@ -142,14 +198,15 @@ class BoxTask(Task):
         return (evaluate_by_class if by_class else evaluate)(
             proposed, self.truth, frames, match_iou=self.match_iou, tight_iou=self.tight_iou)
 
+    def carried(self, frame):
+        return self.keyframe_model.boxes_at(frame)
+
+    @staticmethod
+    def kept(labels, frame):
+        return labels.boxes(frame)
+
     def begin(self, labels, log, call) -> None:
-        # Keyframe interpolation as a loop of its own: a person with a video tool's
-        # interpolation alone, from the same first boxes, confirming as many frames a round,
-        # keyframes halving the longest gaps first (its own best order), every frame confirmed
-        # moving the interpolated boxes around it at once.
-        self.keyframes = labels.copy()
-        self.keyframe_log = ActionLog(log.events)
-        self.keyframe_model = interpolate(self.frames, self.keyframes)
+        super().begin(labels, log, call)
         # the tracker walk over the whole clip, when asked for and this OpenCV has CSRT
         self.walk = None
         if "tracker" in self.baselines and not tracker_available():
@@ -175,35 +232,19 @@ class BoxTask(Task):
             self.proposer.confirmed(frame, shown, labels.boxes(frame))
 
     def baseline_round(self, r, reviewed, baseline, labels, log, before) -> dict:
-        n = len(reviewed)
-        for f in rank_frames(self.frames, "bisect", labels=self.keyframes, count=n)[:n]:
-            self.oracle.review(f, self.keyframe_model.boxes_at(f), self.keyframes,
-                               self.keyframe_log, round=r)
-            self.keyframe_model.add_keyframe(f, self.keyframes.boxes(f))
         walk = self.walk
-        return {"interp_efficiency": efficiency(len(self.keyframe_log), len(self.keyframes)),
-                "interp_human_seconds": self.times.of(self.keyframe_log),
-                "interp_actions": len(self.keyframe_log), "interp_labels": len(self.keyframes),
+        return {**super().baseline_round(r, reviewed, baseline, labels, log, before),
                 "tracker_actions": NAN if walk is None else walk.actions,
                 "tracker_efficiency": NAN if walk is None else walk.efficiency,
                 "tracker_human_seconds": NAN if walk is None else self.times.of(walk.log)}
-
-    @staticmethod
-    def pooled_baseline(last, n_labels):
-        # interpolation's own loop in every domain, pooled: its actions over its labels
-        return last["interp_actions"].sum(min_count=1), last["interp_labels"].sum(min_count=1)
 
     @classmethod
     def pool(cls, now, last, r, reports) -> dict:
         """Recall and precision pooled over every domain's boxes (from ``tp``/``fp``/``fn``),
         the tracker walk of every domain pooled: its actions over its labels."""
-        tp, fp, fn, tight = (int(now[c].sum()) for c in cls.counts)
         walk_labels = sum(len(rep.walk.labels) for rep in reports if rep.walk is not None)
         return {
-            "recall": tp / (tp + fn) if r and tp + fn else (1.0 if r else NAN),
-            "precision": tp / (tp + fp) if r and tp + fp else (1.0 if r else NAN),
-            "tight_rate": tight / tp if tp else NAN,
-            "tp": tp, "fp": fp, "fn": fn, "accepted": tight,
+            **super().pool(now, last, r, reports),
             "tracker_actions": float(last["tracker_actions"].sum(min_count=1)) if r else NAN,
             "tracker_efficiency": (1 - float(last["tracker_actions"].sum()) / walk_labels
                                    if r and walk_labels and last["tracker_actions"].notna().all()
@@ -213,8 +254,47 @@ class BoxTask(Task):
         }
 
     def report_extras(self) -> dict:
-        return {"walk": self.walk, "interp_labels": self.keyframes,
-                "interp_actions": self.keyframe_log}
+        return {"walk": self.walk, **super().report_extras()}
+
+
+class MaskTask(ObjectTask):
+    """Instance masks. A proposal is a frame's list of masks: the model's alone
+    (``proposals="detections"``, what ``review()`` shows a person; nothing is carried from
+    confirmed frames, and the model's outlines are not smoothed in time, which moves boxes
+    only). The oracle is :class:`~mm_widgets.oracle.MaskOracle`: a mask is found at mask
+    IoU >= ``match_iou`` and tight at ``tight_iou``, counted by
+    :func:`~mm_widgets.actions.diff_masks` as the mask widgets count a person. The baseline
+    is keyframe interpolation of masks (:meth:`~mm_widgets.interpolate.InterpolationModel.masks_at`)
+    as a loop of its own, as for boxes; there is no tracker walk. The table has the box
+    table's columns but the ``tracker_*`` ones, with the same meanings at mask IoU."""
+
+    name, holds, does = "masks", "instance masks", "segments instances (masks)"
+    columns = MASK_TABLE_COLUMNS
+    #: What ``simulate(proposals=...)`` may ask of masks.
+    proposals = ("detections",)
+
+    def __init__(self, frames, truth, times, *, match_iou=0.5, tight_iou=0.75, temporal="auto",
+                 proposals="detections", **settings):
+        if proposals not in self.proposals:
+            raise MMError(f"with masks the oracle is shown the model's masks alone "
+                          f"(proposals='detections'), not proposals={proposals!r}")
+        super().__init__(frames, truth, times, match_iou=match_iou, tight_iou=tight_iou,
+                         temporal=False)
+        self.oracle = MaskOracle(truth, match_iou, tight_iou)
+
+    def by_frame(self, predictions) -> dict:
+        return masks_by_frame(predictions)
+
+    def evaluate(self, proposed, frames, by_class=False):
+        return (evaluate_masks_by_class if by_class else evaluate_masks)(
+            proposed, self.truth, frames, match_iou=self.match_iou, tight_iou=self.tight_iou)
+
+    def carried(self, frame):
+        return self.keyframe_model.masks_at(frame)
+
+    @staticmethod
+    def kept(labels, frame):
+        return labels.masks(frame)
 
 
 class ClassTask(Task):
@@ -266,4 +346,4 @@ class ClassTask(Task):
 
 
 #: Every task the loop runs, by LabelSet task name.
-TASKS: dict[str, type[Task]] = {t.name: t for t in (BoxTask, ClassTask)}
+TASKS: dict[str, type[Task]] = {t.name: t for t in (BoxTask, ClassTask, MaskTask)}
