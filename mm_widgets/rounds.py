@@ -25,11 +25,11 @@ def train_model(frames, labels, kind="auto", warm_start=None, *, seed: int = 0,
     """A fitted micro-model of kind ``kind`` (``"auto"``, a registered kind, or
     ``"interpolate"`` for the no-training baseline), warm-started from ``warm_start``.
 
-    Labels that are all confirmed negatives (frames looked at, no boxes: a shot without the
-    object) leave nothing to learn; they get the interpolation model, which predicts
-    nothing there, instead of a detector trained on no objects at all.
+    Labels that are all confirmed negatives (frames looked at, no boxes or masks: a shot
+    without the object) leave nothing to learn; they get the interpolation model, which
+    predicts nothing there, instead of a model trained on no objects at all.
     """
-    nothing_to_learn = labels.task == "boxes" and labels.looked_at and len(labels) == 0
+    nothing_to_learn = labels.task != "classes" and labels.looked_at and len(labels) == 0
     if kind == "interpolate" and settings:
         raise MMError(f"keyframe interpolation trains nothing: it takes no {sorted(settings)}")
     if kind == "interpolate" or nothing_to_learn:

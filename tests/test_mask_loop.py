@@ -307,3 +307,12 @@ def test_mask_action_times():
     assert ActionTimes()["draw"] == 7.0  # boxes keep theirs
     with pytest.raises(MMError, match="task"):
         ActionTimes(task="points")
+
+
+def test_masks_all_negative_train_nothing():
+    from mm_widgets.rounds import train_model
+
+    empty = truth_of({}, n=5)  # every frame looked at, no mask anywhere
+    model = train_model(None, empty, "auto")
+    assert model.task == "masks" and len(model.predict(range(5))) == 0
+    assert list(model.predict(range(5)).columns) == MASK_COLUMNS
