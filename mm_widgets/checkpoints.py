@@ -1,45 +1,208 @@
-"""Model files that hold weights and plain data only: loading one never runs code from it."""
+"""Model files that hold weights and plain data only: loading one never runs code from it.
+
+A model file is what ``torch.save`` writes (a zip: one pickle, ``data.pkl``, and one raw
+record per tensor's storage). It is read back here without torch: the pickle is walked by
+an unpickler that knows only plain data (dicts, lists, strings, numbers, bytes), tensors
+(rebuilt as numpy arrays from their raw records) and nothing else; any other name in it
+refuses the file, so nothing it names is imported or run. Loading a model to predict with
+it then needs neither torch nor its ~400 MB.
+"""
 
 from __future__ import annotations
 
+import collections
 import io
 import pickle
 import zipfile
 from pathlib import Path
 
+import numpy as np
+
 from .errors import ProjectError
 from .storage import write_atomic
 
+#: What a model file's pickle may hold besides plain data, and how each is read without
+#: torch: tensors (``_rebuild_tensor_v2``; ``_rebuild_parameter`` for an ``nn.Parameter``),
+#: the ordered dicts of state dicts and of tensors' (empty) hook lists.
+_TENSOR = ("torch._utils", "_rebuild_tensor_v2")
+_PARAMETER = ("torch._utils", "_rebuild_parameter")
+_ORDERED_DICT = ("collections", "OrderedDict")
+#: torch's storage classes (the pickle names one per tensor) -> numpy dtypes. bfloat16 has
+#: no numpy type: it is widened to float32 exactly (its bits are float32's upper half).
+_STORAGE_DTYPES = {
+    "FloatStorage": np.float32, "DoubleStorage": np.float64, "HalfStorage": np.float16,
+    "BFloat16Storage": "bfloat16", "LongStorage": np.int64, "IntStorage": np.int32,
+    "ShortStorage": np.int16, "CharStorage": np.int8, "ByteStorage": np.uint8,
+    "BoolStorage": np.bool_, "UntypedStorage": np.uint8,
+}
+#: A model file's pickle and all its tensors together may not unpack to more than this.
+MAX_UNPACKED = 2**31
+
 
 def write_checkpoint(path: str | Path, payload: dict) -> Path:
-    """Save ``payload`` (tensors, numbers, strings, lists, dicts) atomically with torch."""
-    import torch
-
+    """Save ``payload`` (tensors, numbers, strings, lists, dicts) atomically in torch's
+    format. A payload of plain data only (no tensor: an interpolation model's keyframes) is
+    written here without torch, as the same zip ``torch.save`` writes (its pickle and the
+    records ``torch.load`` reads), so that saving it never imports torch."""
     buffer = io.BytesIO()
-    torch.save(payload, buffer)
+    if _plain(payload):
+        with zipfile.ZipFile(buffer, "w", zipfile.ZIP_STORED) as z:
+            z.writestr("archive/data.pkl", pickle.dumps(payload, protocol=2))
+            z.writestr("archive/byteorder", "little")
+            z.writestr("archive/version", "3\n")  # torch's own serialisation version
+    else:
+        import torch
+
+        torch.save(payload, buffer)
     path = Path(path)
     write_atomic(path, buffer.getvalue())
     return path
 
 
-def read_checkpoint(path: str | Path) -> dict:
-    """Load a checkpoint with ``weights_only=True``: a file that needs pickled code is refused."""
-    import torch
+def _plain(value) -> bool:
+    """Whether ``value`` is plain data all through: dicts, lists, tuples, strings, numbers,
+    booleans and None."""
+    if isinstance(value, dict):
+        return all(isinstance(k, str) and _plain(v) for k, v in value.items())
+    if isinstance(value, (list, tuple)):
+        return all(_plain(v) for v in value)
+    return value is None or type(value) in (str, int, float, bool)
 
+
+def read_checkpoint(path: str | Path, tensors: str = "torch") -> dict:
+    """Load a model file written by :func:`write_checkpoint`, reading only plain data and
+    tensors (see the module's docstring): a file that names anything else is refused with
+    :class:`ProjectError`, its code never run.
+
+    ``tensors="numpy"`` gives every tensor as a numpy array and needs no torch;
+    ``"torch"`` gives torch tensors (torch is imported).
+    """
     path = Path(path)
     if not path.exists():
         raise ProjectError(f"model file not found: {path}")
     try:
-        payload = torch.load(path, map_location="cpu", weights_only=True)
-    except (pickle.UnpicklingError, RuntimeError, EOFError, ValueError, OSError, KeyError,
-            TypeError, AttributeError, IndexError, UnicodeDecodeError, zipfile.BadZipFile) as e:
-        # (a text file reaches torch's legacy reader, which fails with KeyError on its bytes)
+        payload = _PlainReader(path).load()
+    except (pickle.UnpicklingError, EOFError, ValueError, OSError, KeyError, TypeError,
+            AttributeError, IndexError, UnicodeDecodeError, RecursionError, MemoryError,
+            zipfile.BadZipFile) as e:
         raise ProjectError(
             f"{path} is not a plain mm_widgets model file (refused to load it: {str(e)[:200]})"
         ) from e
     if not isinstance(payload, dict) or "kind" not in payload:
         raise ProjectError(f"{path} is not an mm_widgets model file (no 'kind' entry)")
+    if tensors == "torch":
+        return torch_tensors(payload)
+    if tensors != "numpy":
+        raise ValueError(f"tensors must be 'torch' or 'numpy', got {tensors!r}")
     return payload
+
+
+def torch_tensors(value):
+    """``value`` (a payload read with ``tensors="numpy"``) with every numpy array made a
+    torch tensor (sharing its memory); other values as they are. torch is imported only
+    when there is an array."""
+    if isinstance(value, np.ndarray):
+        import torch
+
+        return torch.from_numpy(value)
+    if isinstance(value, dict):
+        return type(value)((k, torch_tensors(v)) for k, v in value.items())
+    if isinstance(value, (list, tuple)):
+        return type(value)(torch_tensors(v) for v in value)
+    return value
+
+
+class _Storage(np.ndarray):
+    """Marks a storage's flat array, so that only a storage can become a tensor."""
+
+
+class _PlainReader(pickle.Unpickler):
+    """Reads a torch zip file's pickle into plain data and numpy arrays, naming nothing but
+    the tensor rebuilders, storage classes and ``OrderedDict`` (anything else raises)."""
+
+    def __init__(self, path: Path):
+        self.zip = zipfile.ZipFile(path)
+        names = [i for i in self.zip.infolist() if i.filename.endswith("data.pkl")
+                 and i.filename.count("/") == 1]
+        if len(names) != 1:
+            raise ValueError("no torch pickle (data.pkl) in it")
+        self.prefix = names[0].filename[: -len("data.pkl")]
+        self.budget = MAX_UNPACKED - names[0].file_size
+        if self.budget < 0:
+            raise ValueError("its pickle unpacks to more than 2 GB")
+        try:
+            order = self.zip.read(self.prefix + "byteorder").decode()
+        except KeyError:
+            order = "little"  # files from torch before 1.13 had no mark; they were little-endian
+        if order not in ("little", "big"):
+            raise ValueError(f"unknown byte order {order[:20]!r}")
+        self.order = "<" if order == "little" else ">"
+        self.storages: dict[str, np.ndarray] = {}
+        super().__init__(io.BytesIO(self.zip.read(names[0])))
+
+    def load(self):
+        try:
+            return super().load()
+        finally:
+            self.zip.close()
+
+    def find_class(self, module, name):
+        if (module, name) == _TENSOR:
+            return self._tensor
+        if (module, name) == _PARAMETER:
+            return self._parameter
+        if (module, name) == _ORDERED_DICT:
+            return collections.OrderedDict
+        if module == "torch" and name in _STORAGE_DTYPES:
+            return name  # read by persistent_load below, never called
+        raise pickle.UnpicklingError(f"it names {module}.{name}, which a model file never holds")
+
+    def persistent_load(self, pid):
+        if not (isinstance(pid, tuple) and len(pid) == 5 and pid[0] == "storage"
+                and pid[1] in _STORAGE_DTYPES):
+            raise pickle.UnpicklingError(f"unknown persistent id {str(pid)[:80]}")
+        _, kind, key, _location, numel = pid
+        key = str(key)
+        if key not in self.storages:
+            dtype = _STORAGE_DTYPES[kind]
+            raw_type = np.dtype(np.uint16 if dtype == "bfloat16" else dtype).newbyteorder(self.order)
+            info = self.zip.getinfo(f"{self.prefix}data/{key}")
+            if info.file_size != int(numel) * raw_type.itemsize:
+                raise ValueError(f"storage {key} holds {info.file_size} bytes, not {numel} values")
+            self.budget -= info.file_size
+            if self.budget < 0:
+                raise ValueError("its tensors unpack to more than 2 GB")
+            flat = np.frombuffer(bytearray(self.zip.read(info)), dtype=raw_type)
+            if dtype == "bfloat16":
+                flat = (flat.astype(np.uint32) << 16).view(np.float32)
+            self.storages[key] = flat.astype(flat.dtype.newbyteorder("="), copy=False)
+        return self.storages[key].view(_Storage)
+
+    @staticmethod
+    def _tensor(storage, offset, size, stride, requires_grad=False, hooks=None, metadata=None):
+        """A tensor as a numpy array (a copy), its view of the storage checked to lie
+        inside it."""
+        if not isinstance(storage, _Storage):
+            raise pickle.UnpicklingError("a tensor without a storage")
+        storage = storage.view(np.ndarray)
+        size, stride, offset = tuple(map(int, size)), tuple(map(int, stride)), int(offset)
+        if len(size) != len(stride) or min(size + stride + (offset,), default=0) < 0:
+            raise ValueError(f"a tensor of size {size}, stride {stride}")
+        if 0 not in size:
+            last = offset + sum((n - 1) * s for n, s in zip(size, stride))
+            if last >= len(storage):
+                raise ValueError(f"a tensor reaching past its storage ({last} >= {len(storage)})")
+            view = np.lib.stride_tricks.as_strided(
+                storage[offset:], size, tuple(s * storage.itemsize for s in stride),
+                writeable=False)
+            return np.array(view)
+        return np.zeros(size, dtype=storage.dtype)
+
+    @staticmethod
+    def _parameter(data, requires_grad=False, hooks=None):
+        if not isinstance(data, np.ndarray):
+            raise pickle.UnpicklingError("a parameter that is not a tensor")
+        return data
 
 
 class _Anything:

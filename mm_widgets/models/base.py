@@ -78,6 +78,9 @@ class MicroModel:
 
     kind = "base"
     task = "boxes"  # or "classes"
+    #: What ``_from_checkpoint`` gets a model file's tensors as: ``"torch"`` tensors, or
+    #: ``"numpy"`` arrays (the file is then read without importing torch).
+    file_tensors = "torch"
 
     def fit(self, frames, labels) -> MicroModel:  # pragma: no cover - abstract
         raise NotImplementedError
@@ -91,11 +94,13 @@ class MicroModel:
     @classmethod
     def load(cls, path: str | Path) -> MicroModel:
         """Load any registered kind from a file written by ``save`` (weights only, no code)."""
-        from ..checkpoints import read_checkpoint
+        from ..checkpoints import read_checkpoint, torch_tensors
 
-        payload = read_checkpoint(path)
+        payload = read_checkpoint(path, tensors="numpy")
         kind = payload.get("kind")
         maker = model_class(kind)
+        if maker.file_tensors == "torch":
+            payload = torch_tensors(payload)
         try:
             return maker._from_checkpoint(payload)
         except (KeyError, TypeError, ValueError, IndexError, AttributeError, RuntimeError) as e:
