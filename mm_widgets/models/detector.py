@@ -24,12 +24,12 @@ import pandas as pd
 
 from ..actions import match_boxes
 from ..errors import MMError, NoLabelsError, UnknownClassError, warn
-from ..labels import BOX_COLUMNS, TRACK, link_tracks
+from ..labels import BOX_COLUMNS, TRACK, box_iou, link_tracks
 from ..temporal import smooth_predictions, temporal_wanted
 from .augment import Augmenter
 from .base import MicroModel, register_model, weights_choice
 from .progress import notice
-from .runtime import ENGINES, OnnxNetwork, weights_fingerprint
+from .runtime import ENGINES, OnnxNetwork, default_threads, export_onnx, nms, weights_fingerprint
 from .training import Plateau, Schedule, Settled, copy_weights, resolve_device, train
 from .yolo_net import (
     architecture,
@@ -189,45 +189,53 @@ def mirror(stack: np.ndarray) -> np.ndarray:
     return np.stack([cv2.flip(f, 1) for f in stack])
 
 
-def mirror_boxes(det, width: float):
+def as_numpy(values) -> np.ndarray:
+    """A torch tensor (on any device, copied to the CPU) or an array as a numpy array,
+    without importing torch."""
+    if hasattr(values, "detach"):
+        values = values.detach().cpu().numpy()
+    return np.asarray(values)
+
+
+def mirror_boxes(det, width: float) -> np.ndarray:
     """Detections ``(n, 6)`` made on a horizontally mirrored input, mapped back."""
-    out = det.clone()
+    det = as_numpy(det)
+    out = det.copy()
     out[:, 0], out[:, 2] = width - det[:, 2], width - det[:, 0]
     return out
 
 
-def fuse_boxes(a, b, match_iou: float):
+def fuse_boxes(a, b, match_iou: float) -> np.ndarray:
     """Average each box of ``a`` with its best same-class twin in ``b`` (IoU >= ``match_iou``),
     weighted by score; the fused score is the mean. Boxes of ``a`` without a twin are kept
-    as found; boxes of ``b`` without a twin are dropped (``b`` only refines ``a``)."""
-    import torch
-
+    as found; boxes of ``b`` without a twin are dropped (``b`` only refines ``a``). Rows in
+    :func:`mirror_twins`' order; numpy arrays (torch tensors are read as such)."""
+    a, b = as_numpy(a), as_numpy(b)
     if not len(a) or not len(b):
         return a
     out = []
     for i, j in mirror_twins(a, b, match_iou):
         if j is None:
-            out.append(a[i])
+            out.append(a[i, :6])
         else:
             wa, wb = a[i, 4], b[j, 4]
             box = (a[i, :4] * wa + b[j, :4] * wb) / (wa + wb)
-            out.append(torch.cat([box, ((wa + wb) / 2).view(1), a[i, 5:6]]))
-    return torch.stack(out)
+            out.append(np.concatenate([box, [(wa + wb) / 2], a[i, 5:6]]).astype(a.dtype))
+    return np.stack(out)
 
 
 def mirror_twins(a, b, match_iou: float) -> list[tuple[int, int | None]]:
     """The pairing :func:`fuse_boxes` averages: each row of ``a`` (x1, y1, x2, y2, score,
     class, ...), highest score first, with its best same-class twin in ``b`` (IoU >=
     ``match_iou``, each row of ``b`` used once) or None."""
-    import torch
-    from torchvision.ops import box_iou
-
+    a, b = as_numpy(a), as_numpy(b)
+    order = np.argsort(-a[:, 4], kind="stable").tolist()
     if not len(b):
-        return [(i, None) for i in torch.argsort(a[:, 4], descending=True).tolist()]
+        return [(i, None) for i in order]
     iou = box_iou(a[:, :4], b[:, :4])
-    iou[a[:, 5:6] != b[:, 5:6].T] = 0
+    iou[a[:, 5, None] != b[None, :, 5]] = 0
     pairs, used = [], set()
-    for i in torch.argsort(a[:, 4], descending=True).tolist():
+    for i in order:
         j = int(iou[i].argmax())
         if iou[i, j] >= match_iou and j not in used:
             used.add(j)
@@ -371,6 +379,7 @@ class YoloMicroModel(MicroModel):
 
     kind = "yolo"
     task = "boxes"
+    file_tensors = "numpy"  # _from_checkpoint takes numpy arrays: loading needs no torch
 
     def __init__(self, *, epochs="auto", imgsz="auto", device="auto", weights="auto", seed=0,
                  progress=True, warm_start=None, crop="auto", width="auto", batch_size="auto",
@@ -709,21 +718,16 @@ class YoloMicroModel(MicroModel):
         pandas.DataFrame
             Columns ``frame, x1, y1, x2, y2, label, score, source, round``, ``source="model"``.
         """
-        import torch
-
         self.check_fitted()
         conf = self.conf if conf is None else float(conf)
         flip = self.flip if flip is None else bool(flip)
         indices = list(range(len(frames))) if indices is None else [int(i) for i in indices]
         rows: list[tuple] = []
         run = self._runner()
-        device = next(self.net_.parameters()).device
-        # Half precision where the device has it (a CUDA GPU); the CPU keeps float32.
-        half = torch.autocast("cuda", dtype=torch.float16, enabled=device.type == "cuda")
-        with torch.inference_mode(), quiet_ultralytics(), half:
+        with quiet_ultralytics():
             for chunk, shapes, stack in decoded_batches(frames, indices, batch, self.input_size_):
                 outputs = run(stack, flip)
-                dets = self._nms(outputs[0], conf)
+                dets = [as_numpy(d) for d in self._nms(outputs[0], conf)]
                 if flip:
                     mirrored = self._nms(outputs[1], conf)
                     width = float(self.input_size_[0])
@@ -746,43 +750,50 @@ class YoloMicroModel(MicroModel):
         return df
 
     def _runner(self):
-        """``run(stack, flip)``: the head's outputs (float tensors on the CPU or the model's
-        device) for a uint8 stack of resized frames ``(n, h, w, 3)``, and for its mirror
-        image when ``flip``. Through ONNX Runtime when :attr:`engine` says so (see
-        :meth:`_exported`), else through the torch network."""
-        import torch
-
+        """``run(stack, flip)``: the head's outputs for a uint8 stack of resized frames
+        ``(n, h, w, 3)``, and for its mirror image when ``flip``: float32 numpy arrays from
+        ONNX Runtime when :attr:`engine` says so (see :meth:`_exported`; no torch needed),
+        else float tensors on the model's device from the torch network (half precision on
+        a CUDA GPU). :meth:`_nms` takes either."""
         if self.engine not in ENGINES:
             raise MMError(f"engine must be one of {ENGINES}, got {self.engine!r}")
-        net = self.net_
-        device = next(net.parameters()).device
-        wanted = self.engine == "onnxruntime" or (self.engine == "auto" and device.type == "cpu")
+        built = self.__dict__.get("_net")  # None: loaded from a file and not needed yet
+        on_cpu = built is None or next(built.parameters()).device.type == "cpu"
+        wanted = self.engine == "onnxruntime" or (self.engine == "auto" and on_cpu)
         exported = self._exported() if wanted else None
         if exported is not None:
             def run(stack, flip):
-                views = (stack, mirror(stack)) if flip else (stack,)
-                return [torch.from_numpy(exported(v)) for v in views]
+                return [exported(v) for v in ((stack, mirror(stack)) if flip else (stack,))]
             return run
 
+        import torch
+
+        net = self.net_
+        device = next(net.parameters()).device
+
         def run(stack, flip):
-            # HWC frames seen as NCHW: channels-last memory, the CPU convolutions' fast path
-            x = torch.from_numpy(stack).to(device).permute(0, 3, 1, 2).float().div_(255)
-            return [self._forward(net, v) for v in ((x, x.flip(-1)) if flip else (x,))]
+            # Half precision where the device has it (a CUDA GPU); the CPU keeps float32.
+            half = torch.autocast("cuda", dtype=torch.float16, enabled=device.type == "cuda")
+            with torch.inference_mode(), half:
+                # HWC frames seen as NCHW: channels-last memory, the CPU convolutions' fast path
+                x = torch.from_numpy(stack).to(device).permute(0, 3, 1, 2).float().div_(255)
+                return [self._forward(net, v) for v in ((x, x.flip(-1)) if flip else (x,))]
         return run
 
     def _exported(self) -> OnnxNetwork | None:
-        """The network in ONNX Runtime, exported on first use and kept with the weights it
-        was made from (a digest of them): rebuilt after ``fit`` or any change of weights.
-        None, after one warning per set of weights, when export fails: torch predicts."""
-        import torch
-
-        threads = torch.get_num_threads()  # torch.set_num_threads speaks for both
-        key = (weights_fingerprint(self.net_), tuple(self.input_size_), threads)
-        cached = getattr(self, "_onnx", None)
+        """The network in ONNX Runtime, kept with the weights it was made from (a digest of
+        them): the graph a model file holds, else exported from the torch network on first
+        use, and again after ``fit`` or any change of weights. None, after one warning per
+        set of weights, when that fails: torch predicts."""
+        threads = default_threads()
+        digest = self._weights_digest()
+        key = (digest, tuple(self.input_size_), threads)
+        cached = self.__dict__.get("_onnx")
         if cached is not None and cached[0] == key:
             return cached[1]
         try:
-            exported = OnnxNetwork(self.net_, self.input_size_, threads=threads)
+            exported = OnnxNetwork(self._graph(digest), self.input_size_, threads=threads,
+                                   classes=len(self.classes_))
         except Exception as e:  # noqa: BLE001 - whatever the exporter or runtime raised
             warn(f"Predicting with torch: the network could not be run in ONNX Runtime "
                  f"({type(e).__name__}: {str(e)[:200]}). Set engine='torch' to predict with "
@@ -790,6 +801,24 @@ class YoloMicroModel(MicroModel):
             exported = None
         self._onnx = (key, exported)
         return exported
+
+    def _weights_digest(self) -> str:
+        """:func:`~.runtime.weights_fingerprint` of the current weights: of the network once
+        built, else of the weights read from the model file (no torch)."""
+        if self.__dict__.get("_net") is None and "_file_state" in self.__dict__:
+            return self.__dict__["_file_digest"]
+        return weights_fingerprint(self.net_)
+
+    def _graph(self, digest: str) -> bytes:
+        """The ONNX graph of the weights whose digest is ``digest`` at this input size: the
+        one kept (read from the model file, or exported before) when it matches, else
+        exported now from the torch network."""
+        kept = self.__dict__.get("_onnx_graph")
+        if kept is not None and kept[:2] == (digest, tuple(self.input_size_)):
+            return kept[2]
+        graph = export_onnx(self.net_, self.input_size_)
+        self._onnx_graph = (digest, tuple(self.input_size_), graph)
+        return graph
 
     @staticmethod
     def _forward(net, x):
@@ -803,8 +832,12 @@ class YoloMicroModel(MicroModel):
         head's mask coefficients).
 
         torchvision's NMS rather than ultralytics': the latter stops early under a time
-        limit, which would make predictions depend on how busy the machine is.
+        limit, which would make predictions depend on how busy the machine is. ``out`` as
+        a numpy array (ONNX Runtime's, see :meth:`_runner`): the same NMS in numpy
+        (:func:`~.runtime.nms`), numpy rows out, no torch.
         """
+        if isinstance(out, np.ndarray):
+            return nms(out, len(self.classes_), conf, self.iou, self.max_det)
         import torch
         from torchvision.ops import batched_nms
 
@@ -823,15 +856,25 @@ class YoloMicroModel(MicroModel):
 
     # -- files --------------------------------------------------------------------------------
     def save(self, path: str | Path) -> Path:
-        """Write weights and plain data (no pickled code) to ``path``; see ``MicroModel.load``."""
+        """Write weights and plain data (no pickled code) to ``path``; see ``MicroModel.load``.
+
+        Unless ``engine="torch"``, the file also holds the network exported for ONNX Runtime
+        (:meth:`_graph`: the one already made for these weights, else exported now, ~1 s)
+        with the digest of the weights it was made from, so that a model loaded from it
+        predicts on a CPU without torch. If the export fails the file holds no graph, and
+        prediction after loading exports again (and says why if it fails again).
+        """
+        import torch
+
         from ..checkpoints import write_checkpoint
 
         self.check_fitted()
+        state = {k: v.detach().cpu() for k, v in self.net_.state_dict().items()}
         payload = {
             "kind": self.kind,
             "format": FORMAT_VERSION,
             "cfg": copy.deepcopy(self.cfg_),
-            "state_dict": {k: v.detach().cpu() for k, v in self.net_.state_dict().items()},
+            "state_dict": state,
             "classes": list(self.classes_),
             "history": [float(v) for v in self.history_],
             "train_seconds": float(self.train_seconds_),
@@ -848,6 +891,15 @@ class YoloMicroModel(MicroModel):
                          "max_det": int(self.max_det), "seed": int(self.seed),
                          "flip": bool(self.flip), "engine": str(self.engine)},
         }
+        if self.engine != "torch":
+            digest = weights_fingerprint(state)
+            try:
+                graph = self._graph(digest)
+            except Exception:  # noqa: BLE001 - said by predict, which tries again
+                graph = None
+            if graph is not None:
+                payload["onnx"] = torch.frombuffer(bytearray(graph), dtype=torch.uint8)
+                payload["onnx_weights"] = digest
         return write_checkpoint(path, payload)
 
     @classmethod
@@ -856,17 +908,22 @@ class YoloMicroModel(MicroModel):
             raise MMError(f"this YOLO model file is format {payload['format']}; this mm_widgets "
                           f"reads up to {FORMAT_VERSION}: upgrade mm_widgets")
         model = cls(progress=False, **payload.get("settings", {}))
-        net = build_network(payload["cfg"])
-        net.load_state_dict(payload["state_dict"])
-        net.eval()
-        model.net_ = net
+        # The network is built when something needs it (net_): predicting through the file's
+        # ONNX graph does not, and then torch is never imported.
+        state = {str(k): as_numpy(v) for k, v in payload["state_dict"].items()}
+        model._file_state = (payload["cfg"], state)
+        model._file_digest = weights_fingerprint(state)
+        model.input_size_ = tuple(payload["input_size"])
+        graph = payload.get("onnx")
+        if graph is not None and payload.get("onnx_weights") == model._file_digest:
+            model._onnx_graph = (model._file_digest, model.input_size_,
+                                 as_numpy(graph).astype(np.uint8).tobytes())
         model.cfg_ = payload["cfg"]
         model.classes_ = list(payload["classes"])
         model.history_ = list(payload["history"])
         model.train_seconds_ = float(payload["train_seconds"])
         model.domain_ = list(payload["domain"])
         model.imgsz_ = int(payload["imgsz"])
-        model.input_size_ = tuple(payload["input_size"])
         model.crop_ = None if payload.get("crop") is None else tuple(payload["crop"])
         model.plan_ = payload.get("plan", "")
         model.frame_size_ = tuple(payload["frame_size"])
@@ -874,3 +931,27 @@ class YoloMicroModel(MicroModel):
         model.stop_reason_ = payload.get("stop_reason")
         model.round_ = int(payload.get("round", 0))
         return model
+
+    @property
+    def net_(self):
+        """The fitted torch network (ultralytics' ``DetectionModel``). A model loaded from a
+        file builds it from the file's weights on first use (training on, ``engine="torch"``,
+        a file without an ONNX graph, changing weights): until then it is not made, and
+        torch not imported."""
+        net = self.__dict__.get("_net")
+        if net is None:
+            if "_file_state" not in self.__dict__:
+                raise AttributeError(f"{type(self).__name__} has no network yet: it is not fitted")
+            import torch
+
+            cfg, state = self.__dict__["_file_state"]
+            net = build_network(cfg)
+            net.load_state_dict({k: torch.tensor(v) for k, v in state.items()})
+            net.eval()
+            self.net_ = net
+        return net
+
+    @net_.setter
+    def net_(self, net) -> None:
+        self.__dict__["_net"] = net
+        self.__dict__.pop("_file_state", None)

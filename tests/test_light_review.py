@@ -1,0 +1,197 @@
+"""Review in little memory (issue 25 item 4): a saved YOLO model is read without torch and
+predicts through the ONNX graph its file holds, with numpy NMS and mirror fusing, giving
+the torch network's boxes; files without a graph still load; nothing in a file is run."""
+
+from __future__ import annotations
+
+import collections
+import os
+import subprocess
+import sys
+import textwrap
+
+import numpy as np
+import pandas as pd
+import pytest
+from scipy.optimize import linear_sum_assignment
+
+from mm_widgets import MicroModel
+from mm_widgets.checkpoints import read_checkpoint, write_checkpoint
+from mm_widgets.errors import ProjectError
+from mm_widgets.models.detector import YoloMicroModel
+from mm_widgets.models.runtime import nms
+from mm_widgets.samples import synthetic_crowd
+
+pytest.importorskip("onnxruntime")
+
+CORNERS = ["x1", "y1", "x2", "y2"]
+
+
+@pytest.fixture(scope="module")
+def saved(tmp_path_factory):
+    """Two classes, several objects a frame, a 128x96 input: fitted in about 2 s, saved."""
+    frames, truth = synthetic_crowd(12, (128, 96), objects=6, seed=1)
+    model = YoloMicroModel(imgsz=128, epochs=3, batch_size=8, steps_per_epoch=2, weights=None,
+                           progress=False).fit(frames, truth.subset([0, 4, 8]))
+    return frames, model, model.save(tmp_path_factory.mktemp("light") / "crowd.pt")
+
+
+def predict_with(model, engine, frames, **kw):
+    model.engine = engine
+    try:
+        return model.predict(frames, temporal=False, **kw)
+    finally:
+        model.engine = "auto"
+
+
+def assert_same_boxes(a: pd.DataFrame, b: pd.DataFrame, frames: int) -> None:
+    """Frame by frame: as many boxes, each with a twin of its class at IoU >= 0.99."""
+    for f in range(frames):
+        x, y = a[a.frame == f], b[b.frame == f]
+        assert len(x) == len(y), f"frame {f}: {len(x)} boxes against {len(y)}"
+        if len(x):
+            p, q = x[CORNERS].to_numpy(), y[CORNERS].to_numpy()
+            lo, hi = np.maximum(p[:, None, :2], q[None, :, :2]), np.minimum(p[:, None, 2:], q[None, :, 2:])
+            inter = np.prod(np.clip(hi - lo, 0, None), axis=2)
+            area = lambda r: np.prod(r[:, 2:] - r[:, :2], axis=1)  # noqa: E731
+            iou = inter / (area(p)[:, None] + area(q)[None, :] - inter)
+            iou[x["label"].to_numpy()[:, None] != y["label"].to_numpy()[None, :]] = 0
+            rows, cols = linear_sum_assignment(-iou)  # one to one
+            assert iou[rows, cols].min() >= 0.99
+
+
+def test_loaded_model_predicts_without_its_torch_network_the_torch_boxes(saved):
+    frames, model, path = saved
+    loaded = MicroModel.load(path)
+    light = loaded.predict(frames, conf=0.05, temporal=False)
+    assert "_net" not in loaded.__dict__  # the file's graph, numpy NMS and fusing did it all
+    heavy = predict_with(model, "torch", frames, conf=0.05)  # torch network, torchvision NMS
+    assert len(heavy) >= 2 * len(frames)  # enough boxes for the comparison to mean something
+    assert set(heavy["label"]) == {"person", "car"}
+    assert_same_boxes(light, heavy, len(frames))
+    assert_same_boxes(loaded.predict(frames, conf=0.05, temporal=False, flip=False),
+                      predict_with(model, "torch", frames, conf=0.05, flip=False), len(frames))
+
+
+def test_numpy_nms_keeps_torchvisions_boxes():
+    rng = np.random.default_rng(0)
+    n, nc = 400, 3
+    xy = rng.uniform(0, 100, (n, 2))
+    wh = rng.uniform(5, 30, (n, 2))
+    out = np.concatenate([xy, wh, rng.uniform(0, 1, (n, nc)), rng.normal(size=(n, 2))], 1)
+    out = out.T[None].astype(np.float32)  # (1, 4 + classes + 2 extra values, anchors)
+    model = YoloMicroModel(iou=0.5, max_det=50)
+    model.classes_ = ["a", "b", "c"]
+    import torch
+
+    expected = model._nms(torch.from_numpy(out), 0.3)[0].numpy()  # torchvision's batched_nms
+    got = nms(out, nc, 0.3, 0.5, 50)[0]
+    assert got.shape == (50, 8)  # capped at max_det, the extra values carried
+    np.testing.assert_array_equal(got[:, :6], expected[:, :6])
+    anchors = out[0].T
+    for row in got:  # each kept box's extra values are its own anchor's
+        anchor = anchors[anchors[:, 4 + int(row[5])] == row[4]]
+        np.testing.assert_array_equal(row[6:], anchor[0, 4 + nc:])
+    np.testing.assert_array_equal(model._nms(out, 0.3)[0], got)  # numpy in: the numpy path
+
+
+def test_a_file_without_a_graph_loads_and_exports_on_first_predict(saved, tmp_path):
+    frames, model, path = saved
+    model.engine = "torch"  # saved without the graph, as every file before it was
+    try:
+        old = model.save(tmp_path / "old.pt")
+    finally:
+        model.engine = "auto"
+    assert "onnx" not in read_checkpoint(old, tensors="numpy")
+    assert "onnx" in read_checkpoint(path, tensors="numpy")
+    loaded = MicroModel.load(old)
+    boxes = predict_with(loaded, "onnxruntime", frames)
+    assert "_net" in loaded.__dict__  # built from the file's weights to export them
+    assert_same_boxes(boxes, MicroModel.load(path).predict(frames, temporal=False), len(frames))
+
+
+def test_a_graph_that_is_not_of_the_files_weights_is_not_used(saved, tmp_path):
+    frames, model, path = saved
+    payload = read_checkpoint(path)
+    bias = next(k for k in payload["state_dict"] if k.endswith(".cv3.0.2.bias"))
+    payload["state_dict"][bias] += 3.0  # every class logit of the finest level up: more boxes
+    edited = MicroModel.load(write_checkpoint(tmp_path / "edited.pt", payload))
+    boxes = edited.predict(frames, temporal=False)
+    assert len(boxes) == len(predict_with(edited, "torch", frames))
+    assert len(boxes) > len(model.predict(frames, temporal=False))
+
+
+def test_review_of_a_saved_model_never_imports_torch(saved, tmp_path):
+    frames, model, path = saved
+    np.save(tmp_path / "frames.npy", np.stack([np.asarray(f) for f in frames]))
+    script = textwrap.dedent("""
+        import sys
+        import numpy as np
+        import mm_widgets as mm
+
+        frames = mm.Frames.from_arrays(list(np.load(sys.argv[1])))
+        model = mm.MicroModel.load(sys.argv[2])
+        rev = mm.review(frames, model)
+        assert rev.predicted.wait(60)
+        model.predict(frames, temporal=False).to_csv(sys.argv[3], index=False)
+        keys = mm.LabelSet(["disc"], size=frames.size, n_frames=len(frames))
+        keys.set_boxes(0, [mm.Box(0, 0, 10, 10, "disc")])
+        keys.set_boxes(4, [mm.Box(20, 0, 30, 10, "disc")])  # an AssemblyLine saves such models
+        again = mm.MicroModel.load(mm.interpolate(None, keys).save(sys.argv[4]))
+        assert again.predict(frames, indices=[2])[["x1", "x2"]].values.tolist() == [[10.0, 20.0]]
+        print("imported:", sorted(m for m in ("torch", "torchvision", "ultralytics", "onnx")
+                                  if m in sys.modules))
+    """)
+    env = {**os.environ, "OMP_NUM_THREADS": "1"}
+    done = subprocess.run([sys.executable, "-c", script, str(tmp_path / "frames.npy"), str(path),
+                           str(tmp_path / "boxes.csv"), str(tmp_path / "keys.pt")],
+                          capture_output=True, text=True,
+                          env=env, timeout=120)
+    assert done.returncode == 0, done.stderr[-2000:]
+    assert "imported: []" in done.stdout
+    boxes = pd.read_csv(tmp_path / "boxes.csv")
+    assert len(boxes) > 0
+    assert_same_boxes(boxes, model.predict(frames, temporal=False), len(frames))
+
+
+def test_plain_data_is_written_as_torch_writes_it(tmp_path):
+    import torch
+
+    payload = {"kind": "interpolate", "keyframes": {"3": [[1.5, 2.0, 8.0, 9.0, "disc"]]},
+               "settings": {"hold_ends": True}, "task": "boxes", "none": None, "pair": (1, 2)}
+    path = write_checkpoint(tmp_path / "keys.pt", payload)
+    assert torch.load(path, weights_only=True) == payload  # torch reads it as its own
+    assert read_checkpoint(path, tensors="numpy") == payload
+
+
+class RunsShell:
+    def __init__(self, command: str):
+        self.command = command
+
+    def __reduce__(self):
+        return os.system, (self.command,)
+
+
+def test_model_files_are_read_as_plain_data_only(tmp_path):
+    import torch
+
+    marker = tmp_path / "the_pickle_ran"
+    evil = tmp_path / "evil.pt"
+    torch.save({"kind": "yolo", "cfg": RunsShell(f"touch {marker}")}, evil)
+    with pytest.raises(ProjectError, match=r"evil.pt is not a plain mm_widgets model file .*system"):
+        MicroModel.load(evil)
+    assert not marker.exists(), "the pickle ran code"
+
+    storage = torch.zeros(4)
+
+    class PastItsStorage:  # a tensor of 1,000 values over a storage of 4
+        def __reduce__(self):
+            with pytest.warns(UserWarning):  # TypedStorage is deprecated; torch.save still takes it
+                typed = storage.storage()
+            return torch._utils._rebuild_tensor_v2, (typed, 0, (1000,), (1,), False,
+                                                     collections.OrderedDict())
+
+    far = tmp_path / "far.pt"
+    torch.save({"kind": "yolo", "w": PastItsStorage()}, far)
+    with pytest.raises(ProjectError, match="reaching past its storage"):
+        MicroModel.load(far)
