@@ -8,7 +8,9 @@ Prints, each with its target where the issue set one:
 - the micro-model: trained in a child process on the five frames of
   ``benchmarks/truth/wannaworktogether_disc.csv`` (the green disc, boxes by eye), so the
   training's own memory is not counted below; its seconds and input size;
-- first prediction in this process (PyTorch's and torchvision's lazy imports are in it);
+- first prediction in this process (the lazy imports of what predicts are in it: ONNX
+  Runtime for a model file that holds its exported graph, else torch too), and which heavy
+  libraries the process has imported by then;
 - ``review()`` and ``show()``: seconds until the widget is built, and how many frames the
   model had predicted by then (target: opens in <= 2 s, never after predicting every frame);
 - predict: frames/s over the whole clip, decoding included (target >= 100 at 480x352);
@@ -65,6 +67,13 @@ def train(out: str) -> None:
     print(f"  trained in {time.perf_counter() - start:.1f} s from {model.started_from_} "
           f"(input {model.input_size_[0]}x{model.input_size_[1]}, stopped: "
           f"{model.stop_reason_}); the training process peaked at {peak:.0f} MB", flush=True)
+
+
+def loaded_text() -> str:
+    """Which of the heavy libraries this process has imported so far."""
+    heavy = ("torch", "ultralytics", "onnxruntime")
+    return "imported: " + (", ".join(m for m in heavy if m in sys.modules) or "none of torch, "
+                           "ultralytics, onnxruntime")
 
 
 class Peak:
@@ -128,12 +137,13 @@ def main() -> None:
                 raise SystemExit("training failed")
         peak.step = "load the model"
         model = MicroModel.load(path)
-    print(f"RSS with torch, the model and the clip open: {peak.now():.0f} MB")
+    print(f"RSS with the model and the clip open: {peak.now():.0f} MB ({loaded_text()})")
 
     peak.step = "first prediction"
     start = time.perf_counter()
     model.predict(frames, indices=[0])
-    print(f"first prediction in this process (lazy imports): {time.perf_counter() - start:.2f} s")
+    print(f"first prediction in this process (lazy imports): {time.perf_counter() - start:.2f} s "
+          f"({loaded_text()})")
 
     peak.step = "review open"
     start = time.perf_counter()
@@ -186,6 +196,7 @@ def main() -> None:
           f"{sum(len(d.indices) for d in line.domains)} frames): "
           f"{time.perf_counter() - start:.1f} s, {len(boxes)} boxes")
 
+    print(f"at the end: {loaded_text()}")
     maxrss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
     print(f"peak RSS: {max(maxrss, peak.peak):.0f} MB (target <= 1024 MB), during: {peak.at}")
     print("peak RSS by step (MB): " + ", ".join(f"{k} {v:.0f}" for k, v in peak.steps.items()))
