@@ -69,8 +69,10 @@ def test_task_and_model_mismatch(clip):
     frames, labels = clip
     with pytest.raises(MMError, match="labels hold boxes"):
         overfit(frames, labels, task="classes", **TINY)
-    with pytest.raises(MMError, match="task must be"):
+    with pytest.raises(MMError, match="task='masks' but the labels hold boxes"):
         overfit(frames, labels, task="masks", **TINY)
+    with pytest.raises(MMError, match="task must be"):
+        overfit(frames, labels, task="polygons", **TINY)
     with pytest.raises(MMError, match="unknown model kind"):
         overfit(frames, labels, kind="nope", **TINY)
     with pytest.raises(MMError, match="warm_start must be"):
