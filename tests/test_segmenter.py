@@ -103,6 +103,32 @@ def test_file_round_trip_gives_the_same_masks(fitted, clip, tmp_path):
     assert np.allclose(before["score"], after["score"], atol=1e-5)
 
 
+def held_out_recall(model, clip, held):
+    frames, truth, owners = clip
+    table = model.predict(frames, indices=held)
+    found = [matched(table, owners, truth, f) for f in held]
+    tp, fn = sum(len(i) for i, _, _ in found), sum(n for _, _, n in found)
+    return tp / (tp + fn)
+
+
+def test_warm_start_goes_on_from_the_last_round(fitted, clip):
+    """Two more epochs from the first model, one more labelled frame: the second round keeps
+    its input size and classes and still finds the masks (two epochs from scratch find none)."""
+    frames, truth, _ = clip
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    try:
+        again = mm.overfit(frames, truth.subset([*LABELLED, 3]), warm_start=fitted,
+                           **{**SETTINGS, "epochs": 2})
+    finally:
+        torch.set_num_threads(threads)
+    assert type(again) is YoloMaskMicroModel and again.started_from_ == "warm_start"
+    assert again.round_ == 1 and again.input_size_ == fitted.input_size_
+    assert again.classes_ == fitted.classes_
+    held = [i for i in range(N) if i not in (*LABELLED, 3)]
+    assert held_out_recall(again, clip, held) >= 0.6
+
+
 def test_augmented_masks_stay_on_their_objects():
     """Three discs, one per colour channel: each instance's transformed mask covers the
     pixels of its own colour in the transformed image (read at the mask's resolution)."""
