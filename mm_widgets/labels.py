@@ -39,9 +39,10 @@ BOX_COLUMNS = ["frame", "x1", "y1", "x2", "y2", "label", "score", "source", "rou
 TRACK = "track"
 CLASS_COLUMNS = ["frame", "label", "score", "source", "round"]
 SOURCES = ("human", "model", "corrected", "carried")
+#: The tasks the box labeller widget labels (``Labeller``; masks have ``MaskLabeller``).
 TASKS = ("boxes", "classes")
-#: What a LabelSet holds: the tasks the loop runs (:data:`TASKS`: ``label()``, ``overfit()``,
-#: ``review()``, projects), and instance masks, so far labels, samples and exports only.
+#: What a LabelSet holds, and every task of the loop (``overfit()``, ``simulate()``, whose
+#: per-task parts are :data:`mm_widgets.tasks.TASKS`; projects): :data:`TASKS` and masks.
 LABEL_TASKS = (*TASKS, "masks")
 #: The column of a masks table after the box columns and ``track``: each row's rings, a
 #: list of flat ``[x1, y1, x2, y2, ...]`` lists in full-frame pixels.
