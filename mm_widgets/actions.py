@@ -225,7 +225,7 @@ class ActionLog:
             k += len(batch)
         return out
 
-    def seconds(self, idle: float = IDLE_SECONDS) -> pd.DataFrame:
+    def seconds(self, idle: float = IDLE_SECONDS, task: str = "boxes") -> pd.DataFrame:
         """The person's own seconds per kind of event, measured from the timestamps.
 
         Each event is given the time since the event before it (the person was looking,
@@ -241,14 +241,16 @@ class ActionLog:
         Returns one row per kind (:data:`ACTION_KINDS` and ``accept``) with ``events``,
         ``timed``, ``median_seconds`` (NaN when none was timed) and ``total_seconds``: the
         timed events' own seconds plus, for each untimed one, the published figure of
-        :data:`DEFAULT_SECONDS`. Their sum is the human time so far; an event added never
+        :data:`DEFAULT_SECONDS` (``task="masks"``: :data:`MASK_SECONDS`, a polygon drawn or
+        corrected costing more than a box). Their sum is the human time so far; an event added never
         lowers it (a median would: one quick adjust can lower the price of all the others).
         """
+        published = MASK_SECONDS if task == "masks" else DEFAULT_SECONDS
         timed: dict[str, list[float]] = {k: [] for k in ACTION_KINDS + FREE_KINDS}
         total = dict.fromkeys(timed, 0.0)
         for a, share in self.timed(idle):
             if share is None:
-                total[a.kind] += DEFAULT_SECONDS[a.kind]
+                total[a.kind] += published[a.kind]
             else:
                 timed[a.kind].append(share)
                 total[a.kind] += share
@@ -260,9 +262,9 @@ class ActionLog:
                          "total_seconds": total[kind]})
         return pd.DataFrame(rows)
 
-    def total_seconds(self, idle: float = IDLE_SECONDS) -> float:
+    def total_seconds(self, idle: float = IDLE_SECONDS, task: str = "boxes") -> float:
         """The human time so far: the sum of :meth:`seconds`' ``total_seconds``."""
-        return float(self.seconds(idle)["total_seconds"].sum())
+        return float(self.seconds(idle, task)["total_seconds"].sum())
 
     def summary(self, labels_by_round: dict[int, int] | None = None) -> pd.DataFrame:
         """Per-round table: actions by kind, human actions, and (given the label count at the
@@ -575,7 +577,7 @@ class ActionTimes:
         self.measured: list[str] = []
         log = getattr(seconds, "actions", seconds)
         if isinstance(log, ActionLog):
-            for row in log.seconds().itertuples(index=False):
+            for row in log.seconds(task=task).itertuples(index=False):
                 if row.timed >= min_timed:
                     chosen[row.kind] = float(row.median_seconds)
                     self.measured.append(row.kind)

@@ -459,8 +459,8 @@ class Project:
         ``seconds``, the price ``simulate()`` would give one such event (the person's median
         once three are timed, else the published figure of
         :class:`~mm_widgets.actions.ActionTimes`)."""
-        table = self.actions.seconds()
-        times = ActionTimes(self.actions)
+        table = self.actions.seconds(task=self.task)
+        times = ActionTimes(self.actions, task=self.task)
         table.insert(4, "seconds", [times[k] for k in table["kind"]])
         return table
 

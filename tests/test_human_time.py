@@ -138,3 +138,19 @@ def test_an_action_added_never_lowers_the_total(clock, tmp_path):
     # The price a simulation would take from this log is still the person's median.
     assert mm.ActionTimes(project.actions)["adjust"] == pytest.approx(2.0)
     project.close()
+
+
+def test_a_mask_project_prices_its_untimed_work_as_polygons(clock, tmp_path):
+    """An untimed mask drawn costs a polygon's published time (54 s), not a box's (7 s), in
+    a mask project's summary and in the price a simulation would take from its log."""
+    project = mm.Project(tmp_path / "m", ["cat"], task="masks", frames=clip())
+    project.actions.record("draw", 0, label="cat")      # the first event: untimed
+    clock.now += 4000.0                                  # a break: untimed as well
+    project.actions.record("adjust", 1, label="cat")
+    table = project.summary().set_index("kind")
+    assert table.loc["draw", "total_seconds"] == pytest.approx(54.0)
+    assert table.loc["adjust", "total_seconds"] == pytest.approx(54.0)
+    assert table.loc["draw", "seconds"] == pytest.approx(54.0)
+    # the same log read as boxes keeps the box prices
+    assert project.actions.total_seconds() == pytest.approx(7.0 + 7.0)
+    project.close()
