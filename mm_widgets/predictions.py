@@ -14,7 +14,9 @@ makes them consistent in time is :class:`mm_widgets.propagate.Proposer`, which f
 with the boxes people confirmed.
 
 A frame classifier's predictions (``model.task == "classes"``) are kept the same way, one
-``(class, score)`` per frame: :meth:`Predictions.known_class`, :meth:`Predictions.frame_class`.
+``(class, score)`` per frame: :meth:`Predictions.known_class`, :meth:`Predictions.frame_class`;
+a mask model's (``model.task == "masks"``) as masks, :meth:`Predictions.known_masks`,
+:meth:`Predictions.masks`, beside their boxes (each mask's box: :meth:`Predictions.boxes`).
 """
 
 from __future__ import annotations
@@ -27,8 +29,8 @@ import pandas as pd
 
 from .data import release_freed_memory
 from .errors import MMError
-from .labels import BOX_COLUMNS, CLASS_COLUMNS, TRACK, Box
-from .metrics import boxes_by_frame, classes_by_frame
+from .labels import BOX_COLUMNS, CLASS_COLUMNS, POLYGONS, TRACK, Box, Mask
+from .metrics import boxes_by_frame, classes_by_frame, masks_by_frame
 from .temporal import predict_settings
 
 #: Frames predicted in one call of the model: about half a second on a 2-core CPU.
@@ -69,7 +71,7 @@ class Predictions:
             raise MMError(f"block must be >= 1 frame, got {block}")
         self.model = model
         self.frames = frames
-        #: ``"boxes"`` or ``"classes"``: what the model predicts
+        #: ``"boxes"``, ``"classes"`` or ``"masks"``: what the model predicts
         self.task = getattr(model, "task", "boxes")
         self.block = int(block)
         self.skip = frozenset(int(f) for f in skip)
@@ -78,6 +80,7 @@ class Predictions:
         self._done = np.zeros(self._blocks, dtype=bool)
         self._parts: dict[int, pd.DataFrame] = {}
         self._boxes: dict[int, list[Box]] = {}
+        self._masks: dict[int, list[Mask]] = {}
         self._classes: dict[int, tuple[str, float | None]] = {}
         self._lock = threading.Lock()  # guards the state above
         self._model_lock = threading.Lock()  # one prediction at a time, whoever asks
@@ -131,6 +134,18 @@ class Predictions:
         self.ensure([i])
         return self._boxes.get(int(i), [])
 
+    def known_masks(self, i: int) -> list[Mask] | None:
+        """Frame ``i``'s predicted masks (a mask model's), or None when it has not been
+        predicted yet (never predicts)."""
+        if not self.is_predicted(i):
+            return None
+        return self._masks.get(int(i), [])
+
+    def masks(self, i: int) -> list[Mask]:
+        """Frame ``i``'s predicted masks, predicting its block first if needed."""
+        self.ensure([i])
+        return self._masks.get(int(i), [])
+
     def known_class(self, i: int) -> tuple[str | None, float | None] | None:
         """Frame ``i``'s predicted ``(class, score)`` (a classifier's), ``(None, None)`` when
         the model gave it none, or None when it has not been predicted yet (never predicts)."""
@@ -145,7 +160,8 @@ class Predictions:
 
     @property
     def columns(self) -> list[str]:
-        return CLASS_COLUMNS if self.task == "classes" else BOX_COLUMNS
+        return {"classes": CLASS_COLUMNS, "masks": [*BOX_COLUMNS, TRACK, POLYGONS]}.get(
+            self.task, BOX_COLUMNS)
 
     def table(self) -> pd.DataFrame:
         """Every prediction so far, one row per box, sorted by frame. ``attrs["not_predicted"]``
@@ -213,10 +229,13 @@ class Predictions:
             else:
                 table = pd.DataFrame(columns=self.columns)
             classes = self.task == "classes"
+            # a mask table's box columns are each mask's box (LabelSet(task="masks").df)
             found = classes_by_frame(table) if classes else boxes_by_frame(table)
+            masks = masks_by_frame(table) if self.task == "masks" else {}
             with self._lock:
                 self._parts[b] = table
                 (self._classes if classes else self._boxes).update(found)
+                self._masks.update(masks)
                 self._done[b] = True
                 self.frames_predicted += len(wanted)
                 self.version += 1

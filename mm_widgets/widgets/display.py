@@ -1,5 +1,5 @@
 """What every widget shows the same way: frames sent as JPEG at the size they are shown,
-boxes converted between shown and full-frame pixels at that edge, boxes drawn on a frame,
+boxes converted between shown and full-frame pixels at that edge, boxes and masks drawn on a frame,
 and the timeline: a one-row frame strip with its cursor, zoomable on long clips."""
 
 from __future__ import annotations
@@ -14,7 +14,7 @@ import ipywidgets as widgets
 import numpy as np
 
 from ..errors import LabelError
-from ..labels import Box
+from ..labels import Box, Mask
 
 MAX_FRAME_BYTES = 150_000  # budget for one frame sent to the browser
 JPEG_QUALITIES = (85, 75, 65, 55, 45)  # tried in turn until a frame fits the budget
@@ -354,21 +354,68 @@ def draw_boxes(frame: np.ndarray, boxes: Sequence[Box], scale: DisplayScale,
         image = image.resize(tuple(scale.shown), Image.BILINEAR, reducing_gap=2.0)
     draw = ImageDraw.Draw(image)
     (w, h), (sw, sh) = scale.size, scale.shown
-    font = _font(max(12, min(16, sw // 50)))
-    line = max(2, round(sw / 300))
-    for box in sorted(boxes, key=lambda b: -1.0 if b.score is None else b.score):
+    font, line = _font(max(12, min(16, sw // 50))), max(2, round(sw / 300))
+    for box in _weakest_first(boxes):
         colour = colours.get(box.label, CLASS_COLOURS[0])
         x1, y1, x2, y2 = box.x1 * sw / w, box.y1 * sh / h, box.x2 * sw / w, box.y2 * sh / h
         draw.rectangle((x1, y1, x2, y2), outline=colour, width=line)
-        text = box.label if box.score is None else f"{box.label} {box.score:.2f}"
-        left, top, right, bottom = draw.textbbox((0, 0), text, font=font)
-        tw, th = right - left, bottom - top
-        # The tag sits on the box's top edge, inside the image even for boxes at its border.
-        tx = min(max(x1 - line / 2, 0), max(sw - tw - 6, 0))
-        ty = y1 - th - 6 if y1 - th - 6 >= 0 else y1
-        draw.rectangle((tx, ty, tx + tw + 6, ty + th + 6), fill=colour)
-        draw.text((tx + 3 - left, ty + 3 - top), text, fill="white", font=font)
+        _draw_tag(draw, box, x1, y1, colour, font, line, sw)
     return encode_jpeg(np.asarray(image), scale.shown)
+
+
+#: How much of a mask's class colour covers the pixels it fills in show().
+MASK_FILL = 0.4
+
+
+def draw_masks(frame: np.ndarray, masks: Sequence[Mask], scale: DisplayScale,
+               colours: dict[str, str]) -> bytes:
+    """``frame`` shown at ``scale.shown`` with ``masks`` drawn on it, as JPEG: each filled in
+    its class colour (:data:`MASK_FILL` of it over the frame), outlined, and tagged with
+    class and score at the top-left of its box, as :func:`draw_boxes` tags a box. The most
+    confident mask is drawn last."""
+    from PIL import Image, ImageColor, ImageDraw
+
+    image = Image.fromarray(frame)
+    if image.size != tuple(scale.shown):
+        image = image.resize(tuple(scale.shown), Image.BILINEAR, reducing_gap=2.0)
+    (w, h), (sw, sh) = scale.size, scale.shown
+    font, line = _font(max(12, min(16, sw // 50))), max(2, round(sw / 300))
+    masks = _weakest_first(masks)
+    shown = [[[(r[k] * sw / w, r[k + 1] * sh / h) for k in range(0, len(r), 2)] for r in m.polygons]
+             for m in masks]
+    fill = Image.new("RGBA", image.size, (0, 0, 0, 0))
+    paint = ImageDraw.Draw(fill)
+    alpha = round(255 * MASK_FILL)
+    for m, rings in zip(masks, shown, strict=True):
+        rgb = ImageColor.getrgb(colours.get(m.label, CLASS_COLOURS[0]))
+        for ring in rings:  # a mask covers the union of its rings
+            paint.polygon(ring, fill=(*rgb, alpha))
+    image = Image.alpha_composite(image.convert("RGBA"), fill).convert("RGB")
+    draw = ImageDraw.Draw(image)
+    for m, rings in zip(masks, shown, strict=True):
+        colour = colours.get(m.label, CLASS_COLOURS[0])
+        for ring in rings:
+            draw.line([*ring, ring[0]], fill=colour, width=line, joint="curve")
+        x1, y1, _, _ = m.xyxy
+        _draw_tag(draw, m, x1 * sw / w, y1 * sh / h, colour, font, line, sw)
+    return encode_jpeg(np.asarray(image), scale.shown)
+
+
+def _weakest_first(shapes):
+    """Boxes or masks in drawing order: the most confident last, so its tag is never hidden."""
+    return sorted(shapes, key=lambda b: -1.0 if b.score is None else b.score)
+
+
+def _draw_tag(draw, shape, x1: float, y1: float, colour: str, font, line: int, sw: int) -> None:
+    """The class (and score) of ``shape`` on a tag at shown point ``(x1, y1)``, its top-left:
+    on the top edge, inside the image even for shapes at its border."""
+    text = shape.label if shape.score is None else f"{shape.label} {shape.score:.2f}"
+    left, top, right, bottom = draw.textbbox((0, 0), text, font=font)
+    tw, th = right - left, bottom - top
+    tx = min(max(x1 - line / 2, 0), max(sw - tw - 6, 0))
+    ty = y1 - th - 6 if y1 - th - 6 >= 0 else y1
+    draw.rectangle((tx, ty, tx + tw + 6, ty + th + 6), fill=colour)
+    draw.text((tx + 3 - left, ty + 3 - top), text, fill="white", font=font)
 
 
 # -- frame classes ----------------------------------------------------------------------------

@@ -740,8 +740,8 @@ class Labeller(widgets.VBox):
         """Count frame ``i`` (default: the current one) as labelled as it is: with no boxes
         it becomes a negative ("nothing here"). Free: no human action. Then move on."""
         i = self.frame if i is None else self.labels.check_frame(i)
-        if self.task == "boxes":
-            self._commit_boxes(i, self.shown_boxes(i))
+        if self.draws:
+            self._keep_shown(i)
         else:
             state = self.labels.frame_state(i)
             self.labels.mark_looked_at(i)
@@ -752,6 +752,11 @@ class Labeller(widgets.VBox):
             self.actions.record("accept", i, self.round)
         if i == self.frame:
             self._advance()
+
+    def _keep_shown(self, i: int) -> None:
+        """Store what frame ``i`` shows as its labels, counted against itself (untouched:
+        free; a review's predictions keep ``source="model"``)."""
+        self._commit_boxes(i, self.shown_boxes(i))
 
     def _acted_on(self, i: int) -> bool:
         """Whether frame ``i`` got a counted action in this visit (then accepting it is no

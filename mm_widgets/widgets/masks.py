@@ -45,23 +45,28 @@ def mask_to_shown(mask: Mask, scale: DisplayScale) -> list[list[float]]:
     return rings
 
 
+def inside_frame(rings, size: tuple[int, int]) -> list[list[float]]:
+    """Flat rings with every point past the edge of a ``(width, height)`` frame put on it."""
+    w, h = float(size[0]), float(size[1])
+    return [[min(max(float(v), 0.0), w if k % 2 == 0 else h) for k, v in enumerate(ring)]
+            for ring in rings]
+
+
 def mask_from_shown(rings, label: str, scale: DisplayScale, source: str = "human") -> Mask:
     """A full-frame :class:`Mask` from rings in shown pixels of ``scale``: the one place the
     display scale is undone. Points dragged past the frame's edge are put on it. Raises
     :class:`LabelError` for rings that are no polygon (fewer than 3 points, no area)."""
-    w, h = scale.size
     full = []
     try:
         for ring in rings:
             values = [float(v) for v in ring]
             flat: list[float] = []
             for k in range(0, len(values) - 1, 2):
-                x, y = scale.to_frame(values[k], values[k + 1])
-                flat += [min(max(x, 0.0), float(w)), min(max(y, 0.0), float(h))]
+                flat += scale.to_frame(values[k], values[k + 1])
             full.append(flat)
     except (TypeError, ValueError):
         raise LabelError(f"not a list of rings of numbers: {rings!r:.80}") from None
-    return Mask(full, label, source=source)
+    return Mask(inside_frame(full, scale.size), label, source=source)
 
 
 class PolygonCanvas(anywidget.AnyWidget):
@@ -99,9 +104,9 @@ class MaskLabeller(Labeller):
 
     tasks = ("masks",)
 
-    def __init__(self, frames, classes: Sequence[str] | None = None, **kw):
+    def __init__(self, frames, classes: Sequence[str] | None = None, *, task: str = "masks", **kw):
         self._shown_masks: list[Mask] = []  # the masks the browser was last told about
-        super().__init__(frames, classes, task="masks", **kw)
+        super().__init__(frames, classes, task=task, **kw)
 
     # -- the view --------------------------------------------------------------------------
     def _build_view(self, shown_w: int, shown_h: int) -> None:
@@ -113,7 +118,8 @@ class MaskLabeller(Labeller):
         self._view = self._canvas
 
     def shown_masks(self, i: int) -> list[Mask]:
-        """The masks to show on frame ``i`` (a mask review would show predictions here)."""
+        """The masks to show on frame ``i`` (:class:`~mm_widgets.widgets.review.MaskReview`
+        shows the model's here)."""
         return self.labels.masks(i)
 
     def _show_masks(self, masks: Sequence[Mask]) -> None:
@@ -154,6 +160,10 @@ class MaskLabeller(Labeller):
 
     def set_boxes(self, i, boxes):
         raise LabelError("this labeller labels masks; use set_masks()")
+
+    def _keep_shown(self, i: int) -> None:
+        """Store the masks frame ``i`` shows (what accepting a frame does)."""
+        self._commit_masks(i, self.shown_masks(i))
 
     _same = staticmethod(same_mask)
 

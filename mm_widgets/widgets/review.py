@@ -25,6 +25,11 @@ other block in a background thread, and any frame a person goes to first on dema
 review order ranks the frames predicted so far and is brought up to date, as blocks
 arrive, each time the person moves on; frames not predicted yet follow in clip order and
 show grey in the strip.
+
+A mask model's masks are reviewed the same way (:class:`MaskReview`): the review above on
+the mask labeller's polygon canvas (:class:`~mm_widgets.widgets.masks.MaskLabeller`),
+counted by :func:`~mm_widgets.actions.diff_masks`; a frame classifier's classes by
+:class:`ClassReview`. :func:`review` picks the one that fits the model (:data:`REVIEWS`).
 """
 
 from __future__ import annotations
@@ -37,18 +42,19 @@ import pandas as pd
 from ..actions import efficiency, format_seconds
 from ..data import Frames
 from ..errors import LabelError, MMError
-from ..labels import Box, LabelSet
+from ..labels import Box, LabelSet, Mask
 from ..predictions import Predictions
 from ..project import Project
 from ..propagate import Proposer
 from ..select import rank_frames, review_order, strategy_function
 from .display import CLASS_COLOURS, Timeline, cached, draw_class, pale
 from .labeller import JPEG_CACHE, Labeller, as_project_argument, key_legend
+from .masks import MaskLabeller, inside_frame
 
 #: Strip colours by review state.
 REVIEW_COLOURS = {"reviewed": "#2ca02c", "boxes": "#1f77b4", "empty": "#d0d0d0",
                   "pending": "#f2f2f2"}
-REVIEW_TEXT = {"reviewed": "reviewed", "boxes": "to review: model boxes",
+REVIEW_TEXT = {"reviewed": "reviewed", "boxes": "to review: model {shapes}",
                "empty": "to review: model found nothing", "pending": "not predicted yet"}
 #: A strip cell covering several frames shows the state a person most needs to see.
 REVIEW_RANK = {"pending": 0, "empty": 1, "boxes": 2, "reviewed": 3}
@@ -84,8 +90,13 @@ class Review(Labeller):
     """
 
     drawn_source = "human"
-    #: What it corrects: boxes here, frame classes in :class:`ClassReview`.
+    #: What it corrects: boxes here, frame classes in :class:`ClassReview`, masks in
+    #: :class:`MaskReview`.
     task = "boxes"
+    #: What one and several of the shapes it shows are called.
+    nouns = ("box", "boxes")
+    #: Where the frame strip starts, under the frame's view (the bbox widget pads its image).
+    strip_indent = "5px"
 
     def __init__(self, frames: Frames | None, model=None, *,
                  project: Project | str | Path | None = None, strategy: str | Callable = "auto",
@@ -243,7 +254,7 @@ class Review(Labeller):
         self._confirm.description = "Accept frame"
         self._confirm.icon = "check"
         self._confirm.button_style = "success"
-        self._confirm.tooltip = "the boxes shown are right: keep them (free) and go on (Enter)"
+        self._confirm.tooltip = f"the {self.nouns[1]} shown are right: keep them (free) and go on (Enter)"
         self._confirm.layout.width = "130px"
         self._next_sugg.description = "Next to review"
         self._next_sugg.tooltip = "next frame in review order not reviewed yet (n)"
@@ -253,8 +264,8 @@ class Review(Labeller):
         import ipywidgets as widgets
 
         width = self.scale.shown[0]
-        # Indented like the image inside the bbox widget (its padding), so cells line up with it.
-        self._timeline = Timeline(len(self.frames), width, self._strip_cells, indent="5px")
+        # Indented like the image inside the frame's view, so cells line up with it.
+        self._timeline = Timeline(len(self.frames), width, self._strip_cells, indent=self.strip_indent)
         self._review_strip, self._review_cursor = self._timeline.strip, self._timeline.cursor
         self._legend = widgets.HTML()
         at = self._children.index(self._view) + 1
@@ -324,16 +335,10 @@ class Review(Labeller):
             sources = {s: sum(b.source == s for b in shown)
                        for s in ("model", "carried", "corrected", "human")}
             detail = ", ".join(f"{v} {k}" for k, v in sources.items() if v)
-            parts.append(f"reviewed: {len(shown)} box{'es' if len(shown) != 1 else ''}"
+            parts.append(f"reviewed: {len(shown)} {self.nouns[len(shown) != 1]}"
                          + (f" ({detail})" if detail else ""))
         else:
-            carried = sum(b.source == "carried" for b in shown)
-            before, after = self.proposer.neighbours(i)
-            near = " and ".join(str(g) for g in (before, after) if g is not None)
-            parts.append(f"to review: {len(shown) - carried} model box"
-                         f"{'es' if len(shown) - carried != 1 else ''} (score &ge; {self.conf:.2f})"
-                         + (f", {carried} carried from frame {near} (the model missed them)"
-                            if carried else ""))
+            parts.append(self._proposal_text(i, shown))
             queue = self.queue
             if i in queue:
                 parts.append(f"#{queue.index(i) + 1} of {len(queue)} in review order")
@@ -342,6 +347,15 @@ class Review(Labeller):
         if detail:
             parts.append(detail)
         return parts
+
+    def _proposal_text(self, i: int, shown: list[Box]) -> str:
+        """What the status line says of the proposals on frame ``i``, not reviewed yet."""
+        carried = sum(b.source == "carried" for b in shown)
+        before, after = self.proposer.neighbours(i)
+        near = " and ".join(str(g) for g in (before, after) if g is not None)
+        return (f"to review: {len(shown) - carried} model {self.nouns[len(shown) - carried != 1]}"
+                f" (score &ge; {self.conf:.2f})"
+                + (f", {carried} carried from frame {near} (the model missed them)" if carried else ""))
 
     def _time_html(self) -> str:
         """Human time so far and the person's own median seconds per kind, measured from the
@@ -360,7 +374,11 @@ class Review(Labeller):
         # "not predicted yet" only while some frames are (a finished clip has none).
         shown = [k for k in REVIEW_COLOURS if k != "pending" or not self.predicted.complete]
         self._legend.value = "<span style='font-size:90%'>" + "".join(
-            swatch.format(REVIEW_COLOURS[k]) + REVIEW_TEXT[k] for k in shown) + "</span>"
+            swatch.format(REVIEW_COLOURS[k]) + self._review_text(k) for k in shown) + "</span>"
+
+    def _review_text(self, state: str) -> str:
+        """What a strip state says (:data:`REVIEW_TEXT`, in this widget's words)."""
+        return REVIEW_TEXT[state].format(shapes=self.nouns[1])
 
     def _strip_cells(self, runs: list[range]) -> tuple[list[str], list[str]]:
         predicted, conf = self.predicted, self.conf
@@ -379,7 +397,7 @@ class Review(Labeller):
             worst = min((state(f) for f in run), key=REVIEW_RANK.__getitem__)
             colours.append(REVIEW_COLOURS[worst])
             where = f"frame {run[0]}" if len(run) == 1 else f"frames {run[0]}-{run[-1]}"
-            titles.append(f"{where}: {REVIEW_TEXT[worst]}")
+            titles.append(f"{where}: {self._review_text(worst)}")
         return colours, titles
 
     # -- review order ---------------------------------------------------------------------
@@ -431,7 +449,13 @@ class Review(Labeller):
         return list(self.actions)[before:]
 
     def _notify(self, frame: int) -> None:
-        # a frame confirmed (or given back by an undo) changes what its neighbours show
+        self._proposals_changed(frame)
+        if frame != self.frame:
+            self._refresh_text()  # the counter and strip count every frame, not only the one shown
+        super()._notify(frame)
+
+    def _proposals_changed(self, frame: int) -> None:
+        """A frame confirmed (or given back by an undo) changes what its neighbours show."""
         self._proposals.clear()
         if frame in self.labels:
             self.proposer.confirmed(frame, self._first_shown.get(frame, []),
@@ -439,9 +463,6 @@ class Review(Labeller):
         else:
             self.proposer.rejected.pop(frame, None)
             self._first_shown.pop(frame, None)
-        if frame != self.frame:
-            self._refresh_text()  # the counter and strip count every frame, not only the one shown
-        super()._notify(frame)
 
     def set_conf(self, conf: float) -> None:
         """Pre-fill only predictions scoring at least ``conf`` (frames not reviewed yet)."""
@@ -491,7 +512,7 @@ class Review(Labeller):
 
     def __repr__(self) -> str:
         eff = f"{self.efficiency:.1%}" if len(self.labels) else "-"
-        return (f"Review({self.frames.name!r}, frame {self.frame}, {self.reviewed} of "
+        return (f"{type(self).__name__}({self.frames.name!r}, frame {self.frame}, {self.reviewed} of "
                 f"{len(self.frames)} reviewed, {len(self.actions)} actions, {len(self.labels)} "
                 f"labels, efficiency {eff})")
 
@@ -504,14 +525,17 @@ def review(frames: Frames | Sequence | None, model=None, *,
 
     A frame classifier's class per frame is reviewed the same way (:class:`ClassReview`):
     the model's class is pre-filled, Enter accepts it (free), a class key 1-9 (or button)
-    changes it (one class action).
+    changes it (one class action). A mask model's masks too (:class:`MaskReview`): they are
+    pre-filled as polygons, Enter accepts them (free), a mask whose points are dragged or
+    whose class is changed is one adjust, one deleted one delete, one drawn one draw.
 
     Parameters
     ----------
     frames
         The clip; ``None`` when ``project`` knows its frames.
     model
-        A fitted micro-model (``model.predict(frames, indices=...)``, ``model.classes_``);
+        A fitted micro-model (``model.predict(frames, indices=...)``, ``model.classes_``;
+        ``model.task`` says what it labels: ``"boxes"``, ``"classes"`` or ``"masks"``);
         ``None``: the model the project keeps (``project.model``, the latest round's).
     project
         A :class:`~mm_widgets.project.Project` or a folder: every accepted frame and every
@@ -541,7 +565,7 @@ def review(frames: Frames | Sequence | None, model=None, *,
 
     Returns
     -------
-    Review or ClassReview
+    Review, ClassReview or MaskReview
         The widget; ``rev.labels`` and ``rev.actions`` hold the results,
         ``rev.efficiency_curve()`` charts them.
 
@@ -554,7 +578,7 @@ def review(frames: Frames | Sequence | None, model=None, *,
     if model is None and project is not None and not isinstance(project, Project):
         project = Project(project, frames=frames if isinstance(frames, Frames) else None)
     task = getattr(model, "task", None) or (project.task if project is not None else "boxes")
-    widget = ClassReview if task == "classes" else Review
+    widget = REVIEWS.get(task, Review)  # an unknown task: Review says what it corrects
     return widget(frames, model, project=project, strategy=strategy, conf=conf, labels=labels,
                   round=round, width=width, height=height, seed=seed, background=background)
 
@@ -772,3 +796,65 @@ class ClassReview(Review):
         return (f"ClassReview({self.frames.name!r}, frame {self.frame}, {self.reviewed} of "
                 f"{len(self.frames)} reviewed, {len(self.actions)} actions, {len(self.labels)} "
                 f"labels, efficiency {eff})")
+
+
+# -- masks -----------------------------------------------------------------------------------
+class MaskReview(Review, MaskLabeller):
+    """Correct a mask model's masks frame by frame; every human action is counted.
+
+    Build it with :func:`review` (it picks this one for a model with ``task="masks"``): the
+    queue, strip, counter, project journal and resume of :class:`Review` on the polygon
+    canvas of :class:`~mm_widgets.widgets.masks.MaskLabeller` (its keys, zoom and undo). A
+    frame not looked at yet shows the model's masks scoring at least :attr:`conf`
+    (``source="model"``); :meth:`accept` (Enter, "Accept frame") keeps them, free. Every
+    edit is counted against what was shown by :func:`~mm_widgets.actions.diff_masks`, the
+    rule ``simulate()``'s mask oracle counts with: a mask whose points are dragged (however
+    many drags in one visit) or whose class is changed (C) is one ``adjust`` and becomes
+    ``"corrected"``; a mask deleted one ``delete``; one drawn one ``draw``. Python paths:
+    :meth:`accept`, :meth:`set_masks` (any edit, counted as the browser's), the rest as
+    :class:`Review`.
+
+    The model's masks alone are proposed: nothing is carried from confirmed frames.
+    """
+
+    task = "masks"
+    tasks = ("masks",)
+    nouns = ("mask", "masks")
+    strip_indent = "0"
+
+    def shown_masks(self, i: int) -> list[Mask]:
+        """Frame ``i``'s masks once looked at; before that the model's masks scoring at
+        least :attr:`conf` (``source="model"``, points inside the frame)."""
+        if i in self.labels:
+            return self.labels.masks(i)
+        return [m for m in self._model_masks(i) if m.score is None or m.score >= self.conf]
+
+    def shown_boxes(self, i: int) -> list[Box]:
+        """The boxes of the masks frame ``i`` shows."""
+        return [m.box for m in self.shown_masks(i)]
+
+    def _model_masks(self, i: int) -> list[Mask]:
+        """Frame ``i``'s predicted masks with their points put inside the frame (predicting
+        its block if needed); a mask left with no area there is dropped."""
+        masks = self._clipped.get(i)
+        if masks is None:
+            masks = []
+            for m in self.predicted.masks(i):
+                try:  # a model may reach a pixel past the border; a label may not
+                    masks.append(Mask(inside_frame(m.polygons, self.frames.size), m.label, m.score,
+                                      "model", m.track))
+                except LabelError:
+                    continue
+            self._clipped[i] = masks
+        return masks
+
+    def _proposal_text(self, i: int, shown: list[Box]) -> str:
+        return (f"to review: {len(shown)} model {self.nouns[len(shown) != 1]} "
+                f"(score &ge; {self.conf:.2f})")
+
+    def _proposals_changed(self, frame: int) -> None:
+        """Nothing: a frame's proposals are the model's masks alone."""
+
+
+#: The review widget of each task :func:`review` opens.
+REVIEWS = {"boxes": Review, "classes": ClassReview, "masks": MaskReview}

@@ -14,6 +14,10 @@ Given a model, the viewer opens after predicting one block of frames around the 
 shown (:class:`~mm_widgets.predictions.Predictions`): a frame a person goes to is
 predicted on demand, every other one in a background thread; frames not predicted yet
 show grey in the strip.
+
+A mask model's masks are drawn filled, outlined and tagged (:class:`MaskViewer`), a frame
+classifier's class as a tag on each frame (:class:`ClassViewer`); :func:`show` picks the
+viewer from what it is given (:func:`task_of`, :data:`VIEWERS`).
 """
 
 from __future__ import annotations
@@ -28,10 +32,19 @@ import traitlets
 
 from ..data import Frames, frame_in_range
 from ..errors import FrameIndexError, MMError
-from ..labels import Box, LabelSet
-from ..metrics import boxes_by_frame, classes_by_frame
+from ..labels import POLYGONS, Box, LabelSet, Mask
+from ..metrics import boxes_by_frame, classes_by_frame, masks_by_frame
 from ..predictions import Predictions
-from .display import CLASS_COLOURS, DisplayScale, Timeline, cached, draw_boxes, draw_class, pale
+from .display import (
+    CLASS_COLOURS,
+    DisplayScale,
+    Timeline,
+    cached,
+    draw_boxes,
+    draw_class,
+    draw_masks,
+    pale,
+)
 from .labeller import KeyShortcuts
 
 #: Keys the viewer answers to (while the keyboard focus is in it) and what they do.
@@ -55,11 +68,14 @@ JPEG_CACHE = 64  # rendered frames kept, so scrubbing back and forth re-sends wi
 
 def task_of(predictions) -> str:
     """``"classes"`` for a frame classifier or its predictions (a class LabelSet, a table
-    with ``label`` and no box columns), else ``"boxes"``."""
+    with ``label`` and no box columns), ``"masks"`` for a mask model or its predictions (a
+    masks LabelSet, a table with a ``polygons`` column), else ``"boxes"``."""
     if hasattr(predictions, "predict") and hasattr(predictions, "classes_"):
         return getattr(predictions, "task", "boxes")
     if isinstance(predictions, LabelSet):
         return predictions.task
+    if isinstance(predictions, pd.DataFrame) and POLYGONS in predictions:
+        return "masks"
     if (isinstance(predictions, pd.DataFrame) and "label" in predictions
             and not {"x1", "y1", "x2", "y2"} & set(predictions.columns)):
         return "classes"
@@ -73,6 +89,11 @@ def _as_predictions(predictions) -> tuple[pd.DataFrame | LabelSet, list[str] | N
     if isinstance(predictions, pd.DataFrame) and task_of(predictions) == "classes":
         if "frame" not in predictions:
             raise MMError("class predictions need the columns frame, label (missing ['frame'])")
+        return predictions, None
+    if isinstance(predictions, pd.DataFrame) and task_of(predictions) == "masks":
+        missing = [c for c in ("frame", "label") if c not in predictions]
+        if missing:
+            raise MMError(f"mask predictions need the columns frame, label, polygons (missing {missing})")
         return predictions, None
     if isinstance(predictions, pd.DataFrame):
         missing = [c for c in ("frame", "x1", "y1", "x2", "y2", "label") if c not in predictions]
@@ -107,8 +128,11 @@ class Viewer(widgets.VBox):
 
     frame = traitlets.Int(0, help="Index of the frame shown.")
     conf = traitlets.Float(0.25, help="Confidence threshold: boxes scoring lower are hidden.")
-    #: What the viewer shows: ``"boxes"`` here, frame ``"classes"`` in :class:`ClassViewer`.
+    #: What the viewer shows: ``"boxes"`` here, frame ``"classes"`` in :class:`ClassViewer`,
+    #: ``"masks"`` in :class:`MaskViewer`.
     task = "boxes"
+    #: What one and several of the shapes it draws are called.
+    nouns = ("box", "boxes")
 
     def __init__(self, frames, predictions, *, conf: float = 0.25, width: int = 800,
                  height: int = 540, low: float = 0.5, interval: int = 100, background: bool = True):
@@ -154,7 +178,7 @@ class Viewer(widgets.VBox):
         """Take the predictions given as a table (None: a model predicts them): the boxes of
         every frame, the classes, and each frame's best score."""
         n = len(self.frames)
-        self.boxes_by_frame = {f: bs for f, bs in boxes_by_frame(table).items()}
+        self.boxes_by_frame = self._by_frame(table)
         bad = sorted(f for f in self.boxes_by_frame if not 0 <= f < n)
         if bad:
             raise FrameIndexError(f"predictions name frame(s) {bad[:5]} outside the {n}-frame clip")
@@ -167,6 +191,10 @@ class Viewer(widgets.VBox):
         self._best = np.full(n, -1.0 if self.predicted is None else np.nan)
         for f, bs in self.boxes_by_frame.items():
             self._best[f] = max(1.0 if b.score is None else b.score for b in bs)
+
+    def _by_frame(self, table) -> dict[int, list[Box]]:
+        """The boxes of every frame in ``table`` (None: none yet)."""
+        return boxes_by_frame(table)
 
     def close(self) -> None:
         """Stop predicting in the background (with a model), then close the widget."""
@@ -202,7 +230,7 @@ class Viewer(widgets.VBox):
         n = len(self.frames)
         # list() copies in one step: a background block may add frames meanwhile.
         total = sum(map(len, list(self.boxes_by_frame.values())))
-        boxes = f"{total} predicted box{'es' if total != 1 else ''}"
+        boxes = f"{total} predicted {self.nouns[total != 1]}"
         if self.predicted is not None and not self.predicted.complete:
             boxes += f" on the {int(np.isfinite(self._best).sum())} frames predicted so far"
         return f"<b>{name}</b> &middot; {n} frames &middot; {w}&times;{h} &middot; {boxes}"
@@ -256,10 +284,15 @@ class Viewer(widgets.VBox):
     def boxes(self, i: int) -> list[Box]:
         """The boxes shown on frame ``i``: those scoring at least :attr:`conf` (a frame not
         predicted yet is predicted first, with its block)."""
+        return self._shown(self.boxes_by_frame, i)
+
+    def _shown(self, by_frame: dict, i: int) -> list:
+        """Frame ``i``'s shapes in ``by_frame`` scoring at least :attr:`conf` (its block
+        predicted first when a model has not reached it)."""
         i = int(i)
         if self.predicted is not None and not self.predicted.is_predicted(i):
             self.predicted.ensure([i])
-        return [b for b in self.boxes_by_frame.get(i, []) if b.score is None or b.score >= self.conf]
+        return [b for b in by_frame.get(i, []) if b.score is None or b.score >= self.conf]
 
     def statuses(self) -> list[str]:
         """Per frame: ``"none"`` (nothing reaches the threshold), ``"low"`` (the best box
@@ -315,7 +348,7 @@ class Viewer(widgets.VBox):
         parts = []
         if shown:
             scores = [b.score for b in shown if b.score is not None]
-            parts.append(f"{len(shown)} box{'es' if len(shown) != 1 else ''}"
+            parts.append(f"{len(shown)} {self.nouns[len(shown) != 1]}"
                          + (f", best score {max(scores):.2f}" if scores else ""))
         else:
             parts.append("<span style='color:#757575'>no prediction</span>")
@@ -434,8 +467,9 @@ def show(frames, predictions, *, conf: float = 0.25, width: int = 800, height: i
          low: float = 0.5, interval: int = 100, background: bool = True) -> Viewer:
     """Predictions drawn on the frames, in the cell: scrub, play, filter by confidence.
 
-    Boxes are drawn on the frames (:class:`Viewer`); a frame classifier's class is a tag on
-    each frame and a colour per frame on the timeline (:class:`ClassViewer`).
+    Boxes are drawn on the frames (:class:`Viewer`); masks filled in their class colour,
+    outlined and tagged (:class:`MaskViewer`); a frame classifier's class is a tag on each
+    frame and a colour per frame on the timeline (:class:`ClassViewer`).
 
     Parameters
     ----------
@@ -445,7 +479,8 @@ def show(frames, predictions, *, conf: float = 0.25, width: int = 800, height: i
         A fitted micro-model (it predicts the frames as they are shown, and the rest in the
         background), ``model.predict(frames)`` (a
         DataFrame with ``frame, x1, y1, x2, y2, label`` and optionally ``score``; for frame
-        classes ``frame, label[, score]``), or a :class:`~mm_widgets.labels.LabelSet`.
+        classes ``frame, label[, score]``; for masks ``frame, label, polygons[, score]``, as
+        ``LabelSet(task="masks").df``), or a :class:`~mm_widgets.labels.LabelSet`.
     conf
         Confidence threshold: boxes (or frame classes) scoring lower are hidden (a slider
         changes it).
@@ -462,7 +497,7 @@ def show(frames, predictions, *, conf: float = 0.25, width: int = 800, height: i
 
     Returns
     -------
-    Viewer
+    Viewer, MaskViewer or ClassViewer
         The widget; display it as the cell's value.
 
     Examples
@@ -470,7 +505,7 @@ def show(frames, predictions, *, conf: float = 0.25, width: int = 800, height: i
     >>> mm.show(frames, model)                               # doctest: +SKIP
     >>> mm.show(frames, model.predict(frames), conf=0.5)     # doctest: +SKIP
     """
-    widget = ClassViewer if task_of(predictions) == "classes" else Viewer
+    widget = VIEWERS.get(task_of(predictions), Viewer)
     return widget(frames, predictions, conf=conf, width=width, height=height, low=low,
                   interval=interval, background=background)
 
@@ -614,3 +649,51 @@ class ClassViewer(Viewer):
     def __repr__(self) -> str:
         return (f"ClassViewer({self.frames.name!r}, frame {self.frame} of {len(self.frames)}, "
                 f"conf {self.conf:.2f}, {len(self.empty_frames)} frames without a class shown)")
+
+
+# -- masks ------------------------------------------------------------------------------------
+class MaskViewer(Viewer):
+    """A mask model's masks on every frame: each filled in its class colour, outlined and
+    tagged with class and score (:func:`~mm_widgets.widgets.display.draw_masks`); scrub,
+    play, filter by confidence, the strip and its colours as :class:`Viewer`'s (a frame's
+    status is that of its best mask).
+
+    Build it with :func:`show`. :meth:`masks` says what a frame shows (:meth:`boxes`: their
+    boxes).
+
+    Attributes
+    ----------
+    masks_by_frame : dict
+        ``{frame: [Mask]}`` of the frames predicted so far.
+    """
+
+    task = "masks"
+    nouns = ("mask", "masks")
+
+    def _by_frame(self, table) -> dict[int, list[Box]]:
+        self.masks_by_frame = masks_by_frame(table)
+        return {f: [m.box for m in ms] for f, ms in self.masks_by_frame.items()}
+
+    def _block_arrived(self, block: range) -> None:
+        # From the thread that predicted the block (or this one, on demand): masks first,
+        # so a frame the strip calls predicted has them.
+        found = {f: self.predicted.known_masks(f) for f in block}
+        self.masks_by_frame.update({f: ms for f, ms in found.items() if ms})
+        super()._block_arrived(block)
+
+    def masks(self, i: int) -> list[Mask]:
+        """The masks shown on frame ``i``: those scoring at least :attr:`conf` (a frame not
+        predicted yet is predicted first, with its block)."""
+        return self._shown(self.masks_by_frame, i)
+
+    def _draw(self, i: int) -> bytes:
+        """Frame ``i`` with its shown masks drawn, as JPEG."""
+        return draw_masks(self.frames[i], self.masks(i), self.scale, self.colours)
+
+    def __repr__(self) -> str:
+        return (f"MaskViewer({self.frames.name!r}, frame {self.frame} of {len(self.frames)}, "
+                f"conf {self.conf:.2f}, {len(self.empty_frames)} frames without a prediction)")
+
+
+#: The viewer of each task :func:`show` opens.
+VIEWERS = {"boxes": Viewer, "classes": ClassViewer, "masks": MaskViewer}
