@@ -122,6 +122,13 @@ class _PlainReader(pickle.Unpickler):
 
     def __init__(self, path: Path):
         self.zip = zipfile.ZipFile(path)
+        try:
+            self._open()
+        except BaseException:
+            self.zip.close()
+            raise
+
+    def _open(self) -> None:
         names = [i for i in self.zip.infolist() if i.filename.endswith("data.pkl")
                  and i.filename.count("/") == 1]
         if len(names) != 1:
@@ -138,7 +145,7 @@ class _PlainReader(pickle.Unpickler):
             raise ValueError(f"unknown byte order {order[:20]!r}")
         self.order = "<" if order == "little" else ">"
         self.storages: dict[str, np.ndarray] = {}
-        super().__init__(io.BytesIO(self.zip.read(names[0])))
+        pickle.Unpickler.__init__(self, io.BytesIO(self.zip.read(names[0])))
 
     def load(self):
         try:
