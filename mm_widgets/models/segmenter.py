@@ -31,7 +31,11 @@ from .yolo_net import quiet_ultralytics
 
 #: How far (in frame pixels) a simplified polygon may stray from the traced pixel edges
 #: (``cv2.approxPolyDP``): a traced mask has a vertex at every pixel step of its outline;
-#: simplified, a person reviewing it has a few dozen vertices to drag.
+#: simplified, a person reviewing it has a few dozen vertices to drag. What it costs,
+#: measured on the first pass on synthetic_shapes at 320x240 (277 predicted masks): median
+#: 112 -> 26 vertices a mask, mask IoU with the traced pixels 0.977 on average (5th
+#: percentile 0.960, worst 0.918: a star's points). On the same clip's truth masks 0.75 px
+#: keeps 0.985 with 43 vertices, 1.5 px 0.967 with 11.
 SIMPLIFY_PX = 1.0
 #: The columns of a mask prediction table (``LabelSet(task="masks").df``).
 MASK_COLUMNS = [*BOX_COLUMNS, TRACK, POLYGONS]
