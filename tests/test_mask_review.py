@@ -194,3 +194,15 @@ def test_show_draws_masks_filled_and_outlined():
 
     assert off(image[200:340, 179:181]) < off(inside) - 15
     assert v.masks(0) == [] and v.masks(1) == [square]
+
+
+def test_show_of_a_mask_model_predicts_the_frames_it_shows(clip):
+    frames, truth = clip
+    model = FakeMaskModel(truth)
+    v = mm.show(frames, model, background=False)
+    assert type(v).__name__ == "MaskViewer" and model.asked == [list(range(8))]  # one block
+    assert v.masks(FRAME) == model.proposed(FRAME)
+    assert v.boxes(FRAME) == [m.box for m in model.proposed(FRAME)]
+    v.set_conf(0.95)  # every mask scores 0.9: all hidden, the frame marked as without one
+    assert v.masks(FRAME) == [] and v.status(FRAME) == "none"
+    v.close()
