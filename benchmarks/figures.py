@@ -40,7 +40,7 @@ MARKER = re.compile(r"^<!-- table: benchmarks/results/(\w+)\.json -->$", re.M)
 def _git(*args: str) -> str:
     try:
         return subprocess.run(["git", *args], cwd=ROOT, capture_output=True, text=True,
-                              check=True).stdout.strip()
+                              check=True).stdout.rstrip("\n")  # not strip(): porcelain lines start with a space
     except (OSError, subprocess.CalledProcessError):
         return ""
 
