@@ -173,10 +173,11 @@ def test_mask_review_accept_by_key_drag_a_point_and_change_a_class(open_notebook
     page.keyboard.press("2")
     root.locator(".mm-mask-class.mm-chosen", has_text="tie").wait_for()
     page.keyboard.press("c")
-    nb.wait_kernel("[m.label for m in rev.labels.masks(1)]", lambda v: v == ["face", "tie"])
-    assert nb.kernel_eval("[a.kind for a in rev.actions]") == ["adjust", "adjust"]
+    nb.wait_kernel("[[m.label for m in rev.labels.masks(1)], [a.kind for a in rev.actions]]",
+                   lambda v: v == [["face", "tie"], ["adjust", "adjust"]])
     assert nb.kernel_eval("rev.labels.masks(1)[1].polygons[0]") == [float(v) for v in TIE]
-    assert "2 human actions" in root.inner_text()
+    page.wait_for_function("(r) => r.innerText.includes('2 human actions')",  # (a round trip)
+                           arg=root.element_handle(), timeout=10000)
 
     page.mouse.move(*at(172, 152))
     page.wait_for_timeout(150)
