@@ -173,6 +173,24 @@ def test_simplify_keeps_the_mask():
     assert (back & disc).sum() / (back | disc).sum() >= 0.95
 
 
+def test_one_object_gives_one_mask():
+    """The NMS of masks: a second mask of the same class over the same pixels (mask IoU
+    0.6 here, by counting) goes; one of the other class there, or of its class elsewhere,
+    and an empty one do not / does."""
+    def square(x, y, side):
+        return [[x, y, x + side, y, x + side, y + side, x, y + side]]
+
+    found = [(0.4, 0, square(5, 0, 20)),   # 15x20 of the 20x20 first: IoU 300 / 500 = 0.6
+             (0.9, 0, square(0, 0, 20)),
+             (0.8, 1, square(0, 0, 20)),   # another class on the same pixels
+             (0.7, 0, square(40, 40, 10)),  # its class, elsewhere
+             (0.95, 0, [])]                 # an empty mask
+    kept = YoloMaskMicroModel(iou=0.5)._distinct(found)
+    assert [(score, k) for score, k, _ in kept] == [(0.9, 0), (0.8, 1), (0.7, 0)]
+    assert [(score, k) for score, k, _ in YoloMaskMicroModel(iou=0.65)._distinct(found)] == \
+        [(0.9, 0), (0.8, 1), (0.7, 0), (0.4, 0)]
+
+
 def test_wrong_labels_are_refused_in_words(clip):
     frames, truth, _ = clip
     boxes = LabelSet(["disc", "star"], size=frames.size, n_frames=N)
