@@ -206,3 +206,26 @@ def test_show_of_a_mask_model_predicts_the_frames_it_shows(clip):
     v.set_conf(0.95)  # every mask scores 0.9: all hidden, the frame marked as without one
     assert v.masks(FRAME) == [] and v.status(FRAME) == "none"
     v.close()
+
+
+def test_the_review_prices_an_untimed_mask_drawn_as_a_polygon(clip, monkeypatch):
+    # A mask drawn after a break (untimed) is priced at the mask figure (54 s), not a box's 7 s.
+    import mm_widgets.actions
+
+    class Clock:
+        now = 1000.0
+
+        def time(self):
+            return self.now
+
+    clock = Clock()
+    monkeypatch.setattr(mm_widgets.actions, "time", clock)
+    frames, truth = clip
+    w = _open(clip)
+    clock.now += 4000.0  # away longer than a break: the next event is not timed
+    missed = truth.masks(FRAME)[1]
+    drawn = [[v * 5.625 for v in missed.polygons[0]]]
+    _send(w, [*_browser(w), {"id": None, "rings": drawn, "label": missed.label, "edited": True}])
+    assert [a.kind for a in w.actions] == ["draw"]
+    assert "human time &asymp; <b>54 seconds</b>" in w._counter.value
+    w.close()

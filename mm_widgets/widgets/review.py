@@ -360,7 +360,7 @@ class Review(Labeller):
     def _time_html(self) -> str:
         """Human time so far and the person's own median seconds per kind, measured from the
         timestamps (:meth:`~mm_widgets.actions.ActionLog.seconds`)."""
-        seconds = self.actions.seconds()
+        seconds = self.actions.seconds(task=self.labels.task)
         mine = [f"{k} {s:.1f} s" for k, n, s in zip(seconds["kind"], seconds["timed"],
                                                   seconds["median_seconds"], strict=True) if n]
         text = f"human time &asymp; <b>{format_seconds(float(seconds['total_seconds'].sum()))}</b>"
