@@ -22,6 +22,8 @@ from mm_widgets.models.detector import YoloMicroModel
 from mm_widgets.models.runtime import nms
 from mm_widgets.samples import synthetic_crowd
 
+from .test_runtime import predict_with
+
 pytest.importorskip("onnxruntime")
 
 CORNERS = ["x1", "y1", "x2", "y2"]
@@ -34,14 +36,6 @@ def saved(tmp_path_factory):
     model = YoloMicroModel(imgsz=128, epochs=3, batch_size=8, steps_per_epoch=2, weights=None,
                            progress=False).fit(frames, truth.subset([0, 4, 8]))
     return frames, model, model.save(tmp_path_factory.mktemp("light") / "crowd.pt")
-
-
-def predict_with(model, engine, frames, **kw):
-    model.engine = engine
-    try:
-        return model.predict(frames, temporal=False, **kw)
-    finally:
-        model.engine = "auto"
 
 
 def assert_same_boxes(a: pd.DataFrame, b: pd.DataFrame, frames: int) -> None:
