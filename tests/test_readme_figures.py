@@ -81,6 +81,24 @@ def test_five_first_labels_sentence_is_the_recorded_run():
         assert f"{clip} {entry['rows'][-1]['efficiency']:.3f}" in sentence
 
 
+def test_mask_tables_are_the_recorded_runs():
+    # the Masks section's first-pass rows and loop rows, typed from benchmarks/masks.py's runs
+    masks = results()["masks"]
+    for clip, name in (("cockatoo", "cockatoo, 23 held-out frames"),
+                       ("synthetic", "synthetic shapes, 55 held-out frames of 320x240, 283 masks")):
+        model, interp = masks[f"{clip} first pass first_labels=5 seed=0"]["rows"]
+        assert (f"| {name} | micro-model | {model['recall']:.3f} | {model['precision']:.3f} | "
+                f"{model['tight rate']:.3f} | {model['mean mask IoU']:.3f} |") in README
+        assert (f"| | carried outlines | {interp['recall']:.3f} | {interp['precision']:.3f} | "
+                f"{interp['tight rate']:.3f} |") in README
+        loop = masks[f"{clip} loop first_labels=5 rounds=2 seed=0"]
+        one, two = loop["rounds"][1], loop["rounds"][2]
+        label = "cockatoo" if clip == "cockatoo" else "synthetic shapes"
+        assert (f"| {label} | {one['efficiency']:.3f} → **{two['efficiency']:.3f}** | "
+                f"{one['interpolation efficiency']:.3f} → {two['interpolation efficiency']:.3f} | "
+                f"{loop['ceiling']:.3f} |") in README
+
+
 def settings_of(path: str, pattern: str) -> tuple[int, int]:
     """(with MM_FAST=1, without) as the test file writes them."""
     fast, long = re.search(pattern, (ROOT / path).read_text()).groups()
