@@ -73,7 +73,7 @@ class Project:
         The :class:`~mm_widgets.data.Frames` being labelled; remembered so that
         :attr:`frames` reopens them later (videos, folders and samples; not in-memory arrays).
     task
-        ``"boxes"`` or ``"classes"``.
+        ``"boxes"``, ``"masks"`` or ``"classes"``.
     read_only
         Read the project without writing it (and without the writer's lock): any change
         raises :class:`~mm_widgets.errors.ProjectError`. For a project another process has
