@@ -10,16 +10,13 @@ $(PY):
 	$(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install --quiet --upgrade pip
 
-# --no-compile: pip would byte-compile all ~20,000 modules of the dependencies (about a
-# minute on this 2-core machine, most of them never imported); Python compiles the ones
-# imported on first use instead, once.
 $(VENV)/.installed-base: pyproject.toml scripts/opencv-contrib | $(PY)
-	$(PY) -m pip install --quiet --no-compile -e .
+	$(PY) -m pip install --quiet -e .
 	scripts/opencv-contrib $(PY)
 	touch $@
 
 $(VENV)/.installed-dev: pyproject.toml scripts/opencv-contrib | $(PY)
-	$(PY) -m pip install --quiet --no-compile -e ".[dev]"
+	$(PY) -m pip install --quiet -e ".[dev]"
 	scripts/opencv-contrib $(PY)
 	touch $(VENV)/.installed-base $@
 
