@@ -71,8 +71,11 @@ def test_small_objects_are_learned_from_windows_around_them():
     test_simulate_figures.)"""
     clip, truth = synthetic_crowd(30, (512, 384), objects=10, sizes=(24, 56), seed=5)
     picks = mm.select_frames(clip, 5)
-    model = mm.overfit(clip, truth.subset(picks), imgsz=512, epochs=30, weights=None,
-                       progress=False, seed=0)
+    # Batches of 8 windows, not 16: half the training (41 s instead of 85-100 s on one
+    # thread) for the same claim; measured with seeds 0 / 1: person recall 0.99 / 0.95,
+    # precision 0.98 / 0.98, tight rate 0.82 / 0.84; car 1.00, >= 0.98, >= 0.98.
+    model = mm.overfit(clip, truth.subset(picks), imgsz=512, epochs=30, batch_size=8,
+                       weights=None, progress=False, seed=0)
     assert model.crop_ == (256, 256) and model.input_size_ == (512, 384)
     assert "256x256 windows" in model.plan_
     q = held_out(model, clip, truth, picks)
