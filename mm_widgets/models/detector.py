@@ -765,7 +765,11 @@ class YoloMicroModel(MicroModel):
             def run(stack, flip):
                 return [exported(v) for v in ((stack, mirror(stack)) if flip else (stack,))]
             return run
+        return self._torch_runner()
 
+    def _torch_runner(self):
+        """:meth:`_runner` through the torch network: float tensors on the model's device
+        (half precision on a CUDA GPU), each output as :meth:`_forward` gives it."""
         import torch
 
         net = self.net_

@@ -224,19 +224,12 @@ class YoloMaskMicroModel(YoloMicroModel):
 
     def _runner(self):
         """``run(stack, flip)``: ``(head output, prototypes)`` for a uint8 stack of resized
-        frames, and for its mirror image when ``flip``; torch's (see ``engine``)."""
-        import torch
-
+        frames, and for its mirror image when ``flip``; the detector's torch path (see
+        ``engine``)."""
         if self.engine not in ("auto", "torch"):
             raise MMError(f"a {self.kind!r} model predicts with torch: engine must be 'auto' or "
                           f"'torch', got {self.engine!r}")
-        net = self.net_
-        device = next(net.parameters()).device
-
-        def run(stack, flip):
-            x = torch.from_numpy(stack).to(device).permute(0, 3, 1, 2).float().div_(255)
-            return [self._forward(net, v) for v in ((x, x.flip(-1)) if flip else (x,))]
-        return run
+        return self._torch_runner()
 
     @staticmethod
     def _forward(net, x):
