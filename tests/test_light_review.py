@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import collections
 import os
+import re
 import subprocess
 import sys
 import textwrap
@@ -189,3 +190,74 @@ def test_model_files_are_read_as_plain_data_only(tmp_path):
     torch.save({"kind": "yolo", "w": PastItsStorage()}, far)
     with pytest.raises(ProjectError, match="reaching past its storage"):
         MicroModel.load(far)
+
+
+def external(tensor, location: str):
+    """``tensor`` (an onnx TensorProto) with its values said to lie in the file ``location``."""
+    from onnx import TensorProto
+
+    tensor.ClearField("raw_data")
+    tensor.ClearField("float_data")
+    tensor.data_location = TensorProto.EXTERNAL
+    for key, value in (("location", location), ("offset", "0"), ("length", "64")):
+        entry = tensor.external_data.add()
+        entry.key, entry.value = key, value
+    return tensor
+
+
+@pytest.mark.parametrize("where", ["initializer", "subgraph", "cut short"])
+def test_a_graph_whose_tensor_names_another_file_is_refused_unopened(saved, tmp_path, where):
+    import onnx  # already imported by the export that saved the model
+    import torch
+    from onnx import TensorProto, helper
+
+    frames, model, path = saved
+    payload = read_checkpoint(path)
+    graph = onnx.load_from_string(payload["onnx"].numpy().tobytes())
+    tensors = [*graph.graph.initializer, *(a.t for n in graph.graph.node for a in n.attribute
+                                           if a.type == onnx.AttributeProto.TENSOR)]
+    assert len(tensors) > 20  # our own export: every tensor inside the graph, none outside
+    assert not [t.name for t in tensors
+                if t.data_location == TensorProto.EXTERNAL or len(t.external_data)]
+    secret = tmp_path / "no such file.bin"  # ONNX Runtime's own error would be that it is missing
+    if where == "initializer":
+        name = graph.graph.initializer[3].name
+        external(graph.graph.initializer[3], str(secret))
+    elif where == "subgraph":  # a Constant's tensor inside an If's branch: never run, still refused
+        name = "inner"
+        branch = helper.make_graph(
+            [helper.make_node("Constant", [], ["c"], value=external(
+                helper.make_tensor(name, TensorProto.FLOAT, [16], np.zeros(16)), str(secret)))],
+            "then", [], [helper.make_tensor_value_info("c", TensorProto.FLOAT, [16])])
+        graph.graph.node.append(helper.make_node(
+            "If", [graph.graph.input[0].name], ["unused"], then_branch=branch, else_branch=branch))
+    data = graph.SerializeToString()
+    payload["onnx"] = torch.frombuffer(bytearray(data[: len(data) // 2] if where == "cut short"
+                                                 else data), dtype=torch.uint8)
+    hostile = write_checkpoint(tmp_path / "hostile.pt", payload)  # its weights, their digest
+    if where == "cut short":
+        message = r"hostile.pt is not a whole 'yolo' model file .*ONNX graph is cut short"
+    else:
+        message = (rf"hostile.pt: its ONNX graph's tensor '{name}' takes its values from another"
+                   rf" file \('{re.escape(str(secret))}'\): refused, that file not opened")
+    with pytest.raises(ProjectError, match=message):
+        MicroModel.load(hostile)
+
+
+def test_onnx_runtime_reads_a_graph_as_protobuf_only(saved, tmp_path):
+    """ONNX Runtime also loads its own flatbuffer format, which the check does not walk."""
+    import onnxruntime as ort
+
+    from mm_widgets.models.runtime import OnnxNetwork
+
+    frames, model, path = saved
+    graph = read_checkpoint(path, tensors="numpy")["onnx"].tobytes()
+    options = ort.SessionOptions()
+    options.optimized_model_filepath = str(tmp_path / "graph.ort")  # written in ORT's format
+    ort.InferenceSession(graph, options, providers=["CPUExecutionProvider"])
+    flat = (tmp_path / "graph.ort").read_bytes()
+    assert flat[4:8] == b"ORTM"
+    assert ort.InferenceSession(flat, providers=["CPUExecutionProvider"])  # it would load it
+    OnnxNetwork(graph, model.input_size_)
+    with pytest.raises(Exception, match="protobuf parsing failed"):
+        OnnxNetwork(flat, model.input_size_)

@@ -106,6 +106,8 @@ class MicroModel:
         except (KeyError, TypeError, ValueError, IndexError, AttributeError, RuntimeError) as e:
             raise ProjectError(f"{path} is not a whole {kind!r} model file ({type(e).__name__}: "
                                f"{str(e)[:120]})") from e
+        except MMError as e:  # a refusal that could not name the file: only this knows it
+            raise type(e)(f"{path}: {e}") from e
 
     @classmethod
     def _from_checkpoint(cls, payload: dict) -> MicroModel:  # pragma: no cover - abstract

@@ -29,7 +29,15 @@ from ..temporal import smooth_predictions, temporal_wanted
 from .augment import Augmenter
 from .base import MicroModel, register_model, weights_choice
 from .progress import notice
-from .runtime import ENGINES, OnnxNetwork, default_threads, export_onnx, nms, weights_fingerprint
+from .runtime import (
+    ENGINES,
+    OnnxNetwork,
+    default_threads,
+    export_onnx,
+    nms,
+    refuse_external_data,
+    weights_fingerprint,
+)
 from .training import Plateau, Schedule, Settled, copy_weights, resolve_device, train
 from .yolo_net import (
     architecture,
@@ -919,9 +927,11 @@ class YoloMicroModel(MicroModel):
         model._file_digest = weights_fingerprint(state)
         model.input_size_ = tuple(payload["input_size"])
         graph = payload.get("onnx")
-        if graph is not None and payload.get("onnx_weights") == model._file_digest:
-            model._onnx_graph = (model._file_digest, model.input_size_,
-                                 as_numpy(graph).astype(np.uint8).tobytes())
+        if graph is not None:
+            graph = as_numpy(graph).astype(np.uint8).tobytes()
+            refuse_external_data(graph)  # whether or not it would be used
+            if payload.get("onnx_weights") == model._file_digest:
+                model._onnx_graph = (model._file_digest, model.input_size_, graph)
         model.cfg_ = payload["cfg"]
         model.classes_ = list(payload["classes"])
         model.history_ = list(payload["history"])

@@ -37,6 +37,8 @@ import warnings
 
 import numpy as np
 
+from ..errors import ProjectError
+
 #: What ``engine=`` accepts; see :class:`~mm_widgets.models.detector.YoloMicroModel`.
 ENGINES = ("auto", "torch", "onnxruntime")
 
@@ -150,6 +152,8 @@ class OnnxNetwork:
             options.intra_op_num_threads = int(threads)
         options.inter_op_num_threads = 1
         options.log_severity_level = 3  # errors only: its own warnings are not the user's
+        # Protobuf only, never ONNX Runtime's own format: what refuse_external_data walks.
+        options.add_session_config_entry("session.load_model_format", "ONNX")
         self.size = (int(size[0]), int(size[1]))
         self.session = ort.InferenceSession(graph, options, providers=["CPUExecutionProvider"])
         inputs, outputs = self.session.get_inputs(), self.session.get_outputs()
@@ -166,6 +170,96 @@ class OnnxNetwork:
 
     def __call__(self, frames: np.ndarray) -> np.ndarray:
         return self.session.run(None, {"frames": np.ascontiguousarray(frames)})[0]
+
+
+#: Where ONNX's messages (``onnx.proto``) hold messages that can hold a tensor: message ->
+#: {field number: message}. A graph's initializers, a node's tensor attributes, subgraphs
+#: (``If``, ``Loop``, ``Scan``), functions and training graphs are all reached.
+_HOLDS = {
+    "model": {7: "graph", 20: "training", 25: "function"},
+    "training": {1: "graph", 2: "graph"},
+    "function": {7: "node", 11: "attribute"},
+    "graph": {1: "node", 5: "tensor", 15: "sparse"},
+    "node": {5: "attribute"},
+    "attribute": {5: "tensor", 6: "graph", 10: "tensor", 11: "graph", 22: "sparse", 23: "sparse"},
+    "sparse": {1: "tensor", 2: "tensor"},
+}
+#: A TensorProto's fields: its name, its external data entries (key, value), where its data is.
+_NAME, _EXTERNAL_DATA, _DATA_LOCATION, _EXTERNAL = 8, 13, 14, 1
+
+
+def refuse_external_data(graph: bytes) -> None:
+    """Raise :class:`~mm_widgets.errors.ProjectError` naming the tensor when ONNX model bytes
+    ``graph`` hold a tensor whose values lie in another file (``data_location`` EXTERNAL or
+    ``external_data`` entries), anywhere: an initializer, a node's tensor attribute, in a
+    subgraph or a function. ONNX Runtime would open the file such a tensor names, so a model
+    file from elsewhere could make it read any file; :func:`export_onnx` never writes one.
+
+    The protobuf is walked here, field by field, without the onnx package (whose import
+    takes seconds, too long for the prediction path that needs none of it); a graph that
+    is not well-formed protobuf raises ``ValueError``.
+    """
+    todo = [("model", memoryview(graph), 0)]
+    while todo:
+        kind, data, depth = todo.pop()
+        if depth > 100:  # protobuf's own parsers refuse deeper messages too
+            raise ValueError("its ONNX graph nests messages more than 100 deep")
+        if kind != "tensor":
+            holds = _HOLDS[kind]
+            todo.extend((holds[field], value, depth + 1) for field, wire, value in _fields(data)
+                        if wire == 2 and field in holds)
+            continue
+        name, location, external = "", None, False
+        for field, wire, value in _fields(data):
+            if field == _NAME and wire == 2:
+                name = bytes(value).decode("utf-8", "replace")
+            elif field == _DATA_LOCATION and wire == 0:
+                external |= value == _EXTERNAL
+            elif field == _EXTERNAL_DATA and wire == 2:
+                external = True
+                entry = {f: bytes(v).decode("utf-8", "replace") for f, w, v in _fields(value)
+                         if w == 2}
+                if entry.get(1) == "location":
+                    location = entry.get(2)
+        if external:
+            raise ProjectError(
+                f"its ONNX graph's tensor {name[:100]!r} takes its values from another file "
+                f"({'unnamed' if location is None else repr(location[:200])}): refused, that "
+                f"file not opened")
+
+
+def _fields(data: memoryview):
+    """``(field number, wire type, value)`` for each field of one protobuf message: an int
+    for a varint, a memoryview of a length-delimited field's bytes, None for a fixed one."""
+    at, end = 0, len(data)
+    while at < end:
+        key, at = _varint(data, at)
+        field, wire = key >> 3, key & 7
+        if wire == 0:
+            value, at = _varint(data, at)
+        elif wire == 2:
+            size, at = _varint(data, at)
+            value, at = data[at:at + size], at + size
+        elif wire in (1, 5):  # fixed 64 or 32 bits
+            value, at = None, at + (8 if wire == 1 else 4)
+        else:  # groups (3, 4): no ONNX message has one
+            raise ValueError(f"its ONNX graph has a protobuf field of wire type {wire}")
+        if at > end:
+            raise ValueError("its ONNX graph is cut short")
+        yield field, wire, value
+
+
+def _varint(data: memoryview, at: int) -> tuple[int, int]:
+    """The protobuf varint starting at ``at`` and where the next field starts."""
+    value = shift = 0
+    while shift < 70:
+        if at >= len(data):
+            break
+        byte = data[at]
+        value, at, shift = value | (byte & 0x7F) << shift, at + 1, shift + 7
+        if byte < 0x80:
+            return value, at
+    raise ValueError("its ONNX graph is not well-formed protobuf (a number cut short or too long)")
 
 
 def nms(out: np.ndarray, classes: int, conf: float, iou: float, max_det: int) -> list[np.ndarray]:
