@@ -180,7 +180,9 @@ def test_memory_stays_bounded_on_long_video(tmp_path):
     with av.open(str(path), "w") as out:
         s = out.add_stream("libx264", rate=25, options={"preset": "ultrafast"})
         s.width, s.height, s.pix_fmt = 640, 360, "yuv420p"
-        s.codec_context.gop_size = 25
+        # A keyframe every 5 frames: a random read decodes ~3 frames from its keyframe, not
+        # ~12 as at 25 (7 s of decoding instead of 19 s); the cache sees the same 600 reads.
+        s.codec_context.gop_size = 5
         for i in range(1200):
             frame = np.roll(base, i * 3, axis=1)
             for p in s.encode(av.VideoFrame.from_ndarray(frame, format="rgb24")):
