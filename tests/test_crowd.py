@@ -16,7 +16,10 @@ from mm_widgets.samples import synthetic_crowd
 SIZE = (192, 144)
 CROWD = dict(objects=8, sizes=(40, 90))
 SEED = 1
-TRAIN = dict(imgsz=192, weights=None, progress=False, seed=0)
+# Batches of 8, not 16: 27 s instead of 41 s for the test (two processes on two cores), the
+# same figures: seeds 0 / 1 / 2 give car recall 0.46 / 0.61 / 0.76 (0.62 / 0.41 / 0.86 at 16)
+# and person recall before -> after 0.99 -> 0.97, 0.92 -> 0.92, 0.93 -> 0.97.
+TRAIN = dict(imgsz=192, batch_size=8, weights=None, progress=False, seed=0)
 
 
 @pytest.fixture(scope="module")
@@ -51,10 +54,11 @@ def test_a_class_added_in_round_two_keeps_the_old_one(crowd):
     people = mm.LabelSet(["person"], size=clip.size, n_frames=len(clip))
     for f in picks:
         people.set_boxes(f, [b for b in truth.boxes(f) if b.label == "person"])
-    first = mm.overfit(clip, people, epochs=20, **TRAIN)  # person recall 1.00 held out
+    first = mm.overfit(clip, people, epochs=20, **TRAIN)  # person recall 0.99 held out
     before = held_out(first, clip, truth, picks).loc["person"]
     both = truth.subset(picks)
-    # 12 epochs: person recall 0.99, car 0.62 (at 30 + 16 epochs: 0.99 and 0.67)
+    # 12 epochs: person recall 0.97, car 0.46 (batches of 16: 0.99 and 0.62; at 30 + 16
+    # epochs: 0.99 and 0.67)
     second = mm.overfit(clip, both, warm_start=first, epochs=12, **TRAIN)
     assert second.classes_ == ["person", "car"]
     after = held_out(second, clip, truth, picks)
