@@ -192,6 +192,79 @@ def test_model_files_are_read_as_plain_data_only(tmp_path):
         MicroModel.load(far)
 
 
+def _stride0(torch):
+    """A tensor of 2**22 float32 values (16 MB) viewing a storage of one value."""
+    storage = torch.zeros(1)
+
+    class OneValueSixteenMB:
+        def __reduce__(self):
+            with pytest.warns(UserWarning):  # TypedStorage is deprecated; torch.save still takes it
+                typed = storage.storage()
+            return torch._utils._rebuild_tensor_v2, (typed, 0, (2**22,), (0,), False,
+                                                     collections.OrderedDict())
+
+    return {"kind": "yolo", "w": OneValueSixteenMB()}
+
+
+def _deflated(torch):
+    """16 MB of zeros in a deflated zip entry (torch writes entries stored): 16 KB on disk."""
+    return {"kind": "yolo", "w": torch.zeros(2**22)}
+
+
+def _memo(torch):
+    """A 9-byte pickle storing to memo slot 2**22: Python's unpickler would make its memo
+    2**23 slots (64 MB)."""
+    return b"\x80\x02}r" + (2**22).to_bytes(4, "little") + b"."
+
+
+@pytest.mark.parametrize("make", [_stride0, _deflated, _memo])
+def test_a_model_file_unpacks_to_about_its_own_size(tmp_path, make):
+    import tracemalloc
+    import zipfile
+
+    import torch
+
+    made = make(torch)
+    path = tmp_path / f"{make.__name__[1:]}.pt"
+    if isinstance(made, bytes):  # a pickle of our own, in torch's zip
+        with zipfile.ZipFile(path, "w") as z:
+            z.writestr("archive/data.pkl", made)
+    else:
+        torch.save(made, path)
+    if make is _deflated:
+        with zipfile.ZipFile(path) as z:
+            entries = [(i.filename, z.read(i)) for i in z.infolist()]
+        with zipfile.ZipFile(path, "w", zipfile.ZIP_DEFLATED) as z:
+            for name, data in entries:
+                z.writestr(name, data)
+    assert path.stat().st_size < 2**16
+    tracemalloc.start()
+    try:
+        with pytest.raises(ProjectError, match=f"{path.name} is not a plain mm_widgets model"):
+            MicroModel.load(path)
+        peak = tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+    assert peak < 4 * 2**20, f"loading a {path.stat().st_size:,}-byte file took {peak:,} bytes"
+
+
+def test_tensors_that_view_part_of_a_storage_are_read_as_torch_reads_them(tmp_path):
+    import torch
+
+    base = torch.arange(24, dtype=torch.float32)
+    payload = {"kind": "yolo", "whole": base, "slice": base[5:11], "t": base.view(4, 6).t(),
+               "wide": torch.arange(3.0).expand(4, 3), "one": base[7],
+               "bf16": torch.arange(6, dtype=torch.bfloat16).view(2, 3)}
+    path = tmp_path / "views.pt"
+    torch.save(payload, path)
+    read = read_checkpoint(path, tensors="numpy")
+    for key, tensor in payload.items():
+        if key != "kind":
+            expected = tensor.float().numpy() if key == "bf16" else tensor.numpy()
+            np.testing.assert_array_equal(read[key], expected)
+            assert read[key].shape == tuple(tensor.shape)
+
+
 def external(tensor, location: str):
     """``tensor`` (an onnx TensorProto) with its values said to lie in the file ``location``."""
     from onnx import TensorProto
