@@ -193,17 +193,8 @@ def test_model_files_are_read_as_plain_data_only(tmp_path):
 
 
 def _stride0(torch):
-    """A tensor of 2**22 float32 values (16 MB) viewing a storage of one value."""
-    storage = torch.zeros(1)
-
-    class OneValueSixteenMB:
-        def __reduce__(self):
-            with pytest.warns(UserWarning):  # TypedStorage is deprecated; torch.save still takes it
-                typed = storage.storage()
-            return torch._utils._rebuild_tensor_v2, (typed, 0, (2**22,), (0,), False,
-                                                     collections.OrderedDict())
-
-    return {"kind": "yolo", "w": OneValueSixteenMB()}
+    """A tensor of 2**22 float32 values (16 MB) viewing a storage of one value (stride 0)."""
+    return {"kind": "yolo", "w": torch.zeros(1).expand(2**22)}
 
 
 def _deflated(torch):
