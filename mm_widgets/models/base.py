@@ -48,12 +48,13 @@ def model_class(name: str) -> type:
 
 
 #: What ``weights=`` may say besides a file path, for every model kind.
-WEIGHTS_CHOICES = ("auto", "pretrained", "scratch")
+WEIGHTS_CHOICES = ("auto", "pretrained", "scratch", "headstart")
 
 
 def weights_choice(weights) -> str | Path:
     """``weights=`` normalised: ``"auto"``, ``"pretrained"``, ``"scratch"`` (``None`` says the
-    same) or a ``Path`` to a weights file."""
+    same), ``"headstart"`` (box models: the package's own pretrained start, see
+    :mod:`~mm_widgets.models.headstart`) or a ``Path`` to a weights file."""
     if weights is None or weights is False:
         return "scratch"
     if isinstance(weights, str) and weights in WEIGHTS_CHOICES:

@@ -326,8 +326,10 @@ class YoloMicroModel(MicroModel):
         ``"auto"``: pretrained YOLO11n weights when already on disk (never downloaded:
         ``yolo11n.pt`` in ``~/.cache/mm_widgets/weights/`` or in ultralytics' own
         ``weights_dir``), else train from scratch and say so once per session. ``"pretrained"``: those
-        weights or an error. ``"scratch"`` (or ``None``): from scratch, silently. A path:
-        an mm_widgets model file or an ultralytics ``.pt`` to start from.
+        weights or an error. ``"scratch"`` (or ``None``): from scratch, silently.
+        ``"headstart"``: the weights this package pretrains on synthetic scenes and ships
+        (:mod:`~mm_widgets.models.headstart`), each class starting from its one "object"
+        class. A path: an mm_widgets model file or an ultralytics ``.pt`` to start from.
     seed
         Seeds weight initialisation and augmentation: the same seed gives the same model.
     progress
@@ -464,6 +466,8 @@ class YoloMicroModel(MicroModel):
         weights = weights_choice(self.weights)
         if weights == "scratch":
             return scratch, None, "scratch"
+        if weights == "headstart":
+            return self._headstart(nc)
         if weights in ("auto", "pretrained"):
             found = find_pretrained()
             if found is None and weights == "pretrained":
@@ -492,6 +496,25 @@ class YoloMicroModel(MicroModel):
             return cfg, payload["state_dict"], "file"
         width = 0.25 if self.width == "auto" else self.width
         return architecture(nc, width, task=self.task), pretrained_state(weights), "pretrained"
+
+    def _headstart(self, nc: int):
+        """The package's head start (:mod:`.headstart`) for ``nc`` classes: each class's head
+        row starts as the pretrained "object" row."""
+        from ..checkpoints import read_checkpoint
+        from .headstart import HEADSTART_FILE
+
+        if self.task != "boxes":
+            raise MMError(f"weights='headstart' is made for boxes, not {self.task}: pass "
+                          "weights='scratch' or a file of your own")
+        if not HEADSTART_FILE.is_file():
+            raise MMError(f"the head-start weights are missing from this installation "
+                          f"({HEADSTART_FILE}); reinstall mm_widgets or pass weights='scratch'")
+        payload = read_checkpoint(HEADSTART_FILE)
+        cfg = copy.deepcopy(payload["cfg"])
+        cfg["nc"] = nc
+        state = {k: (v.repeat(nc, *[1] * (v.ndim - 1)) if is_class_row(k) else v)
+                 for k, v in payload["state_dict"].items()}
+        return cfg, state, "headstart"
 
     def fit(self, frames, labels) -> YoloMicroModel:
         """Train on the looked-at frames of ``labels`` (frames without boxes are negatives).
@@ -613,7 +636,7 @@ class YoloMicroModel(MicroModel):
             return int(self.epochs)
         # Box edges keep sharpening long after the object is found: cap at 60 epochs from
         # scratch (the plateau rule stops earlier when the loss is flat).
-        return {"scratch": 60, "pretrained": 30}.get(started_from, 20)
+        return {"scratch": 60, "headstart": 60, "pretrained": 30}.get(started_from, 20)
 
     def _settle_rule(self, frames, looked: list[int], size: tuple[int, int], classes: list[str],
                      device, images, boxes: list[np.ndarray]) -> Settled | None:
