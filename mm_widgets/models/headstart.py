@@ -271,39 +271,32 @@ def pretrain(steps: int, *, batch: int = 32, lr: float = 0.002, seed: int = 0,
     return payload, made
 
 
-def recall_on_scenes(net, n: int = 200, seed: int = 12345, size=(320, 256), conf=0.25) -> dict:
-    """Recall and precision (IoU >= 0.5) of ``net`` on ``n`` fresh scenes: a check that
-    pretraining learned something, not a figure about real footage."""
+def recall_on_scenes(net, n: int = 200, seed: int = 12345, size=(320, 256)) -> dict:
+    """Recall and precision (IoU >= 0.5) of ``net`` on ``n`` fresh scenes, through the
+    prediction path's own forward pass and NMS: a check that pretraining learned something,
+    not a figure about real footage."""
     import torch
-    import torchvision
 
     from ..actions import match_boxes
-    from .detector import Seen
+    from .detector import Seen, YoloMicroModel
 
     rng = np.random.default_rng(seed)
     net.eval()
+    w, h = size
     tp = fn = fp = 0
     with torch.no_grad():
         for start in range(0, n, 20):
             b = scene_batch(rng, min(20, n - start), size)
-            out = net(b["img"])[0] if isinstance(net(b["img"]), (list, tuple)) else net(b["img"])
-            out = out.transpose(1, 2)
-            for j in range(len(out)):
-                o = out[j]
-                score = o[:, 4:].amax(1)
-                keep = score > conf
-                xywh = o[keep, :4]
-                xyxy = torch.cat([xywh[:, :2] - xywh[:, 2:] / 2, xywh[:, :2] + xywh[:, 2:] / 2], 1)
-                k = torchvision.ops.nms(xyxy, score[keep], 0.5)
-                found = [Seen(tuple(map(float, r)), 0) for r in xyxy[k]]
-                w, h = size
-                want = [Seen((float(x - bw / 2) * w, float(y - bh / 2) * h, float(x + bw / 2) * w,
-                              float(y + bh / 2) * h), 0)
+            found = YoloMicroModel()._sample_boxes(net, b["img"], [OBJECT])
+            for j, rows in enumerate(found):
+                got = [Seen(tuple(r[:4]), 0) for r in rows.tolist()]
+                want = [Seen(((x - bw / 2) * w, (y - bh / 2) * h, (x + bw / 2) * w,
+                              (y + bh / 2) * h), 0)
                         for x, y, bw, bh in b["bboxes"][b["batch_idx"] == j].tolist()]
-                pairs = match_boxes(found, want, 0.5)[0]
+                pairs = match_boxes(got, want, 0.5)[0]
                 tp += len(pairs)
                 fn += len(want) - len(pairs)
-                fp += len(found) - len(pairs)
+                fp += len(got) - len(pairs)
     return {"recall": tp / max(tp + fn, 1), "precision": tp / max(tp + fp, 1), "scenes": n}
 
 
