@@ -38,7 +38,15 @@ from .runtime import (
     refuse_external_data,
     weights_fingerprint,
 )
-from .training import Plateau, Schedule, Settled, copy_weights, resolve_device, train
+from .training import (
+    Plateau,
+    Schedule,
+    Settled,
+    adamw,
+    copy_weights,
+    resolve_device,
+    train,
+)
 from .yolo_net import (
     architecture,
     build_network,
@@ -691,16 +699,8 @@ class YoloMicroModel(MicroModel):
         step of ~190 here; they were tried and left out: their different rounding makes
         every figure measured so far a different draw of the same noisy experiment
         (bunny's tight rate moves 0.77-0.95 between seeds), for 3-7% of the time."""
-        import torch
-
-
-        decay, no_decay = [], []
-        for name, p in net.named_parameters():
-            (no_decay if p.ndim <= 1 or name.endswith(".bias") else decay).append(p)
         lr = self.lr if started_from == "scratch" else self.lr / 2
-        opt = torch.optim.AdamW([{"params": decay, "weight_decay": 5e-4},
-                                 {"params": no_decay, "weight_decay": 0.0}],
-                                lr=lr, betas=(0.9, 0.999))
+        opt = adamw(net, lr)
         max_epochs = self._max_epochs(started_from)
         total_steps = max_epochs * self.steps_per_epoch
         warmup = min(20, total_steps // 5) if started_from == "scratch" else 0

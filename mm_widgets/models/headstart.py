@@ -233,7 +233,7 @@ def pretrain(steps: int, *, batch: int = 32, lr: float = 0.002, seed: int = 0,
     import torch
 
     from .detector import detection_loss
-    from .training import Schedule, train
+    from .training import Schedule, adamw, train
     from .yolo_net import architecture, build_network, prior_for_input_size, quiet_ultralytics
 
     torch.manual_seed(seed)
@@ -241,11 +241,7 @@ def pretrain(steps: int, *, batch: int = 32, lr: float = 0.002, seed: int = 0,
     cfg = architecture(1, WIDTH)
     net = build_network(cfg)
     prior_for_input_size(net, (320, 256))
-    decay, no_decay = [], []
-    for name, p in net.named_parameters():
-        (no_decay if p.ndim <= 1 or name.endswith(".bias") else decay).append(p)
-    opt = torch.optim.AdamW([{"params": decay, "weight_decay": 5e-4},
-                             {"params": no_decay, "weight_decay": 0.0}], lr=lr)
+    opt = adamw(net, lr)
     per_epoch = 50
     epochs = max(1, steps // per_epoch)
 

@@ -323,6 +323,18 @@ def estimate_seconds(first_epoch: float, step_seconds: list[float], epochs: int)
     return first_epoch + (epochs - 1) * len(step_seconds) * per_step
 
 
+def adamw(net, lr: float, weight_decay: float = 5e-4):
+    """AdamW over ``net``'s parameters with weight decay on the weights only: biases and
+    norm parameters (anything of one dimension) are not decayed."""
+    import torch
+
+    decay, no_decay = [], []
+    for name, p in net.named_parameters():
+        (no_decay if p.ndim <= 1 or name.endswith(".bias") else decay).append(p)
+    return torch.optim.AdamW([{"params": decay, "weight_decay": weight_decay},
+                              {"params": no_decay, "weight_decay": 0.0}], lr=lr)
+
+
 def tell(reporter, text: str) -> None:
     """Show ``text`` as one plain line in a progress display (reporters without ``note``
     show nothing)."""
